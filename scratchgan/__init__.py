@@ -1,0 +1,25 @@
+"""scratchgan: a from-scratch GAN engine on NumPy (CuPy on a GPU), shaped like PyTorch.
+
+``import scratchgan as torch``, ``import scratchgan.nn as nn`` and
+``import scratchgan.optim as optim`` run a PyTorch GAN tutorial unchanged.
+Start reading at ``tensor.py`` (the autograd engine), then ``ops.py``.
+"""
+from . import autograd, backend, cuda, functional, losses, nn, optim  # noqa: F401
+from .backend import device
+from .creation import (arange, as_tensor, empty, from_numpy, full, full_like, linspace, manual_seed, ones,
+                       ones_like, rand, randint, randn, randperm, tensor, zeros, zeros_like)
+from .ops import (abs, add, cat, clamp, div, exp, flatten, log, logsigmoid, logsumexp, matmul, max, mean, min,
+                  mul, neg, norm, permute, pow, relu, reshape, sigmoid, softplus, sqrt, squeeze, stack, std,
+                  sub, sum, tanh, transpose, unsqueeze, var, where)
+from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+
+__version__ = "0.1.0"
+
+_np = backend.numpy
+float32 = float = _np.dtype("float32")  # noqa: A001 - torch.float is float32
+float64 = double = _np.dtype("float64")
+int64 = long = _np.dtype("int64")
+int32 = _np.dtype("int32")
+uint8 = _np.dtype("uint8")
+bool = _np.dtype("bool")  # noqa: A001
+clip = clamp

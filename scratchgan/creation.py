@@ -1,0 +1,169 @@
+"""Making tensors: ``tensor``, ``randn``, ``zeros``, ... with PyTorch's signatures.
+
+Floats default to float32.  Random numbers come from the one host generator in
+``backend`` (seeded by ``manual_seed``) and are then moved to ``device``, so a seed
+gives the same numbers on the CPU and on a GPU.
+"""
+from __future__ import annotations
+
+from . import backend as B
+from .ops import _shape_arg, resolve_dtype
+from .tensor import Tensor, is_grad_enabled
+
+_np = B.numpy
+
+
+def _finish(host_or_device_array, device, requires_grad):
+    data = B.to_device(host_or_device_array, device if device is not None else "cpu")
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A new tensor from Python data or an array (copied).  Python floats become float32."""
+    if isinstance(data, Tensor):
+        data = data.data
+    src = B._backend_of(data)
+    if src is not None:  # an array: keep its dtype unless told, keep its device unless told
+        arr = data.astype(resolve_dtype(dtype), copy=True) if dtype is not None else data.copy()
+        return _finish(arr, device if device is not None else B.device_of(data), requires_grad)
+    arr = _np.array(data)
+    if dtype is not None:
+        arr = arr.astype(resolve_dtype(dtype))
+    elif arr.dtype == _np.float64:
+        arr = arr.astype(_np.float32)
+    return _finish(arr, device, requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    if isinstance(data, Tensor) and dtype is None and device is None:
+        return data
+    return tensor(data, dtype=dtype, device=device)
+
+
+def from_numpy(array) -> Tensor:
+    """Shares memory with ``array`` (CPU), like ``torch.from_numpy``."""
+    return Tensor(array)
+
+
+def _filled(fill, size, dtype, device, requires_grad):
+    shape = _shape_arg(size)
+    xp = B.get_backend(device if device is not None else "cpu").xp
+    return Tensor(xp.full(shape, fill, dtype=resolve_dtype(dtype)), requires_grad=requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _filled(0, size, dtype, device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _filled(1, size, dtype, device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _filled(0, size, dtype, device, requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _filled(fill_value, (size,) if isinstance(size, int) else tuple(size), dtype, device, requires_grad)
+
+
+def zeros_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _filled(0, t.shape, dtype or t.dtype, device or t.device, requires_grad)
+
+
+def ones_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _filled(1, t.shape, dtype or t.dtype, device or t.device, requires_grad)
+
+
+def full_like(t: Tensor, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _filled(fill_value, t.shape, dtype or t.dtype, device or t.device, requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if end is None:
+        start, end = 0, start
+    ints = all(isinstance(v, int) for v in (start, end, step))
+    arr = _np.arange(start, end, step, dtype=resolve_dtype(dtype if dtype is not None else (_np.int64 if ints else None)))
+    return _finish(arr, device, requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _finish(_np.linspace(start, end, steps, dtype=resolve_dtype(dtype)), device, requires_grad)
+
+
+def randn(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
+    """Standard normal samples."""
+    rng = generator or B.host_rng()
+    dt = resolve_dtype(dtype)
+    arr = rng.standard_normal(_shape_arg(size), dtype=dt if dt in (_np.float32, _np.float64) else _np.float64)
+    return _finish(arr.astype(dt, copy=False), device, requires_grad)
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
+    """Uniform samples on [0, 1)."""
+    rng = generator or B.host_rng()
+    dt = resolve_dtype(dtype)
+    arr = rng.random(_shape_arg(size), dtype=dt if dt in (_np.float32, _np.float64) else _np.float64)
+    return _finish(arr.astype(dt, copy=False), device, requires_grad)
+
+
+def randint(low, high=None, size=(1,), dtype=None, device=None, generator=None) -> Tensor:
+    if high is None:
+        low, high = 0, low
+    rng = generator or B.host_rng()
+    arr = rng.integers(low, high, size=tuple(size), dtype=_np.int64)
+    return _finish(arr.astype(resolve_dtype(dtype or _np.int64), copy=False), device, False)
+
+
+def randperm(n, device=None, generator=None) -> Tensor:
+    return _finish((generator or B.host_rng()).permutation(n).astype(_np.int64), device, False)
+
+
+def manual_seed(seed: int):
+    """Seed scratchgan's global random generator (``torch.manual_seed``)."""
+    return B.manual_seed(seed)
+
+
+# ---- in-place fills (initialisers): no graph, on leaves only ------------------------------------
+def _check_inplace(t: Tensor, what: str):
+    if t.requires_grad and t.is_leaf and is_grad_enabled():
+        raise RuntimeError(
+            f"{what}: a leaf Tensor that requires grad is being used in an in-place operation; "
+            "wrap it in scratchgan.no_grad()"
+        )
+
+
+def _write(t: Tensor, host_values, what: str) -> Tensor:
+    _check_inplace(t, what)
+    t.data[...] = B.to_device(host_values, t.device)
+    return t
+
+
+def _fill_(t, value):
+    _check_inplace(t, "fill_")
+    t.data[...] = value
+    return t
+
+
+def _copy_(t, src):
+    src_data = src.data if isinstance(src, Tensor) else src
+    if tuple(src_data.shape) != t.shape:
+        raise ValueError(f"copy_: source of shape {tuple(src_data.shape)} does not match destination {t.shape}")
+    return _write(t, B.to_numpy(src_data) if B.device_of(src_data) != t.device else src_data, "copy_")
+
+
+def _normal_(t, mean=0.0, std=1.0, generator=None):
+    rng = generator or B.host_rng()
+    return _write(t, rng.normal(mean, std, size=t.shape).astype(t.dtype), "normal_")
+
+
+def _uniform_(t, a=0.0, b=1.0, generator=None):
+    rng = generator or B.host_rng()
+    return _write(t, rng.uniform(a, b, size=t.shape).astype(t.dtype), "uniform_")
+
+
+Tensor.fill_ = _fill_
+Tensor.zero_ = lambda t: _fill_(t, 0)
+Tensor.copy_ = _copy_
+Tensor.normal_ = _normal_
+Tensor.uniform_ = _uniform_

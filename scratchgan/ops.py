@@ -1,0 +1,611 @@
+"""Differentiable ops: each forward with its backward right beside it.
+
+Conventions: ``x.data`` is the backend array, ``xp`` its module (NumPy or CuPy);
+``g`` is dL/d(out) as a Tensor, ``out`` the op's output.  Backward functions use
+Tensor ops only, so they are differentiable themselves (double backprop).  They
+skip parents that need no gradient: a real image batch never pays for dL/dx.
+Binary ops broadcast like NumPy; their backward sums the gradient back to each
+input's shape (``sum_to``), whose own backward is ``broadcast_to``.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+from collections import namedtuple
+
+from . import backend as B
+from .tensor import Tensor, apply_op
+
+_np = B.numpy  # host NumPy only for dtype objects and host-side scalars, never for tensor data
+
+
+def _xp(*tensors):
+    return B.get_array_module(*(t.data for t in tensors))
+
+
+def _const(value, like: Tensor) -> Tensor:
+    """A Python number or array as a constant Tensor on ``like``'s device, keeping float dtypes."""
+    if isinstance(value, Tensor):
+        return value
+    xp = _xp(like)
+    kind = like.dtype.kind
+    if isinstance(value, (bool, int, float)) and (kind == "f" or (kind in "iu" and isinstance(value, int))):
+        dtype = like.dtype
+    elif isinstance(value, float):
+        dtype = _np.float32
+    else:
+        dtype = None
+    return Tensor(xp.asarray(value, dtype=dtype))
+
+
+def _pair(a, b):
+    if not isinstance(a, Tensor):
+        a = _const(a, b)
+    if not isinstance(b, Tensor):
+        b = _const(b, a)
+    B.get_array_module(a.data, b.data)  # raises on arrays from two devices
+    return a, b
+
+
+def _norm_dims(dim, ndim):
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    out = []
+    for d in dims:
+        if not -ndim <= d < builtins.max(ndim, 1):
+            raise IndexError(f"dimension {d} out of range for a tensor with {ndim} dimensions")
+        out.append(d % builtins.max(ndim, 1))
+    return tuple(out)
+
+
+# ---- broadcasting and its adjoint ----------------------------------------------------------
+def broadcast_to(x: Tensor, shape) -> Tensor:
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    xp = _xp(x)
+
+    def backward(g, out):  # broadcasting copies values, so their gradients add up
+        return (sum_to(g, x.shape),)
+
+    return apply_op(xp.broadcast_to(x.data, shape), (x,), backward, "broadcast_to")
+
+
+def sum_to(x: Tensor, shape) -> Tensor:
+    """Sum ``x`` down to ``shape`` (undo broadcasting): leading axes and size-1 axes are summed."""
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and x.shape[i + lead] != 1)
+    data = x.data.sum(axis=axes, keepdims=True)
+    if lead:
+        data = data.reshape(shape)
+
+    def backward(g, out):
+        return (broadcast_to(g, x.shape),)
+
+    return apply_op(data, (x,), backward, "sum_to")
+
+
+# ---- arithmetic -----------------------------------------------------------------------------
+def add(a, b) -> Tensor:
+    a, b = _pair(a, b)
+
+    def backward(g, out):  # d(a+b) = da + db
+        return (sum_to(g, a.shape) if a.requires_grad else None, sum_to(g, b.shape) if b.requires_grad else None)
+
+    return apply_op(a.data + b.data, (a, b), backward, "add")
+
+
+def sub(a, b) -> Tensor:
+    a, b = _pair(a, b)
+
+    def backward(g, out):  # d(a-b) = da - db
+        return (sum_to(g, a.shape) if a.requires_grad else None, sum_to(-g, b.shape) if b.requires_grad else None)
+
+    return apply_op(a.data - b.data, (a, b), backward, "sub")
+
+
+def mul(a, b) -> Tensor:
+    a, b = _pair(a, b)
+
+    def backward(g, out):  # d(ab) = b da + a db
+        return (sum_to(g * b, a.shape) if a.requires_grad else None, sum_to(g * a, b.shape) if b.requires_grad else None)
+
+    return apply_op(a.data * b.data, (a, b), backward, "mul")
+
+
+def div(a, b) -> Tensor:
+    a, b = _pair(a, b)
+
+    def backward(g, out):  # d(a/b) = da/b - a db/b^2
+        ga = sum_to(g / b, a.shape) if a.requires_grad else None
+        gb = sum_to(-g * a / (b * b), b.shape) if b.requires_grad else None
+        return ga, gb
+
+    return apply_op(a.data / b.data, (a, b), backward, "div")
+
+
+def neg(x: Tensor) -> Tensor:
+    return apply_op(-x.data, (x,), lambda g, out: (-g,), "neg")
+
+
+def pow(x, p) -> Tensor:  # noqa: A001 - torch.pow
+    """x ** p for a scalar or Tensor exponent (and a scalar base with Tensor exponent)."""
+    if not isinstance(x, Tensor):  # c ** t:  d/dt = c^t log c
+        p_t = p
+        base = _const(x, p_t)
+
+        def backward_base(g, out):
+            return (None, g * out * math.log(float(x)))
+
+        return apply_op(base.data ** p_t.data, (base, p_t), backward_base, "pow")
+    if isinstance(p, Tensor):
+        x, p = _pair(x, p)
+
+        def backward(g, out):  # d x^p = p x^(p-1) dx + x^p log(x) dp
+            gx = sum_to(g * p * x ** (p - 1), x.shape) if x.requires_grad else None
+            gp = sum_to(g * out * log(x), p.shape) if p.requires_grad else None
+            return gx, gp
+
+        return apply_op(x.data ** p.data, (x, p), backward, "pow")
+    p = float(p) if not isinstance(p, int) else p
+
+    def backward_scalar(g, out):  # d x^p = p x^(p-1) dx
+        if p == 2:
+            return (g * x * 2.0,)
+        return (g * (x ** (p - 1)) * float(p),)
+
+    data = x.data * x.data if p == 2 else x.data ** p  # a Python scalar keeps float32 float32
+    return apply_op(data, (x,), backward_scalar, "pow")
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """a @ b with NumPy's rules: 1-D operands are promoted, batch dims broadcast."""
+    a, b = _pair(a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both operands need at least one dimension, got shapes {a.shape} and {b.shape}")
+    if a.ndim == 1:
+        return squeeze(matmul(unsqueeze(a, 0), b), -2)
+    if b.ndim == 1:
+        return squeeze(matmul(a, unsqueeze(b, 1)), -1)
+    if a.shape[-1] != b.shape[-2]:
+        raise ValueError(
+            f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied: "
+            f"{a.shape[-1]} (last dim of the first) != {b.shape[-2]} (second-to-last dim of the second)"
+        )
+
+    def backward(g, out):  # dA = G B^T, dB = A^T G, summed over broadcast batch dims
+        ga = sum_to(matmul(g, b.mT), a.shape) if a.requires_grad else None
+        gb = sum_to(matmul(a.mT, g), b.shape) if b.requires_grad else None
+        return ga, gb
+
+    return apply_op(a.data @ b.data, (a, b), backward, "matmul")
+
+
+# ---- elementwise functions -----------------------------------------------------------------
+def exp(x: Tensor) -> Tensor:
+    return apply_op(_xp(x).exp(x.data), (x,), lambda g, out: (g * out,), "exp")  # d e^x = e^x dx
+
+
+def log(x: Tensor) -> Tensor:
+    return apply_op(_xp(x).log(x.data), (x,), lambda g, out: (g / x,), "log")  # d log x = dx / x
+
+
+def sqrt(x: Tensor) -> Tensor:
+    return apply_op(_xp(x).sqrt(x.data), (x,), lambda g, out: (g / (out * 2.0),), "sqrt")  # d √x = dx / (2√x)
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001 - torch.abs
+    xp = _xp(x)
+    return apply_op(xp.abs(x.data), (x,), lambda g, out: (g * Tensor(xp.sign(x.data)),), "abs")  # d|x| = sign(x) dx
+
+
+def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - torch's names
+    """Clip to [min, max]; the gradient passes only where x was inside (torch's convention)."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    xp = _xp(x)
+    data = xp.clip(x.data, min, max)
+
+    def backward(g, out):
+        inside = xp.ones(x.shape, dtype=bool)
+        if min is not None:
+            inside &= x.data >= min
+        if max is not None:
+            inside &= x.data <= max
+        return (g * Tensor(inside.astype(x.dtype)),)
+
+    return apply_op(data, (x,), backward, "clamp")
+
+
+def relu(x: Tensor) -> Tensor:
+    xp = _xp(x)
+    # d relu(x) = [x > 0] dx
+    return apply_op(xp.maximum(x.data, 0), (x,), lambda g, out: (g * Tensor((x.data > 0).astype(x.dtype)),), "relu")
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    xp = _xp(x)
+    s = negative_slope
+    positive = x.data > 0
+    data = xp.where(positive, x.data, x.data * xp.asarray(s, dtype=x.dtype))
+
+    def backward(g, out):  # d leaky(x) = (1 if x > 0 else slope) dx
+        return (g * Tensor(xp.where(positive, xp.asarray(1, dtype=x.dtype), xp.asarray(s, dtype=x.dtype))),)
+
+    return apply_op(data, (x,), backward, "leaky_relu")
+
+
+def tanh(x: Tensor) -> Tensor:
+    # d tanh(x) = (1 - tanh(x)^2) dx, from the output: no second transcendental
+    return apply_op(_xp(x).tanh(x.data), (x,), lambda g, out: (g * (1.0 - out * out),), "tanh")
+
+
+def _sigmoid_array(xp, a):
+    # σ(a) = 1/(1+e^-a) for a ≥ 0 and e^a/(1+e^a) for a < 0: e^-|a| never overflows.
+    e = xp.exp(-xp.abs(a))
+    return xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    # d σ(x) = σ(x)(1 - σ(x)) dx
+    return apply_op(_sigmoid_array(_xp(x), x.data), (x,), lambda g, out: (g * out * (1.0 - out),), "sigmoid")
+
+
+def _log1p_exp_neg_abs(xp, a):
+    return xp.log1p(xp.exp(-xp.abs(a)))
+
+
+def softplus(x: Tensor) -> Tensor:
+    """log(1 + e^x) = max(x, 0) + log1p(e^-|x|): finite for every finite x."""
+    xp = _xp(x)
+    data = xp.maximum(x.data, 0) + _log1p_exp_neg_abs(xp, x.data)
+    return apply_op(data, (x,), lambda g, out: (g * sigmoid(x),), "softplus")  # d softplus = σ(x) dx
+
+
+def logsigmoid(x: Tensor) -> Tensor:
+    """log σ(x) = min(x, 0) - log1p(e^-|x|): no log(0) even when σ(x) underflows."""
+    xp = _xp(x)
+    data = xp.minimum(x.data, 0) - _log1p_exp_neg_abs(xp, x.data)
+    return apply_op(data, (x,), lambda g, out: (g * sigmoid(-x),), "logsigmoid")  # d log σ = σ(-x) dx
+
+
+def where(condition, a, b) -> Tensor:
+    """Pick from a where condition holds, else b; the gradient is routed the same way."""
+    cond = condition.data if isinstance(condition, Tensor) else condition
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise TypeError("where: at least one of a and b must be a Tensor")
+    a, b = _pair(a, b)
+    xp = _xp(a, b)
+
+    def backward(g, out):
+        zero = _const(0.0, g)
+        ga = sum_to(where(cond, g, zero), a.shape) if a.requires_grad else None
+        gb = sum_to(where(cond, zero, g), b.shape) if b.requires_grad else None
+        return ga, gb
+
+    return apply_op(xp.where(cond, a.data, b.data), (a, b), backward, "where")
+
+
+# ---- reductions -----------------------------------------------------------------------------
+def _expand_back(g: Tensor, x: Tensor, dims, keepdim) -> Tensor:
+    """Broadcast a reduced gradient back over the reduced dims of x."""
+    if dims is None:
+        return broadcast_to(reshape(g, (1,) * x.ndim), x.shape)
+    if not keepdim:
+        shape = list(x.shape)
+        for d in dims:
+            shape[d] = 1
+        g = reshape(g, shape)
+    return broadcast_to(g, x.shape)
+
+
+def sum(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001 - torch.sum
+    dims = _norm_dims(dim, x.ndim)
+    data = x.data.sum(axis=dims, keepdims=keepdim)
+    # d sum(x) / dx_i = 1: the gradient is copied to every summed element
+    return apply_op(data, (x,), lambda g, out: (_expand_back(g, x, dims, keepdim),), "sum")
+
+
+def mean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    dims = _norm_dims(dim, x.ndim)
+    n = x.numel() if dims is None else math.prod(x.shape[d] for d in dims)
+    data = x.data.mean(axis=dims, keepdims=keepdim)
+    return apply_op(data, (x,), lambda g, out: (_expand_back(g, x, dims, keepdim) * (1.0 / n),), "mean")
+
+
+MaxResult = namedtuple("MaxResult", ["values", "indices"])
+
+
+def _extreme(x: Tensor, dim, keepdim, largest: bool):
+    xp = _xp(x)
+    name = "max" if largest else "min"
+    if dim is None:
+        data = x.data.max() if largest else x.data.min()
+
+        def backward(g, out):  # ties share the gradient equally (torch's amax convention)
+            hit = (x.data == out.data).astype(x.dtype)
+            return (broadcast_to(g, x.shape) * Tensor(hit / hit.sum()),)
+
+        return apply_op(data, (x,), backward, name)
+    (d,) = _norm_dims(dim, x.ndim)
+    idx = x.data.argmax(axis=d) if largest else x.data.argmin(axis=d)
+    idx_k = xp.expand_dims(idx, d)
+    data = xp.take_along_axis(x.data, idx_k, axis=d)
+    if not keepdim:
+        data = data.squeeze(d)
+
+    def backward(g, out):  # the gradient goes to the selected index only
+        shape = [1] * x.ndim
+        shape[d] = x.shape[d]
+        onehot = (xp.arange(x.shape[d]).reshape(shape) == idx_k).astype(x.dtype)
+        return (_expand_back(g, x, (d,), keepdim) * Tensor(onehot),)
+
+    values = apply_op(data, (x,), backward, name)
+    return MaxResult(values, Tensor(idx_k if keepdim else idx))
+
+
+def max(x: Tensor, dim=None, keepdim: bool = False):  # noqa: A001 - torch.max
+    """Without ``dim``: the largest value.  With ``dim``: ``(values, indices)`` like torch."""
+    return _extreme(x, dim, keepdim, True)
+
+
+def min(x: Tensor, dim=None, keepdim: bool = False):  # noqa: A001 - torch.min
+    return _extreme(x, dim, keepdim, False)
+
+
+def logsumexp(x: Tensor, dim, keepdim: bool = False) -> Tensor:
+    """log Σ e^x = m + log Σ e^(x-m), m = max x: no overflow."""
+    xp = _xp(x)
+    dims = _norm_dims(dim, x.ndim)
+    m = x.data.max(axis=dims, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0)
+    data = m + xp.log(xp.exp(x.data - m).sum(axis=dims, keepdims=True))
+    if not keepdim:
+        data = data.squeeze(dims)
+
+    def backward(g, out):  # d lse / dx = softmax(x) = e^(x - lse)
+        return (_expand_back(g, x, dims, keepdim) * exp(x - _expand_back(out, x, dims, keepdim)),)
+
+    return apply_op(data, (x,), backward, "logsumexp")
+
+
+def var(x: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, correction=None) -> Tensor:
+    """Variance; ``unbiased`` (default, like torch) divides by n - 1."""
+    dims = _norm_dims(dim, x.ndim)
+    n = x.numel() if dims is None else math.prod(x.shape[d] for d in dims)
+    c = (1 if unbiased else 0) if correction is None else correction
+    centred = x - mean(x, dim=dims, keepdim=True)
+    return sum(centred * centred, dim=dims, keepdim=keepdim) * (1.0 / builtins.max(n - c, 1))
+
+
+def std(x: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, correction=None) -> Tensor:
+    return sqrt(var(x, dim=dim, unbiased=unbiased, keepdim=keepdim, correction=correction))
+
+
+def norm(x: Tensor, p=2, dim=None, keepdim: bool = False) -> Tensor:
+    """The 2-norm √Σx²; at x = 0 the gradient is 0 (the subgradient torch picks)."""
+    if p not in (2, 2.0, "fro"):
+        raise NotImplementedError(f"norm: only p=2 is implemented, got p={p!r}")
+    xp = _xp(x)
+    dims = _norm_dims(dim, x.ndim)
+    data = xp.sqrt((x.data * x.data).sum(axis=dims, keepdims=keepdim))
+
+    def backward(g, out):  # d‖x‖ = x/‖x‖ · dx
+        n = _expand_back(out, x, dims, keepdim)
+        safe = n + Tensor((n.data == 0).astype(x.dtype))
+        return (_expand_back(g, x, dims, keepdim) * x / safe,)
+
+    return apply_op(data, (x,), backward, "norm")
+
+
+# ---- shape ops: the gradient is the inverse rearrangement -----------------------------------
+def _shape_arg(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def reshape(x: Tensor, *shape) -> Tensor:
+    shape = _shape_arg(shape)
+    try:
+        data = x.data.reshape(shape)
+    except ValueError:
+        raise ValueError(f"reshape: cannot view a tensor of shape {x.shape} ({x.numel()} elements) as {shape}") from None
+    if data.shape == x.data.shape:
+        return x
+    return apply_op(data, (x,), lambda g, out: (reshape(g, x.shape),), "reshape")
+
+
+def permute(x: Tensor, *dims) -> Tensor:
+    dims = _norm_dims(_shape_arg(dims), x.ndim)
+    if len(dims) != x.ndim or sorted(dims) != list(range(x.ndim)):
+        raise ValueError(f"permute: {dims} is not a permutation of the {x.ndim} dims of shape {x.shape}")
+    inverse = tuple(sorted(range(x.ndim), key=dims.__getitem__))
+    return apply_op(x.data.transpose(dims), (x,), lambda g, out: (permute(g, inverse),), "permute")
+
+
+def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    dims = list(range(x.ndim))
+    d0, d1 = _norm_dims((dim0, dim1), x.ndim)
+    dims[d0], dims[d1] = dims[d1], dims[d0]
+    return permute(x, dims)
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    s, e = _norm_dims((start_dim, end_dim), x.ndim)
+    return reshape(x, x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:])
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    d = dim if dim >= 0 else dim + x.ndim + 1
+    return reshape(x, x.shape[:d] + (1,) + x.shape[d:])
+
+
+def squeeze(x: Tensor, dim=None) -> Tensor:
+    if dim is None:
+        return reshape(x, tuple(s for s in x.shape if s != 1))
+    (d,) = _norm_dims(dim, x.ndim)
+    if x.shape[d] != 1:
+        return x
+    return reshape(x, x.shape[:d] + x.shape[d + 1:])
+
+
+def expand(x: Tensor, *shape) -> Tensor:
+    shape = _shape_arg(shape)
+    lead = len(shape) - x.ndim
+    full = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
+    return broadcast_to(x, full)
+
+
+def _plain_key(key):
+    """An index key with Tensors replaced by their arrays; also: does it need scatter-add?"""
+    parts = key if isinstance(key, tuple) else (key,)
+    parts = tuple(p.data if isinstance(p, Tensor) else p for p in parts)
+    advanced = builtins.any(not isinstance(p, (int, slice, type(None), type(Ellipsis))) for p in parts)
+    return (parts if isinstance(key, tuple) else parts[0]), advanced
+
+
+def getitem(x: Tensor, key) -> Tensor:
+    key, advanced = _plain_key(key)
+    return apply_op(x.data[key], (x,), lambda g, out: (index_add_zeros(g, key, x.shape, advanced),), "getitem")
+
+
+def index_add_zeros(g: Tensor, key, shape, advanced: bool) -> Tensor:
+    """zeros(shape) with g added at ``key``: the adjoint of indexing (repeated indices add up)."""
+    xp = _xp(g)
+    data = xp.zeros(shape, dtype=g.dtype)
+    if advanced:
+        B.scatter_add(xp, data, key, g.data)
+    else:
+        data[key] = g.data
+    return apply_op(data, (g,), lambda gg, out: (getitem(gg, key),), "index_add")
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty list of tensors")
+    (d,) = _norm_dims(dim, tensors[0].ndim)
+    for t in tensors[1:]:
+        if t.ndim != tensors[0].ndim or t.shape[:d] + t.shape[d + 1:] != tensors[0].shape[:d] + tensors[0].shape[d + 1:]:
+            raise ValueError(f"cat: shapes {[t.shape for t in tensors]} differ outside dim {d}")
+    xp = _xp(*tensors)
+    bounds = [0]
+    for t in tensors:
+        bounds.append(bounds[-1] + t.shape[d])
+
+    def backward(g, out):  # each input gets back its own slice
+        lead = (slice(None),) * d
+        return tuple(getitem(g, lead + (slice(lo, hi),)) if t.requires_grad else None
+                     for t, lo, hi in zip(tensors, bounds[:-1], bounds[1:]))
+
+    return apply_op(xp.concatenate([t.data for t in tensors], axis=d), tuple(tensors), backward, "cat")
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    tensors = list(tensors)
+    if builtins.any(t.shape != tensors[0].shape for t in tensors):
+        raise ValueError(f"stack: expects tensors of equal shape, got {[t.shape for t in tensors]}")
+    d = dim if dim >= 0 else dim + tensors[0].ndim + 1
+    return cat([unsqueeze(t, d) for t in tensors], d)
+
+
+# ---- devices and dtypes -------------------------------------------------------------------
+def resolve_dtype(dtype):
+    """None -> float32 (the default); accepts NumPy dtypes, strings and Python types."""
+    if dtype is None:
+        return _np.dtype(_np.float32)
+    if dtype is float:
+        return _np.dtype(_np.float32)
+    if dtype is int:
+        return _np.dtype(_np.int64)
+    return _np.dtype(dtype)
+
+
+def to(x: Tensor, *args, **kwargs) -> Tensor:
+    """Move to a device and/or cast; the gradient flows back to the source device and dtype."""
+    dev, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+    kwargs.pop("non_blocking", None)
+    if kwargs:
+        raise TypeError(f"to(): unexpected arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            dev, dtype = a.device, a.dtype
+        elif isinstance(a, (str, B.device)):
+            dev = a
+        else:
+            dtype = a
+    data = x.data
+    if dev is not None:
+        data = B.to_device(data, dev)
+    if dtype is not None:
+        data = data.astype(resolve_dtype(dtype), copy=False)
+    if data is x.data:
+        return x
+    src_dev, src_dtype = x.device, x.dtype
+    return apply_op(data, (x,), lambda g, out: (to(g, src_dev, src_dtype),), "to")
+
+
+def ones_like_tensor(t: Tensor) -> Tensor:
+    return Tensor(_xp(t).ones(t.shape, dtype=t.dtype))
+
+
+# ---- Tensor methods and operators --------------------------------------------------------------
+def _bind():
+    T = Tensor
+    T.__add__ = add
+    T.__radd__ = lambda a, b: add(b, a)
+    T.__sub__ = sub
+    T.__rsub__ = lambda a, b: sub(b, a)
+    T.__mul__ = mul
+    T.__rmul__ = lambda a, b: mul(b, a)
+    T.__truediv__ = div
+    T.__rtruediv__ = lambda a, b: div(b, a)
+    T.__neg__ = neg
+    T.__pow__ = pow
+    T.__rpow__ = lambda a, b: pow(b, a)
+    T.__matmul__ = matmul
+    T.__rmatmul__ = lambda a, b: matmul(b, a)
+    T.__getitem__ = getitem
+
+    def compare(fn):
+        def op(a, b):
+            b = b.data if isinstance(b, Tensor) else b
+            return Tensor(fn(a.data, b))
+        return op
+
+    T.__lt__ = compare(lambda a, b: a < b)
+    T.__le__ = compare(lambda a, b: a <= b)
+    T.__gt__ = compare(lambda a, b: a > b)
+    T.__ge__ = compare(lambda a, b: a >= b)
+    T.eq = compare(lambda a, b: a == b)
+    T.ne = compare(lambda a, b: a != b)
+    T.__hash__ = object.__hash__  # tensors are graph nodes: hash by identity, like torch
+
+    for name, fn in dict(
+        add=add, sub=sub, mul=mul, div=div, neg=neg, pow=pow, matmul=matmul, exp=exp, log=log, sqrt=sqrt,
+        abs=abs, clamp=clamp, relu=relu, tanh=tanh, sigmoid=sigmoid, softplus=softplus, sum=sum, mean=mean,
+        max=max, min=min, logsumexp=logsumexp, var=var, std=std, norm=norm, reshape=reshape, view=reshape,
+        permute=permute, transpose=transpose, flatten=flatten, unsqueeze=unsqueeze, squeeze=squeeze,
+        expand=expand, broadcast_to=broadcast_to,
+    ).items():
+        setattr(T, name, fn)
+    T.clip = clamp
+    T.T = property(lambda x: permute(x, tuple(reversed(range(x.ndim)))))
+    T.mT = property(lambda x: transpose(x, -2, -1))
+    T.view_as = lambda x, other: reshape(x, other.shape)
+    T.expand_as = lambda x, other: broadcast_to(x, other.shape)
+    T.float = lambda x: to(x, _np.float32)
+    T.double = lambda x: to(x, _np.float64)
+    T.long = lambda x: to(x, _np.int64)
+    T.type_as = lambda x, other: to(x, other.dtype)
+    T.clone = lambda x: apply_op(x.data.copy(), (x,), lambda g, out: (g,), "clone")
+
+
+_bind()
