@@ -167,10 +167,11 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     a, b = _pair(a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both operands need at least one dimension, got shapes {a.shape} and {b.shape}")
-    if a.ndim == 1:
-        return squeeze(matmul(unsqueeze(a, 0), b), -2)
-    if b.ndim == 1:
-        return squeeze(matmul(a, unsqueeze(b, 1)), -1)
+    if a.ndim == 1 or b.ndim == 1:  # a vector is a (1, k) row on the left, a (k, 1) column on the right
+        out = matmul(unsqueeze(a, 0) if a.ndim == 1 else a, unsqueeze(b, 1) if b.ndim == 1 else b)
+        if b.ndim == 1:
+            out = squeeze(out, -1)
+        return squeeze(out, -1 if b.ndim == 1 else -2) if a.ndim == 1 else out
     if a.shape[-1] != b.shape[-2]:
         raise ValueError(
             f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied: "

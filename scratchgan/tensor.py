@@ -205,6 +205,8 @@ def apply_op(data, parents: tuple, backward, op: str = "") -> Tensor:
     ``backward(g, out)`` returns one Tensor (or None) per parent.
     """
     out = Tensor.__new__(Tensor)
+    if isinstance(data, B.numpy.generic):  # NumPy reduces to scalars; keep .data an array (CuPy's 0-d)
+        data = B.numpy.asarray(data)
     out.data = data
     out.grad = None
     out._op = op
