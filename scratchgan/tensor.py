@@ -284,6 +284,8 @@ def _run_backward(roots, root_grads, inputs, retain_graph, create_graph):
             if wanted is not None and id(node) in wanted:
                 results[wanted[id(node)]] = g
             if node._backward is None:  # a leaf
+                if g.dtype != node.dtype:  # mixed-precision graphs: a leaf's grad has the leaf's dtype
+                    g = g.to(node.dtype)
                 if inputs is None:
                     node.grad = g if node.grad is None else node.grad + g
                     if not create_graph:

@@ -66,6 +66,8 @@ class StrictArray(NDArrayOperatorsMixin):
         return f"StrictArray({self._a!r})"
 
     def __getattr__(self, name):
+        if name.startswith("__"):  # no __array_interface__ & co.: NumPy must not see through the wrapper
+            raise AttributeError(name)
         attr = getattr(self._a, name)
         if callable(attr):
             return lambda *a, **k: _wrap(attr(*(_unwrap(x) for x in a), **{n: _unwrap(v) for n, v in k.items()}))

@@ -53,7 +53,7 @@ def test_binary_op_gradients_with_broadcasting(device, name, data, shapes):
 @given(data=st.data(), shape=shapes, c=st.floats(-2, 2).filter(lambda v: abs(v) > 0.1))
 def test_scalar_operands(device, data, shape, c):
     a = data.draw(arrays(shape, 0.5, 2.0))
-    check_backward(lambda x: (c - x) * c / (x + c) + abs(c) ** (x * 0.1) + x ** 3 - 1 / x, [a], device)
+    check_backward(lambda x: (c - x) * c / (x + abs(c)) + abs(c) ** (x * 0.1) + x ** 3 - 1 / x, [a], device)
 
 
 # ---- matmul ------------------------------------------------------------------------------

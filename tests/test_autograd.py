@@ -1,0 +1,164 @@
+"""The engine: graph building, accumulation, deep graphs, grad modes, double backprop, errors."""
+import sys
+
+import numpy as np
+import pytest
+
+import scratchgan as sg
+from scratchgan import autograd
+
+
+def test_deep_graph_has_no_recursion_limit():
+    x = sg.tensor([1.0], requires_grad=True)
+    y = x
+    for _ in range(sys.getrecursionlimit() * 3):
+        y = y * 1.0001
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [1.0001 ** (sys.getrecursionlimit() * 3)], rtol=1e-3)
+
+
+def test_shared_subexpression_gradients_add_up():
+    x = sg.tensor([2.0, 3.0], requires_grad=True)
+    y = x * x          # used twice below: the engine must sum both paths before going on
+    z = (y + y * x).sum()
+    z.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2 * 2 + 3 * 4, 2 * 3 + 3 * 9])  # d(x² + x³)/dx = 2x + 3x²
+
+
+def test_leaf_gradients_accumulate_across_backward_calls():
+    x = sg.tensor([1.0, -2.0], requires_grad=True)
+    (x * 3.0).sum().backward()
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3 + 2, 3 - 4])
+
+
+def test_gradients_of_shared_leaf_are_not_aliased():
+    a = sg.tensor([1.0], requires_grad=True)
+    b = sg.tensor([1.0], requires_grad=True)
+    (a + b).sum().backward()  # both receive the same gradient tensor
+    (a * 5.0).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), [6.0])
+    np.testing.assert_allclose(b.grad.numpy(), [1.0])
+
+
+def test_no_grad_and_detach_cut_the_graph():
+    x = sg.tensor([1.0], requires_grad=True)
+    with sg.no_grad():
+        y = x * 2
+    assert not y.requires_grad and y.is_leaf
+    z = (x * 2).detach()
+    assert not z.requires_grad
+    w = (x * 3 + z).sum()
+    w.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0])
+
+
+def test_no_grad_is_a_decorator_too():
+    @sg.no_grad()
+    def f(t):
+        return t * 2
+
+    assert not f(sg.tensor([1.0], requires_grad=True)).requires_grad
+
+
+def test_backward_on_non_scalar_needs_a_gradient():
+    x = sg.randn(3, 2, requires_grad=True)
+    y = x * 2
+    with pytest.raises(RuntimeError, match=r"scalar outputs.*\(3, 2\)"):
+        y.backward()
+    y.backward(sg.ones(3, 2))
+    np.testing.assert_allclose(x.grad.numpy(), np.full((3, 2), 2.0))
+
+
+def test_backward_gradient_of_wrong_shape_is_rejected():
+    y = sg.randn(3, requires_grad=True) * 2
+    with pytest.raises(RuntimeError, match=r"\(2,\).*\(3,\)"):
+        y.backward(sg.ones(2))
+
+
+def test_backward_twice_without_retain_graph_raises():
+    x = sg.tensor([1.0], requires_grad=True)
+    y = (x.exp() * 2).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward()
+    z = (x.exp() * 2).sum()
+    z.backward(retain_graph=True)
+    z.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 3 * 2 * np.exp([1.0]), rtol=1e-6)  # three passes of d(2eˣ) = 2eˣ
+
+
+def test_backward_on_constant_raises():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        sg.ones(1).sum().backward()
+
+
+def test_autograd_grad_leaves_dot_grad_alone_and_supports_double_backprop():
+    x = sg.tensor([0.5, -1.5], dtype=sg.float64, requires_grad=True)
+    y = (x ** 3).sum()
+    (g,) = autograd.grad(y, x, create_graph=True)
+    assert x.grad is None
+    np.testing.assert_allclose(g.detach().numpy(), 3 * x.detach().numpy() ** 2)
+    (gg,) = autograd.grad(g.sum(), x)
+    np.testing.assert_allclose(gg.numpy(), 6 * x.detach().numpy())
+
+
+def test_gradient_penalty_style_double_backprop():
+    """WGAN-GP's ‖∇ₓD(x)‖: the penalty's gradient reaches D's weights."""
+    sg.manual_seed(1)
+    D = sg.nn.Sequential(sg.nn.Linear(3, 8), sg.nn.Tanh(), sg.nn.Linear(8, 1)).double()
+    x = sg.randn(5, 3, dtype=sg.float64, requires_grad=True)
+    (gx,) = autograd.grad(D(x).sum(), x, create_graph=True)
+    penalty = ((gx.norm(dim=1) - 1.0) ** 2).mean()
+    penalty.backward()
+    for name, p in D.named_parameters():
+        if name == "2.bias":  # ∇ₓD does not depend on the last bias: torch leaves its grad None too
+            assert p.grad is None
+            continue
+        assert p.grad is not None and np.abs(p.grad.numpy()).sum() > 0, name
+
+
+def test_grad_of_unused_input():
+    x, y = sg.randn(2, requires_grad=True), sg.randn(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="not used"):
+        autograd.grad((x * 2).sum(), [x, y])
+    gx, gy = autograd.grad((x * 2).sum(), [x, y], allow_unused=True)
+    assert gy is None and np.allclose(gx.numpy(), 2)
+
+
+def test_only_float_tensors_require_grad():
+    with pytest.raises(RuntimeError, match="floating point"):
+        sg.tensor([1, 2], requires_grad=True)
+
+
+def test_in_place_init_on_leaf_requires_no_grad():
+    w = sg.nn.Parameter(sg.zeros(3))
+    with pytest.raises(RuntimeError, match="in-place"):
+        w.fill_(1.0)
+    with sg.no_grad():
+        w.fill_(1.0)
+    assert w.detach().numpy().tolist() == [1, 1, 1]
+
+
+def test_numpy_of_a_tensor_that_requires_grad_raises_like_torch():
+    with pytest.raises(RuntimeError, match="detach"):
+        sg.ones(2, requires_grad=True).numpy()
+
+
+def test_numpy_array_on_the_left_defers_to_tensor():
+    t = sg.ones(2, requires_grad=True)
+    out = np.array([1.0, 2.0], dtype=np.float32) * t
+    assert isinstance(out, sg.Tensor) and out.requires_grad
+
+
+def test_float32_stays_float32():
+    x = sg.randn(4, 3)
+    for y in (x * 2.0, x + 1, x / 3.0, x ** 2, 2.0 - x, x.exp(), x.mean(), sg.tanh(x), x.sum(dim=0)):
+        assert y.dtype == np.float32, y
+
+
+def test_leaf_gradient_has_the_leafs_dtype_in_mixed_precision():
+    w = sg.nn.Parameter(sg.ones(3, 2))
+    x = sg.randn(4, 3, dtype=sg.float64)
+    (x @ w).sum().backward()
+    assert w.grad.dtype == np.float32
