@@ -8,19 +8,13 @@ from __future__ import annotations
 
 from . import backend as B
 from .losses import _check_same_shape, bce, bce_with_logits, reduce
-from .ops import leaky_relu, logsigmoid, matmul, relu, sigmoid, softplus, tanh, transpose
+from .ops import leaky_relu, linear, logsigmoid, relu, sigmoid, softplus, tanh
 from .tensor import Tensor
 
 __all__ = [
     "linear", "relu", "leaky_relu", "tanh", "sigmoid", "softplus", "logsigmoid", "dropout",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss",
 ]
-
-
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """y = x Wᵀ + b with W of shape (out_features, in_features), as in PyTorch."""
-    y = matmul(x, transpose(weight, 0, 1))
-    return y if bias is None else y + bias
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:

@@ -186,6 +186,32 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     return apply_op(a.data @ b.data, (a, b), backward, "matmul")
 
 
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x Wᵀ + b, W of shape (out_features, in_features) as in PyTorch.
+
+    One op rather than matmul∘transpose∘add so that dL/dW comes out contiguous
+    in W's own layout, ready for the optimiser, whatever x's leading dims:
+        dL/dx = G W,   dL/dW = Gᵀ X,   dL/db = Σ_rows G   (X, G: x, g flattened to rows)
+    """
+    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: input of shape {x.shape} does not match weight of shape {weight.shape} "
+                         f"(expected input of shape (*, {weight.shape[1]}))")
+    data = x.data @ weight.data.T
+    if bias is not None:
+        data += bias.data
+    parents = (x, weight) if bias is None else (x, weight, bias)
+
+    def backward(g, out):
+        rows = reshape(g, (-1, weight.shape[0]))
+        gx = matmul(g, weight) if x.requires_grad else None
+        gw = matmul(transpose(rows, 0, 1), reshape(x, (-1, weight.shape[1]))) if weight.requires_grad else None
+        if bias is None:
+            return gx, gw
+        return gx, gw, (sum(rows, dim=0) if bias.requires_grad else None)
+
+    return apply_op(data, parents, backward, "linear")
+
+
 # ---- elementwise functions -----------------------------------------------------------------
 def exp(x: Tensor) -> Tensor:
     return apply_op(_xp(x).exp(x.data), (x,), lambda g, out: (g * out,), "exp")  # d e^x = e^x dx

@@ -208,6 +208,8 @@ def test_linear_gradients(device):
     rng = np.random.default_rng(4)
     x, w, b = rng.standard_normal((5, 3)), rng.standard_normal((2, 3)), rng.standard_normal(2)
     check_backward(F.linear, [x, w, b], device)
+    check_backward(F.linear, [rng.standard_normal((2, 4, 3)), w, b], device)  # leading dims flatten into rows
+    check_backward(F.linear, [rng.standard_normal(3), w], device)
     check_double_backward(lambda x, w, b: F.linear(x, w, b).tanh(), [x, w, b], device)
 
 

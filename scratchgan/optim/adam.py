@@ -45,10 +45,10 @@ class Adam(Optimizer):
             xp.multiply(g, g, out=tmp)
             tmp *= 1 - b2
             v += tmp
-            bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
+            # lr/bc1 · m / (√v/√bc2 + eps) = (lr·√bc2/bc1) · m / (√v + eps·√bc2): one pass fewer
+            bc1, sqrt_bc2 = 1 - b1 ** t, math.sqrt(1 - b2 ** t)
             xp.sqrt(v, out=tmp)
-            tmp *= 1 / math.sqrt(bc2)
-            tmp += eps
+            tmp += eps * sqrt_bc2
             xp.divide(m, tmp, out=tmp)
-            tmp *= -lr / bc1
+            tmp *= -lr * sqrt_bc2 / bc1
             p.data += tmp
