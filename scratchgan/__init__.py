@@ -8,9 +8,9 @@ from . import autograd, backend, cuda, functional, losses, nn, optim  # noqa: F4
 from .backend import device
 from .creation import (arange, as_tensor, empty, from_numpy, full, full_like, linspace, manual_seed, ones,
                        ones_like, rand, randint, randn, randperm, tensor, zeros, zeros_like)
-from .ops import (abs, add, cat, clamp, div, exp, flatten, log, logsigmoid, logsumexp, matmul, max, mean, min,
-                  mul, neg, norm, permute, pow, relu, reshape, sigmoid, softplus, sqrt, squeeze, stack, std,
-                  sub, sum, tanh, transpose, unsqueeze, var, where)
+from .ops import (abs, add, cat, clamp, div, exp, flatten, log, logsigmoid, logsumexp, matmul, max, maximum,
+                  mean, min, minimum, mul, neg, norm, permute, pow, relu, reshape, sigmoid, softplus, sqrt,
+                  squeeze, stack, std, sub, sum, tanh, transpose, unsqueeze, var, where)
 from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
 __version__ = "0.1.0"

@@ -62,10 +62,17 @@ class Optimizer:
             p = params[int(i)]
             restored = {}
             for k, v in s.items():
-                if hasattr(v, "shape") and tuple(v.shape) == p.shape:
-                    restored[k] = B.to_device(B.numpy.asarray(v, dtype=p.dtype), p.device)
+                if hasattr(v, "shape") and tuple(v.shape) == p.shape:  # a moment buffer: copy it in
+                    restored[k] = B.to_device(B.numpy.array(v, dtype=p.dtype), p.device)
+                elif hasattr(v, "shape") and len(v.shape) == 0:  # a step count saved as a 0-d array
+                    restored[k] = B.numpy.asarray(v).item()
                 else:
                     restored[k] = v
             self.state[id(p)] = restored
+        for g in groups:
+            unsupported = [k for k in ("amsgrad", "maximize", "foreach", "capturable", "differentiable", "fused")
+                           if g.get(k) and k not in self.defaults]
+            if unsupported:
+                raise ValueError(f"{type(self).__name__}.load_state_dict: options {unsupported} are not supported")
         for g, own in zip(groups, self.param_groups):
             own.update({k: v for k, v in g.items() if k != "params"})
