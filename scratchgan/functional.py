@@ -10,10 +10,13 @@ from . import backend as B
 from .losses import _check_same_shape, bce, bce_with_logits, reduce
 from .ops import leaky_relu, linear, logsigmoid, relu, sigmoid, softplus, tanh
 from .tensor import Tensor
+from .conv import conv2d, conv_transpose2d, interpolate, upsample_nearest
+from .norm import batch_norm
 
 __all__ = [
     "linear", "relu", "leaky_relu", "tanh", "sigmoid", "softplus", "logsigmoid", "dropout",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss",
+    "conv2d", "conv_transpose2d", "batch_norm", "interpolate", "upsample_nearest",
 ]
 
 

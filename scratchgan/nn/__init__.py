@@ -3,8 +3,11 @@ from . import functional, init
 from .layers import Dropout, Flatten, Identity, LeakyReLU, Linear, ReLU, Sigmoid, Softplus, Tanh
 from .loss import BCELoss, BCEWithLogitsLoss, MSELoss
 from .module import Module, ModuleList, Parameter, Sequential
+from .conv import Conv2d, ConvTranspose2d, Upsample, UpsamplingNearest2d
+from .norm import BatchNorm2d
 
 __all__ = [
     "functional", "init", "Module", "ModuleList", "Parameter", "Sequential", "Linear", "ReLU", "LeakyReLU",
     "Tanh", "Sigmoid", "Softplus", "Identity", "Flatten", "Dropout", "BCELoss", "BCEWithLogitsLoss", "MSELoss",
+    "Conv2d", "ConvTranspose2d", "BatchNorm2d", "Upsample", "UpsamplingNearest2d",
 ]

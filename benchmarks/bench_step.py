@@ -1,0 +1,235 @@
+"""Time one GAN training step in scratchgan, side by side with PyTorch's reference.
+
+The workloads and the loop are exactly those of ``shared/bench/torch_ref.py``: batch 128,
+float32, Adam(2e-4, betas=(0.5, 0.999)), BCEWithLogits; one step = G forward, D update on
+the real batch and on ``fake.detach()``, then the G update through D.
+
+    python benchmarks/bench_step.py dcgan mlp dcgan64 --steps 20 \\
+        --torch-python /work/torchvenv/bin/python [--rounds 2]
+    python benchmarks/bench_step.py dcgan --torch-ms dcgan=163      # a torch time measured elsewhere
+
+For each workload it prints scratchgan's median ms/step, torch's, their ratio, the peak memory
+of each process (ru_maxrss) and of scratchgan's step alone (tracemalloc: NumPy reports its
+buffers to it), the step's convolution/matmul GFLOPs (counted analytically from the layer
+shapes), the GFLOP/s that achieves, and NumPy's float32 matmul GFLOP/s on a large square matrix
+on this machine (the BLAS limit the engine runs against).  Each side runs in its own fresh
+process; with ``--rounds R`` they alternate R times and the best median of each is kept (on a
+shared machine the least-disturbed round is the most faithful).
+
+BLAS: this prints which OpenBLAS kernel runs (threadpoolctl, when installed).  Settings such as
+OPENBLAS_CORETYPE are read from the environment; compare them by running this script under
+``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ...`` and without.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+TORCH_REF = os.environ.get("SCRATCHGAN_TORCH_REF", "/work/shared/bench/torch_ref.py")
+WORKLOADS = ("mlp", "dcgan", "dcgan64")
+BATCH, NZ = 128, 100
+
+
+# ---- the scratchgan side (runs in a child process) ---------------------------------------------------------
+def build(kind):
+    import scratchgan as sg
+    from scratchgan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+
+    sg.manual_seed(0)
+    if kind == "mlp":
+        return MLPGenerator(NZ, (256, 512, 1024), 784), MLPDiscriminator(784, (512, 256)), (NZ,), (BATCH, 784)
+    if kind == "dcgan":
+        return (DCGANGenerator(NZ, 64, 1, 28), DCGANDiscriminator(64, 1, 28), (NZ, 1, 1), (BATCH, 1, 28, 28))
+    if kind == "dcgan64":
+        return (DCGANGenerator(NZ, 64, 3, 64), DCGANDiscriminator(64, 3, 64), (NZ, 1, 1), (BATCH, 3, 64, 64))
+    raise SystemExit(f"unknown workload {kind!r}; choose from {WORKLOADS}")
+
+
+def make_step(kind):
+    """torch_ref.py's loop, line for line, in scratchgan."""
+    import scratchgan as torch
+    import scratchgan.nn as nn
+
+    G, D, zshape, xshape = build(kind)
+    oG = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
+    oD = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
+    bce = nn.BCEWithLogitsLoss()
+    real = torch.rand(*xshape) * 2 - 1
+    ones, zeros = torch.ones(BATCH, 1), torch.zeros(BATCH, 1)
+    B = BATCH
+
+    def step():
+        fake = G(torch.randn(B, *zshape))
+        lD = bce(D(real).view(B, 1), ones) + bce(D(fake.detach()).view(B, 1), zeros)
+        oD.zero_grad(); lD.backward(); oD.step()  # noqa: E702
+        lG = bce(D(fake).view(B, 1), ones)
+        oG.zero_grad(); lG.backward(); oG.step()  # noqa: E702
+
+    return step, G, D, zshape
+
+
+def step_flops(G, D, zshape) -> float:
+    """Multiply-add FLOPs (×2) of the convolutions and matmuls in one step, from the layer shapes.
+
+    Per layer with forward cost f: G runs forward once, its weight gradient once and its input
+    gradient once (except the first layer: z needs none).  D runs forward three times (real,
+    fake.detach(), fake), its weight gradients three times (lG.backward() fills D's grads too,
+    as in torch), and its input gradients on all three passes except the first layer's on the
+    real and detached passes (their inputs need no gradient).
+    """
+    import scratchgan as sg
+    import scratchgan.nn as nn
+
+    def layer_flops(net, x):
+        costs = []
+        for m in net.main:
+            y = m(x)
+            if isinstance(m, nn.Linear):
+                costs.append(2.0 * x.shape[0] * m.in_features * m.out_features)
+            elif isinstance(m, nn.Conv2d):
+                n, o, ho, wo = y.shape
+                costs.append(2.0 * n * ho * wo * o * m.in_channels * m.kernel_size[0] * m.kernel_size[1])
+            elif isinstance(m, nn.ConvTranspose2d):
+                n, c, h, w = x.shape
+                costs.append(2.0 * n * h * w * c * m.out_channels * m.kernel_size[0] * m.kernel_size[1])
+            x = y
+        return costs, x
+
+    with sg.no_grad():
+        g_costs, fake = layer_flops(G, sg.randn(BATCH, *zshape))
+        d_costs, _ = layer_flops(D, fake.reshape(BATCH, -1) if isinstance(D.main[0], nn.Linear) else fake)
+    g_total = sum(g_costs) * 3 - g_costs[0]
+    d_total = sum(d_costs) * (3 + 3 + 3) - 2 * d_costs[0]
+    return g_total + d_total
+
+
+def blas_gflops(n=2048, reps=5) -> float:
+    import numpy as np
+
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    b = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(reps))
+    return 2.0 * n ** 3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def child(kind, steps):
+    import resource
+    import tracemalloc
+
+    step, G, D, zshape = make_step(kind)
+    times = []
+    for i in range(steps + 2):
+        dt = _timed(step)
+        if i >= 2:  # like torch_ref.py: two warm-up steps
+            times.append(dt)
+    tracemalloc.start()
+    step()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    out = dict(times=times, maxrss_kb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, step_peak_bytes=peak,
+               flops=step_flops(G, D, zshape))
+    print("RESULT " + json.dumps(out))
+
+
+# ---- the driver --------------------------------------------------------------------------------------------
+TORCH_WRAPPER = (
+    "import resource, runpy, sys; sys.argv = [sys.argv[1]] + sys.argv[2:]; "
+    "runpy.run_path(sys.argv[0], run_name='__main__'); "
+    "print('MAXRSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+)
+
+
+def run_scratchgan(kind, steps):
+    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", kind, "--steps", str(steps)],
+                          capture_output=True, text=True, cwd=ROOT)
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    raise RuntimeError(f"scratchgan {kind} run failed:\n{proc.stdout}\n{proc.stderr}")
+
+
+def run_torch(python, kind, steps):
+    proc = subprocess.run([python, "-c", TORCH_WRAPPER, TORCH_REF, kind, str(steps)], capture_output=True, text=True)
+    m = re.search(r"median ([0-9.]+) ms/step", proc.stdout)
+    if not m:
+        raise RuntimeError(f"torch_ref.py {kind} failed:\n{proc.stdout}\n{proc.stderr}")
+    rss = re.search(r"MAXRSS_KB (\d+)", proc.stdout)
+    head = proc.stdout.splitlines()[0]
+    return dict(median_ms=float(m.group(1)), maxrss_kb=int(rss.group(1)) if rss else None, line=head)
+
+
+def blas_info() -> str:
+    try:
+        import threadpoolctl
+    except ImportError:
+        return "threadpoolctl not installed (pip install threadpoolctl to see the BLAS kernel)"
+    infos = [f"{i.get('internal_api')} {i.get('version')} kernel={i.get('architecture')} threads={i.get('num_threads')}"
+             for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
+    return "; ".join(infos) or "no BLAS found by threadpoolctl"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("workloads", nargs="*", default=["dcgan"], help=f"any of {WORKLOADS}")
+    ap.add_argument("--steps", type=int, default=20, help="timed steps per run (after 2 warm-up steps)")
+    ap.add_argument("--torch-python", help="a python with torch: runs torch_ref.py side by side")
+    ap.add_argument("--torch-ms", action="append", default=[], help="WORKLOAD=MS, a torch time measured elsewhere")
+    ap.add_argument("--rounds", type=int, default=1, help="alternate scratchgan/torch runs this many times")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        return child(args.child, args.steps)
+
+    import numpy as np
+
+    given = dict(item.split("=", 1) for item in args.torch_ms)
+    env = {k: os.environ.get(k, "(unset)") for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS")}
+    print(f"numpy {np.__version__}; BLAS: {blas_info()}")
+    print("env: " + ", ".join(f"{k}={v}" for k, v in env.items()))
+    peak = blas_gflops()
+    print(f"numpy.matmul float32 2048x2048: {peak:.0f} GFLOP/s")
+    print(f"{'workload':9s} {'scratchgan ms':>13s} {'(min)':>7s} {'torch ms':>9s} {'ratio':>6s} "
+          f"{'GFLOP/step':>10s} {'GFLOP/s':>8s} {'% BLAS':>6s} {'step peak MB':>12s} {'RSS MB sg/torch':>16s}")
+    for kind in args.workloads:
+        best_sg, best_t = None, None
+        for _ in range(max(1, args.rounds)):
+            r = run_scratchgan(kind, args.steps)
+            med = statistics.median(r["times"]) * 1e3
+            if best_sg is None or med < best_sg[0]:
+                best_sg = (med, r)
+            if args.torch_python:
+                t = run_torch(args.torch_python, kind, args.steps)
+                if best_t is None or t["median_ms"] < best_t["median_ms"]:
+                    best_t = t
+        med, r = best_sg
+        torch_ms = best_t["median_ms"] if best_t else (float(given[kind]) if kind in given else None)
+        gflop = r["flops"] / 1e9
+        rate = gflop / (med / 1e3)
+        ratio = f"{med / torch_ms:6.2f}" if torch_ms else "     -"
+        tms = f"{torch_ms:9.1f}" if torch_ms else "        -"
+        trss = f"{best_t['maxrss_kb'] / 1024:.0f}" if best_t and best_t.get("maxrss_kb") else "-"
+        print(f"{kind:9s} {med:13.1f} {min(r['times']) * 1e3:7.1f} {tms} {ratio} {gflop:10.2f} {rate:8.1f} "
+              f"{100 * rate / peak:5.0f}% {r['step_peak_bytes'] / 2**20:12.0f} "
+              f"{r['maxrss_kb'] / 1024:8.0f}/{trss:>7s}")
+        if best_t:
+            print(f"          torch: {best_t['line']}")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, ROOT)
+    main()

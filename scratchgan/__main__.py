@@ -1,0 +1,6 @@
+"""``python -m scratchgan ...`` is the ``scratchgan`` command."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

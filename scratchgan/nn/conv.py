@@ -1,0 +1,154 @@
+"""Conv2d, ConvTranspose2d and Upsample with PyTorch's signatures, names, shapes and init."""
+from __future__ import annotations
+
+from .. import backend as B
+from .. import conv as C
+from ..tensor import Tensor
+from .init import default_layer_init_
+from .module import Module, Parameter
+
+__all__ = ["Conv2d", "ConvTranspose2d", "Upsample", "UpsamplingNearest2d"]
+
+
+def _new_param(*shape) -> Parameter:
+    return Parameter(B.numpy.empty(shape, dtype=B.numpy.float32))
+
+
+class _ConvNd(Module):
+    """What Conv2d and ConvTranspose2d share: hyper-parameters, weight/bias, init and repr."""
+
+    _transposed = False
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, output_padding,
+                 groups, bias, padding_mode, device, dtype):
+        super().__init__()
+        name = type(self).__name__
+        if in_channels <= 0 or out_channels <= 0:
+            raise ValueError(f"{name}: in_channels and out_channels must be positive, got "
+                             f"{in_channels} and {out_channels}")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = C._pair(kernel_size, "kernel_size", name)
+        self.stride = C._pair(stride, "stride", name)
+        self.padding = C._pair(padding, "padding", name)
+        self.dilation = C._pair(dilation, "dilation", name)
+        self.output_padding = C._pair(output_padding, "output_padding", name)
+        self.groups, self.padding_mode = groups, padding_mode
+        if min(self.kernel_size) < 1:
+            raise ValueError(f"{name}: kernel_size must be positive, got {self.kernel_size}")
+        # a Geometry validates stride/padding/dilation with the layer's name in the message
+        self._geom = C._Geometry(self.kernel_size, self.stride, self.padding, self.dilation, name)
+        shape = ((in_channels, out_channels) if self._transposed else (out_channels, in_channels)) + self.kernel_size
+        self.weight = _new_param(*shape)
+        self.register_parameter("bias", _new_param(out_channels) if bias else None)
+        self.reset_parameters()
+        C._check_groups(groups, repr(self))
+        if padding_mode != "zeros":
+            raise NotImplementedError(f"{self!r}: padding_mode={padding_mode!r} is not implemented (only 'zeros')")
+        if device is not None or dtype is not None:
+            self.to(*(a for a in (device, dtype) if a is not None))
+
+    def reset_parameters(self):
+        """kaiming_uniform(a=√5) on the weight, U(±1/√fan_in) on the bias (PyTorch's defaults;
+        for the transposed weight (in, out, kh, kw) fan_in counts out·kh·kw, as PyTorch does)."""
+        default_layer_init_(self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0, 0):
+            s += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        if self.output_padding != (0, 0):
+            s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class Conv2d(_ConvNd):
+    """y = conv2d(x, W) + b on (N, C_in, H, W); weight (out, in, kh, kw), bias (out,).
+
+    ``padding`` may also be "valid" (0) or "same" (stride 1, symmetric padding only).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
+        if isinstance(padding, str):
+            padding = self._string_padding(padding, kernel_size, stride, dilation)
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, 0, groups, bias,
+                         padding_mode, device, dtype)
+
+    @staticmethod
+    def _string_padding(padding, kernel_size, stride, dilation):
+        if padding == "valid":
+            return 0
+        if padding != "same":
+            raise ValueError(f"Conv2d: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+        if C._pair(stride, "stride", "Conv2d") != (1, 1):
+            raise ValueError("Conv2d: padding='same' is not supported for strided convolutions")
+        k, d = C._pair(kernel_size, "kernel_size", "Conv2d"), C._pair(dilation, "dilation", "Conv2d")
+        total = [di * (ki - 1) for ki, di in zip(k, d)]
+        if any(t % 2 for t in total):
+            raise NotImplementedError(f"Conv2d: padding='same' with kernel_size={k}, dilation={d} needs "
+                                      "asymmetric padding, which is not implemented")
+        return (total[0] // 2, total[1] // 2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        # the layer itself is the name in error messages (formatted only when one is raised)
+        return C.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, _who=self)
+
+
+class ConvTranspose2d(_ConvNd):
+    """The adjoint of Conv2d on (N, C_in, H, W); weight (in, out, kh, kw), bias (out,).
+
+    Output size (H − 1)·stride − 2·padding + dilation·(k − 1) + output_padding + 1;
+    ``forward(x, output_size=(H, W))`` picks output_padding from a wanted size, as in PyTorch.
+    """
+
+    _transposed = True
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
+                 dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, output_padding,
+                         groups, bias, padding_mode, device, dtype)
+        C._check_output_padding(self.output_padding, self._geom, repr(self))
+
+    def forward(self, x: Tensor, output_size=None) -> Tensor:
+        return C.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                                  self.groups, self.dilation, output_size=output_size, _who=self)
+
+
+class Upsample(Module):
+    """Nearest-neighbour upsampling of (N, C, H, W), PyTorch's ``nn.Upsample(size, scale_factor, mode)``.
+
+    ``Upsample(scale_factor=2)`` followed by a 3×3 Conv2d is the resize-convolution generator block:
+    unlike a stride-2 transposed convolution, every output pixel sees the same number of kernel taps,
+    so it has no checkerboard artifacts (Odena et al., 2016).
+    """
+
+    def __init__(self, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
+                 recompute_scale_factor=None):
+        super().__init__()
+        if mode != "nearest":
+            raise NotImplementedError(f"Upsample: mode {mode!r} is not implemented (only 'nearest')")
+        if (size is None) == (scale_factor is None):
+            raise ValueError("Upsample: give exactly one of size and scale_factor")
+        self.size, self.mode, self.align_corners = size, mode, align_corners
+        self.scale_factor = float(scale_factor) if isinstance(scale_factor, (int, float)) else scale_factor
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim != 4:
+            raise ValueError(f"{self!r}: expected 4-D input (N, C, H, W), got shape {x.shape}")
+        return C.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners)
+
+    def extra_repr(self) -> str:
+        info = f"size={self.size!r}" if self.size is not None else f"scale_factor={self.scale_factor!r}"
+        return info + f", mode={self.mode!r}"
+
+
+class UpsamplingNearest2d(Upsample):
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, "nearest")

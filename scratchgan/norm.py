@@ -1,0 +1,249 @@
+"""Batch normalisation and the per-channel ops it is built from.
+
+Every tensor here is (N, C, *) with channels on axis 1.  Three small differentiable
+ops cover all per-channel arithmetic, and their backward passes are written with
+each other, so the family is closed under differentiation (double backprop works):
+
+    channel_sum(x)             s[c] = Σ_{n,h,w} x[n,c,h,w]      ↔  its adjoint: broadcast
+    channel_dot(a, b)          s[c] = Σ_{n,h,w} a·b              ↔  d/da = channel_affine(b, g)
+    channel_affine(x, s, t)    y = x·s[c] + t[c]                 ↔  dx = channel_affine(g, s),
+                                                                     ds = channel_dot(g, x), dt = channel_sum(g)
+
+Memory layout.  The convolutions (conv.py) hand out NCHW-shaped views of NHWC
+("channels-last") buffers, because that is the layout their GEMMs produce.  NumPy's
+elementwise ops keep a layout (they allocate in the operands' memory order), so the
+activations stay channels-last through BatchNorm and ReLU.  Reductions look at the
+memory order: channels-last data is reduced as a contiguous (rows, C) matrix.
+"""
+from __future__ import annotations
+
+import math
+
+from . import backend as B
+from .ops import broadcast_to, reshape
+from .tensor import Tensor, apply_op, is_grad_enabled
+
+__all__ = ["batch_norm", "channel_sum", "channel_dot", "channel_affine"]
+
+
+# ---- raw-array helpers ----------------------------------------------------------------------
+def _rows_by_channel(a):
+    """A (rows, C) 2-D view of a (N, C, *) array whose memory is channels-last, else None."""
+    if a.ndim == 2:
+        return a if a.strides[1] == a.itemsize else None
+    t = a.transpose((0,) + tuple(range(2, a.ndim)) + (1,))
+    if t.flags.c_contiguous:
+        return t.reshape(-1, a.shape[1])
+    return None
+
+
+def _channel_shape(x_ndim: int, c: int) -> tuple:
+    """(1, C, 1, 1): the shape that broadcasts a per-channel vector over (N, C, H, W)."""
+    return (1, c) + (1,) * (x_ndim - 2)
+
+
+def _reduced_axes(ndim: int) -> tuple:
+    return (0,) + tuple(range(2, ndim))
+
+
+def _channel_sum_array(a):
+    m = _rows_by_channel(a)
+    if m is not None:
+        return m.sum(axis=0)
+    return a.sum(axis=_reduced_axes(a.ndim))
+
+
+def _channel_dot_array(a, b):
+    """Σ over all axes but 1 of a·b, without materialising a·b where the layouts allow."""
+    xp = B.get_array_module(a, b)
+    ma, mb = _rows_by_channel(a), _rows_by_channel(b)
+    if ma is not None and mb is not None:
+        return xp.einsum("mc,mc->c", ma, mb)
+    if a.ndim >= 3 and a.flags.c_contiguous and b.flags.c_contiguous:
+        n, c = a.shape[:2]
+        return xp.einsum("ncl,ncl->c", a.reshape(n, c, -1), b.reshape(n, c, -1))
+    return (a * b).sum(axis=_reduced_axes(a.ndim))
+
+
+def _count_per_channel(shape) -> int:
+    return math.prod(shape) // shape[1]
+
+
+# ---- the per-channel ops ----------------------------------------------------------------------
+def channel_sum(x: Tensor) -> Tensor:
+    """s[c] = Σ x[:, c, ...]: the sum over every axis but the channel axis 1."""
+    shape = x.shape
+
+    def backward(g, out):  # d s[c] / d x[n,c,h,w] = 1: broadcast g back over the summed axes
+        return (broadcast_to(reshape(g, _channel_shape(len(shape), shape[1])), shape),)
+
+    return apply_op(_channel_sum_array(x.data), (x,), backward, "channel_sum")
+
+
+def channel_dot(a: Tensor, b: Tensor) -> Tensor:
+    """s[c] = Σ a[:, c, ...]·b[:, c, ...] (a per-channel inner product)."""
+    if a.shape != b.shape:
+        raise ValueError(f"channel_dot: shapes {a.shape} and {b.shape} differ")
+
+    def backward(g, out):  # d s = Σ (da·b + a·db)
+        ga = channel_affine(b, g) if a.requires_grad else None
+        gb = channel_affine(a, g) if b.requires_grad else None
+        return ga, gb
+
+    return apply_op(_channel_dot_array(a.data, b.data), (a, b), backward, "channel_dot")
+
+
+def channel_affine(x: Tensor, scale: Tensor | None = None, shift: Tensor | None = None,
+                   x2: Tensor | None = None, scale2: Tensor | None = None) -> Tensor:
+    """y = x·scale[c] + shift[c] (+ x2·scale2[c]) with per-channel (C,) vectors (scale/shift may be None).
+
+    The optional second term lets BatchNorm's input gradient be one pass with one output array.
+    """
+    if x.ndim < 2:
+        raise ValueError(f"channel_affine: expected a (N, C, *) tensor, got shape {x.shape}")
+    if (x2 is None) != (scale2 is None) or (x2 is not None and x2.shape != x.shape):
+        raise ValueError("channel_affine: x2 and scale2 go together, and x2 must have x's shape")
+    c = x.shape[1]
+    for name, v in (("scale", scale), ("shift", shift), ("scale2", scale2)):
+        if v is not None and v.shape != (c,):
+            raise ValueError(f"channel_affine: {name} must have shape ({c},) for input {x.shape}, got {v.shape}")
+    xp = B.get_array_module(x.data)
+    cs = _channel_shape(x.ndim, c)
+    if scale is not None:
+        data = x.data * scale.data.reshape(cs)
+    else:
+        data = x.data.copy(order="K")  # "K": keep the memory layout (channels-last stays so)
+    if x2 is not None:
+        from .conv import WORKSPACE  # noqa: PLC0415  (conv imports this module)
+
+        tmp = WORKSPACE.get(xp, "channel_affine", data.shape, data.dtype)
+        data += xp.multiply(x2.data, scale2.data.reshape(cs), out=tmp)
+    if shift is not None:
+        data += shift.data.reshape(cs)
+    terms = [(x, scale)] + ([(x2, scale2)] if x2 is not None else [])
+
+    def backward(g, out):  # dy = s·dx + x·ds + s2·dx2 + x2·ds2 + dt
+        grads = []
+        for i, (xi, si) in enumerate(terms):
+            if i == 1:
+                grads.append(channel_affine(g, si) if xi.requires_grad else None)
+            else:
+                grads.append((channel_affine(g, si) if si is not None else g) if xi.requires_grad else None)
+            if si is not None:
+                grads.append(channel_dot(g, xi) if si.requires_grad else None)
+        if shift is not None:
+            grads.append(channel_sum(g) if shift.requires_grad else None)
+        return tuple(grads)
+
+    parents = []
+    for xi, si in terms:
+        parents += [xi] + ([si] if si is not None else [])
+    if shift is not None:
+        parents.append(shift)
+    return apply_op(data, tuple(parents), backward, "channel_affine")
+
+
+# ---- batch normalisation ------------------------------------------------------------------------
+def _as_tensor(v):
+    return v if (v is None or isinstance(v, Tensor)) else Tensor(v)
+
+
+def _data(v):
+    return v.data if isinstance(v, Tensor) else v
+
+
+def batch_norm(x: Tensor, running_mean=None, running_var=None, weight: Tensor | None = None,
+               bias: Tensor | None = None, training: bool = False, momentum: float = 0.1,
+               eps: float = 1e-5) -> Tensor:
+    """PyTorch's ``F.batch_norm`` on (N, C, *) input.
+
+    Training:  y = γ·x̂ + β,  x̂ = (x − μ)/σ,  μ, σ² the batch mean and *biased* variance per
+    channel, σ = √(σ² + eps).  The running estimates move towards the batch statistics in place,
+    outside the graph:  r ← (1 − momentum)·r + momentum·stat, with the *unbiased* variance
+    σ²·M/(M − 1) (M values per channel).
+    Evaluation: the running statistics replace μ and σ², so y is an affine map of x.
+
+    ``running_mean``/``running_var`` are Tensors (buffers) or arrays, or None (no tracking).
+    """
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected input of shape (N, C, *), got {x.shape}")
+    c = x.shape[1]
+    for name, v in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        if v is not None and tuple(_data(v).shape) != (c,):
+            raise ValueError(f"batch_norm: {name} must have shape ({c},) for input {x.shape}, "
+                             f"got {tuple(_data(v).shape)}")
+    weight, bias = _as_tensor(weight), _as_tensor(bias)
+    if not training:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: evaluation mode (training=False) needs running_mean and running_var")
+        return _batch_norm_eval(x, _data(running_mean), _data(running_var), weight, bias, eps)
+    m = _count_per_channel(x.shape)
+    if m <= 1:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input size {x.shape}")
+    return _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps, m)
+
+
+def _batch_norm_eval(x, rm, rv, weight, bias, eps):
+    """y = x·s + t with s = γ/√(r_var + eps), t = β − r_mean·s: one channel_affine, differentiable
+    in x, γ and β through it."""
+    xp = B.get_array_module(x.data)
+    inv = Tensor((1.0 / xp.sqrt(rv.astype(x.dtype) + eps)).astype(x.dtype))
+    scale = inv if weight is None else weight * inv
+    shift = Tensor(-rm.astype(x.dtype)) * scale
+    if bias is not None:
+        shift = shift + bias
+    return channel_affine(x, scale, shift)
+
+
+def _normalize_parts(x: Tensor, eps: float, m: int):
+    """x − μ and 1/σ as Tensor ops of x: the recomputation that makes double backprop exact."""
+    mean = channel_sum(x) * (1.0 / m)
+    xc = channel_affine(x, None, -mean)
+    var = channel_dot(xc, xc) * (1.0 / m)
+    return xc, (var + eps) ** -0.5
+
+
+def _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps, m):
+    xp = B.get_array_module(x.data)
+    c = x.shape[1]
+    cs = _channel_shape(x.ndim, c)
+    # forward on raw arrays: 3 reads and 2 writes of x-sized data beyond the output itself
+    mean = _channel_sum_array(x.data) * (1.0 / m)
+    xc = x.data - mean.reshape(cs)
+    var = _channel_dot_array(xc, xc) * (1.0 / m)
+    inv = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
+    a = inv if weight is None else inv * weight.data
+    y = xc * a.reshape(cs)
+    if bias is not None:
+        y += bias.data.reshape(cs)
+    if running_mean is not None:
+        rm = _data(running_mean)
+        rm *= 1.0 - momentum
+        rm += (momentum * mean).astype(rm.dtype, copy=False)
+    if running_var is not None:
+        rv = _data(running_var)
+        rv *= 1.0 - momentum
+        rv += (momentum * m / (m - 1) * var).astype(rv.dtype, copy=False)
+
+    def backward(g, out):
+        # With x̂ = (x − μ)/σ and the per-channel sums Σg, Σg·x̂ over the M values:
+        #   dβ = Σg,   dγ = Σg·x̂,   dx = (γ/σ)·(g − Σg/M − x̂·Σ(g·x̂)/M)
+        # written as one channel_affine op.  Under create_graph, x − μ and 1/σ are rebuilt from x
+        # with Tensor ops, so the second derivative sees their dependence on x as well.
+        if is_grad_enabled():
+            xc_t, inv_t = _normalize_parts(x, eps, m)
+        else:
+            xc_t, inv_t = Tensor(xc), Tensor(inv)
+        sg = channel_sum(g)
+        sgxhat = channel_dot(g, xc_t) * inv_t
+        k = inv_t if weight is None else inv_t * weight
+        gx = None
+        if x.requires_grad:  # = k·g − k·Σg/M − (k/σ)·(x − μ)·Σ(g·x̂)/M, one pass
+            gx = channel_affine(g, k, k * sg * (-1.0 / m), xc_t, k * inv_t * sgxhat * (-1.0 / m))
+        gw = sgxhat if weight is not None and weight.requires_grad else None
+        gb = sg if bias is not None and bias.requires_grad else None
+        return tuple([gx] + ([gw] if weight is not None else []) + ([gb] if bias is not None else []))
+
+    parents = (x,) + tuple(p for p in (weight, bias) if p is not None)
+    return apply_op(y, parents, backward, "batch_norm")

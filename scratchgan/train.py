@@ -1,0 +1,664 @@
+"""The GAN training loop, readable top to bottom.
+
+    config = TrainConfig(data="ring8", steps=20_000, pack=4, seed=0, out="runs/ring8")
+    result = train(config)
+
+One training step (``train_step``) is the loop of Goodfellow et al. (2014) as every
+PyTorch tutorial writes it:
+
+    1. draw noise z and a real batch x;
+    2. update D on x (label 1, or 1 − smoothing) and on the *detached* fake G(z) (label 0);
+       repeat ``d_steps`` times;
+    3. update G through D on the same fakes: non-saturating −log D(G(z)), or minimax log(1 − D(G(z))).
+
+With ``pack`` = m > 1 (PacGAN, Lin et al. 2018), D judges m samples at once, concatenated
+along features (toy data) or channels (images): a generator that collapses onto a few
+modes makes packs that look alike, which a packed D spots at once.
+
+Around the step, ``train`` keeps the bookkeeping that makes a run repeatable and safe:
+a seed (chosen and printed when not given), fixed noise for progress pictures,
+``metrics.csv``, pictures, a loss-curve PNG, an atomic ``checkpoint.npz`` every N steps
+and at the end, ``resume`` bit for bit, Ctrl-C that saves and stops, and a guard that
+stops at the first non-finite loss and keeps the last good checkpoint.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import secrets
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import backend as B
+from . import data as datasets
+from . import losses
+from . import metrics as M
+from . import nn
+from . import optim
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .creation import manual_seed, randn
+from .tensor import Tensor, no_grad
+
+__all__ = ["TrainConfig", "TrainResult", "TrainState", "StepStats", "NonFiniteLossError", "train", "train_step",
+           "build_models", "load_training_data", "resolve_device", "config_from_checkpoint", "generate",
+           "models_from_checkpoint", "evaluate_samples", "IMAGE_DATASETS", "TOY_DATASETS"]
+
+TOY_DATASETS = tuple(datasets.TOY_DATASETS)  # gauss1d, ring8, grid25
+IMAGE_DATASETS = tuple(datasets.IMAGE_DATASETS)  # mnist, fashion-mnist
+
+
+# ----------------------------------------------------------------------------- configuration
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run.  Saved whole in every checkpoint, so a run can be repeated or resumed.
+
+    ``steps`` counts generator updates (each after ``d_steps`` discriminator updates); give ``steps`` or
+    ``epochs`` (passes over the real data).  ``batch_size`` counts samples (real and fake, each); with
+    ``pack`` = m, D sees batch_size / m packs of m samples.
+    """
+
+    data: str = "ring8"  # gauss1d | ring8 | grid25 | mnist | fashion-mnist | a folder of IDX files
+    model: str = "mlp"  # image data: mlp | dcgan; toy data always uses the toy MLPs
+    steps: int | None = None
+    epochs: int | None = None
+    loss: str = "ns"  # ns (non-saturating, -log D(G(z))) | minimax (log(1 - D(G(z))))
+    batch_size: int = 64
+    lr: float = 2e-4  # G's learning rate, and D's unless lr_d is given
+    lr_d: float | None = None
+    betas: tuple = (0.5, 0.999)
+    d_steps: int = 1  # D updates per G update
+    label_smoothing: float = 0.0  # one-sided: real label = 1 - label_smoothing
+    pack: int = 1  # PacGAN: D judges `pack` samples at once
+    lr_decay: float = 0.0  # fraction of the run, at its end, over which both lrs fall linearly to 0
+    nz: int | None = None  # latent size (default: 100 for images, 2 for 2-D toy data, 10 for gauss1d)
+    hidden: int | None = None  # toy MLP width (None: the models' default)
+    depth: int | None = None  # toy MLP hidden layers (None: the models' default)
+    ngf: int = 64  # DCGAN widths
+    ndf: int = 64
+    toy_size: int = 100_000  # toy data: size of the fixed training sample drawn from the mixture
+    seed: int | None = None  # None: a random seed, chosen and printed
+    device: str = "auto"  # auto (cuda if available) | cpu | cuda
+    out: str = "runs/ring8"
+    data_dir: str | None = None
+    resume: str | None = None  # a checkpoint.npz (or its run folder) to continue
+    checkpoint_every: int = 1000  # steps; 0 = only at the end
+    sample_every: int | None = None  # steps between progress pictures (default: each epoch for images, 10 a run for toy data)
+    log_every: int = 10  # steps between rows of metrics.csv
+    n_fixed: int | None = None  # fixed-noise samples per picture (default: 64 images, 1000 toy points)
+    eval_samples: int = 2500  # samples for the final evaluation (toy data)
+    dry_run: bool = False  # a few steps on tiny fake data, end to end
+    quiet: bool = False
+
+    def __post_init__(self):
+        self.betas = tuple(self.betas)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"TrainConfig: unknown field(s) {', '.join(unknown)}")
+        return cls(**d)
+
+    @property
+    def is_toy(self) -> bool:
+        return self.data in TOY_DATASETS
+
+    def validate(self) -> None:
+        def bad(msg):
+            raise ValueError(f"TrainConfig: {msg}")
+
+        if self.loss not in ("ns", "nonsaturating", "minimax"):
+            bad(f"loss must be 'ns' or 'minimax', got {self.loss!r}")
+        if self.model not in ("mlp", "dcgan"):
+            bad(f"model must be 'mlp' or 'dcgan', got {self.model!r}")
+        if self.steps is not None and self.epochs is not None:
+            bad("give steps or epochs, not both")
+        if self.steps is not None and self.steps < 1 or self.epochs is not None and self.epochs < 1:
+            bad("steps and epochs must be at least 1")
+        if self.batch_size < 1 or self.d_steps < 1 or self.pack < 1:
+            bad("batch_size, d_steps and pack must be at least 1")
+        if self.batch_size % self.pack:
+            bad(f"batch_size {self.batch_size} must be a multiple of pack {self.pack}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            bad(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if not 0.0 <= self.lr_decay <= 1.0:
+            bad(f"lr_decay must be a fraction in [0, 1], got {self.lr_decay}")
+        if self.lr <= 0 or (self.lr_d is not None and self.lr_d <= 0):
+            bad("learning rates must be positive")
+        if self.checkpoint_every < 0 or self.log_every < 1:
+            bad("checkpoint_every must be >= 0 and log_every >= 1")
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN or infinite loss; ``step`` is the step it happened in."""
+
+    def __init__(self, message: str, step: int, checkpoint: Path | None):
+        super().__init__(message)
+        self.step, self.checkpoint = step, checkpoint
+
+
+@dataclass
+class StepStats:
+    loss_D: float
+    loss_G: float
+    D_x: float  # mean D(x) on the last real batch
+    D_G_z: float  # mean D(G(z)) on the last fakes, before D's update
+
+
+@dataclass
+class TrainState:
+    """What callbacks see after every step (``callbacks=[fn]``, ``fn(state)``)."""
+
+    config: TrainConfig
+    G: nn.Module
+    D: nn.Module
+    optG: optim.Optimizer
+    optD: optim.Optimizer
+    step: int = 0
+    total_steps: int = 0
+    epoch: float = 0.0
+    stats: StepStats | None = None
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    seed: int
+    step: int
+    total_steps: int
+    epoch: float
+    checkpoint: Path | None
+    interrupted: bool = False
+    seconds: float = 0.0
+    stats: StepStats | None = None
+    evaluation: object = None  # metrics.ModeCoverage / Gaussian1DStats for toy data
+    pictures: list = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------- models and data
+
+
+def resolve_device(name: str) -> B.device:
+    """'auto' is cuda when CuPy sees a GPU, else cpu."""
+    if name in (None, "auto"):
+        return B.device("cuda" if B.cuda_is_available() else "cpu")
+    dev = B.device(name)
+    B.get_backend(dev)  # a clear error now if cuda is asked for and unusable
+    return dev
+
+
+class Packed(nn.Module):
+    """PacGAN for any D: (N, C, H, W) → (N/m, m·C, H, W), or (N, d) → (N/m, m·d), then D."""
+
+    def __init__(self, inner: nn.Module, pack: int):
+        super().__init__()
+        self.inner, self.pack = inner, pack
+
+    def forward(self, x: Tensor) -> Tensor:
+        n = x.shape[0]
+        if n % self.pack:
+            raise ValueError(f"Packed: batch of {n} samples is not a multiple of pack={self.pack}")
+        return self.inner(x.reshape(n // self.pack, self.pack * x.shape[1], *x.shape[2:]))
+
+    def extra_repr(self):
+        return f"pack={self.pack}"
+
+
+def _image_size(config: TrainConfig) -> int:
+    return 28  # MNIST and Fashion-MNIST (and IDX folders of 28×28 digits)
+
+
+def build_models(config: TrainConfig):
+    """(G, D, nz) for the config, on the host; the caller moves them to the device."""
+    from . import models  # noqa: PLC0415 - the architectures (written alongside the conv layers)
+
+    if config.is_toy:
+        dim = datasets.toy_dataset(config.data).dim
+        kw = {k: v for k, v in (("hidden", config.hidden), ("depth", config.depth)) if v is not None}
+        if dim == 1:  # the 1-D tutorial's nets: 10 → 64 → ReLU → 1 and 1 → 64 → LeakyReLU(0.2) → 1
+            nz = config.nz or 10
+            return models.Toy1DGenerator(nz=nz, **kw), models.Toy1DDiscriminator(pack=config.pack, **kw), nz
+        nz = config.nz or 2
+        G = models.ToyGenerator(nz=nz, out_dim=dim, **kw)
+        return G, models.ToyDiscriminator(in_dim=dim, pack=config.pack, **kw), nz
+    nz = config.nz or 100
+    size = _image_size(config)
+    if config.model == "dcgan":
+        G = models.DCGANGenerator(nz=nz, ngf=config.ngf, channels=1, image_size=size)
+        D = models.DCGANDiscriminator(ndf=config.ndf, channels=config.pack, image_size=size)  # m packed images
+        G.apply(models.weights_init)
+        D.apply(models.weights_init)
+    else:
+        G = models.MLPGenerator(nz=nz, out_features=size * size, image_shape=(1, size, size))
+        D = models.MLPDiscriminator(in_features=size * size * config.pack)
+    return G, (Packed(D, config.pack) if config.pack > 1 else D), nz
+
+
+def load_training_data(config: TrainConfig, seed: int):
+    """(real samples as a host float32 array (N, ...), the toy target or None).
+
+    Toy data is a fixed sample of ``toy_size`` points drawn with the run's seed; images are the
+    dataset in [-1, 1].  A dry run uses tiny fake data: random noise images, 512 toy points.
+    """
+    if config.is_toy:
+        target = datasets.toy_dataset(config.data)
+        n = 512 if config.dry_run else config.toy_size
+        return target.sample(n, np.random.default_rng([seed, 2])), target
+    if config.dry_run:
+        rng = np.random.default_rng([seed, 2])
+        return rng.uniform(-1, 1, size=(32, 1, 28, 28)).astype(np.float32), None
+    images, _ = datasets.load_dataset(config.data, data_dir=config.data_dir)
+    if images.shape[1:] != (1, _image_size(config), _image_size(config)):
+        raise ValueError(f"{config.data}: images of shape {images.shape[1:]}; the image models take 1×28×28")
+    return images, None
+
+
+# ----------------------------------------------------------------------------- one step
+
+
+def _set_requires_grad(module: nn.Module, flag: bool):
+    for p in module.parameters():
+        p.requires_grad = flag
+
+
+def _check_finite(what: str, value: float, step: int):
+    if not math.isfinite(value):
+        raise NonFiniteLossError(f"non-finite {what} = {value} at step {step}", step, None)
+
+
+def train_step(G, D, optG, optD, real_batches, config: TrainConfig, nz: int, device, step: int = 0) -> StepStats:
+    """One GAN step: ``d_steps`` updates of D, then one update of G.  Raises NonFiniteLossError before
+    applying an update whose loss is NaN or infinite, so the weights stay those of the last good step."""
+    bs = config.batch_size
+    real_label = 1.0 - config.label_smoothing
+    # --- D: maximise log D(x) + log(1 - D(G(z))) -------------------------------------------------
+    for _ in range(config.d_steps):
+        x = Tensor(B.to_device(next(real_batches), device))
+        z = randn(bs, nz, device=device)
+        fake = G(z)
+        optD.zero_grad()
+        real_logits = D(x).reshape(-1)
+        fake_logits = D(fake.detach()).reshape(-1)  # detach: this loss must not reach G
+        loss_D = losses.discriminator_loss(real_logits, fake_logits, real_label=real_label)
+        _check_finite("loss_D", loss_D.item(), step)
+        loss_D.backward()
+        optD.step()
+    # --- G: fool the updated D on the same fakes ---------------------------------------------------
+    optG.zero_grad()
+    _set_requires_grad(D, False)  # G's step needs gradients through D, not for D's weights
+    try:
+        loss_G = losses.generator_loss(D(fake).reshape(-1), kind="minimax" if config.loss == "minimax" else "ns")
+        _check_finite("loss_G", loss_G.item(), step)
+        loss_G.backward()
+    finally:
+        _set_requires_grad(D, True)
+    optG.step()
+    xp = B.get_array_module(real_logits.data)
+    d_x = float(B.to_numpy(xp.mean(_sigmoid(xp, real_logits.data))))
+    d_g_z = float(B.to_numpy(xp.mean(_sigmoid(xp, fake_logits.data))))
+    return StepStats(loss_D.item(), loss_G.item(), d_x, d_g_z)
+
+
+def _sigmoid(xp, a):
+    return 0.5 * (1.0 + xp.tanh(0.5 * a))  # = 1 / (1 + e^-a), without overflow
+
+
+# ----------------------------------------------------------------------------- sampling and evaluation
+
+
+def generate(G: nn.Module, noise_or_n, nz: int | None = None, device="cpu", seed: int | None = None,
+             chunk: int = 1000) -> np.ndarray:
+    """float32 host samples from G in eval mode, without touching the global RNG: from a given (N, nz)
+    noise array, or from N fresh normals drawn with ``seed``."""
+    if isinstance(noise_or_n, int):
+        noise = np.random.default_rng(seed).standard_normal((noise_or_n, nz), dtype=np.float32)
+    else:
+        noise = np.asarray(noise_or_n, dtype=np.float32)
+    was_training = G.training
+    G.eval()
+    try:
+        with no_grad():
+            parts = [B.to_numpy(G(Tensor(B.to_device(noise[i:i + chunk], device))).data)
+                     for i in range(0, len(noise), chunk)]
+    finally:
+        G.train(was_training)
+    return np.concatenate(parts).astype(np.float32, copy=False)
+
+
+def evaluate_samples(samples: np.ndarray, target):
+    """The toy protocol: mode coverage for 2-D mixtures, mean/std/KS for the 1-D Gaussian."""
+    if target.dim == 1:
+        return M.gaussian_1d_stats(samples, mean=float(target.centers[0, 0]), std=float(target.std))
+    return M.mode_coverage(samples, target.centers, target.std)
+
+
+# ----------------------------------------------------------------------------- run bookkeeping
+
+_CSV_FIELDS = ("step", "epoch", "loss_D", "loss_G", "D_x", "D_G_z", "seconds")
+
+
+class _MetricsLog:
+    """metrics.csv, flushed row by row; on resume, rows past the checkpoint's step are dropped."""
+
+    def __init__(self, path: Path, resume_step: int | None):
+        self.path = path
+        kept = []
+        if resume_step is not None and path.is_file():
+            with open(path, newline="") as f:
+                kept = [r for r in csv.DictReader(f) if r.get("step", "").isdigit() and int(r["step"]) <= resume_step]
+        self.file = open(path, "w", newline="")
+        self.writer = csv.DictWriter(self.file, fieldnames=_CSV_FIELDS)
+        self.writer.writeheader()
+        self.writer.writerows({k: r.get(k, "") for k in _CSV_FIELDS} for r in kept)
+        self.file.flush()
+
+    def write(self, step, epoch, stats: StepStats, seconds):
+        self.writer.writerow({"step": step, "epoch": f"{epoch:.4f}", "loss_D": f"{stats.loss_D:.6g}",
+                              "loss_G": f"{stats.loss_G:.6g}", "D_x": f"{stats.D_x:.6g}",
+                              "D_G_z": f"{stats.D_G_z:.6g}", "seconds": f"{seconds:.3f}"})
+        self.file.flush()
+
+    def close(self):
+        self.file.close()
+
+
+class _StopOnSigint:
+    """The first Ctrl-C asks the loop to stop after the current step (it then saves a checkpoint);
+    a second one raises KeyboardInterrupt at once.  Only installable in the main thread."""
+
+    def __init__(self):
+        self.requested = False
+        self.previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nCtrl-C: stopping after this step and saving a checkpoint (Ctrl-C again to abort now)",
+              file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
+
+
+def _progress_bar(config: TrainConfig, total: int, initial: int):
+    from tqdm.auto import tqdm  # noqa: PLC0415
+
+    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, smoothing=0.05,
+                disable=config.quiet or not sys.stderr.isatty(), desc=f"train {config.data}", file=sys.stderr)
+
+
+def _say(config: TrainConfig, *msg, always: bool = False):
+    """Progress talk is silenced by ``quiet``; the seed, warnings and the final report are ``always`` printed."""
+    if always or not config.quiet:
+        print(*msg, flush=True)
+
+
+def _epoch_progress(it: datasets.BatchIterator) -> tuple[float, int]:
+    """(epochs as a float, completed epochs) of a drop_last BatchIterator."""
+    done = it.epoch + (1 if it.n - it.position < it.batch_size else 0)
+    return it.epoch + it.position / it.n, done
+
+
+def _lr_factor(config: TrainConfig, step: int, total: int) -> float:
+    """1, then a linear fall to 0 over the last ``lr_decay`` fraction of the run (step counts from 0)."""
+    if config.lr_decay <= 0:
+        return 1.0
+    span = config.lr_decay * total
+    return min(1.0, (total - step) / span)
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+def config_from_checkpoint(path, **overrides) -> TrainConfig:
+    """The config saved in a checkpoint, with ``overrides`` (steps, epochs, out, ...) and ``resume`` set."""
+    path = _checkpoint_path(path)
+    ckpt = load_checkpoint(path)
+    cfg = TrainConfig.from_dict(ckpt.config)
+    for k, v in overrides.items():
+        setattr(cfg, k, v)
+    if "steps" in overrides and overrides["steps"] is not None:
+        cfg.epochs = None
+    if "epochs" in overrides and overrides["epochs"] is not None:
+        cfg.steps = None
+    cfg.resume = str(path)
+    cfg.dry_run = bool(ckpt.config.get("dry_run", False))
+    return cfg
+
+
+def _checkpoint_path(path) -> Path:
+    path = Path(path)
+    return path / "checkpoint.npz" if path.is_dir() else path
+
+
+def train(config: TrainConfig, callbacks=None) -> TrainResult:
+    """Train a GAN as ``config`` says, writing everything into ``config.out``.  See the module docstring."""
+    config = dataclasses.replace(config)
+    config.validate()
+    callbacks = list(callbacks or [])
+    ckpt = load_checkpoint(_checkpoint_path(config.resume)) if config.resume else None
+    if ckpt is not None:
+        config.seed = int(ckpt.config["seed"])
+    if config.seed is None:
+        config.seed = secrets.randbelow(2**31)
+        _say(config, f"seed: {config.seed} (chosen at random; pass --seed {config.seed} to repeat this run)", always=True)
+    seed = int(config.seed)
+    device = resolve_device(config.device)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / "checkpoint.npz"
+    if ckpt is None and ckpt_path.exists():
+        _say(config, f"note: {out} already holds a run; its files are being replaced "
+                     f"(to continue it instead: --resume {ckpt_path})", always=True)
+
+    # Models, optimizers and data: all drawn from the seed, so a run is a function of its config.
+    manual_seed(seed)
+    G, D, nz = build_models(config)
+    G.to(device)
+    D.to(device)
+    optG = optim.Adam(G.parameters(), lr=config.lr, betas=config.betas)
+    optD = optim.Adam(D.parameters(), lr=config.lr_d or config.lr, betas=config.betas)
+    # The seed also feeds three independent streams of its own (numpy's SeedSequence([seed, k])): the toy
+    # data sample (k=2), the batch order (k=3) and the fixed noise of the pictures (k=1).  The global RNG
+    # (weights init, then the noise z of every step) is never touched by pictures or evaluation.
+    real, target = load_training_data(config, seed)
+    batch_seed = int(np.random.SeedSequence([seed, 3]).generate_state(1)[0])
+    batches = datasets.BatchIterator(real, config.batch_size, seed=batch_seed)
+    n_fixed = config.n_fixed or (64 if real.ndim == 4 else 1000)
+    fixed_noise = np.random.default_rng([seed, 1]).standard_normal((n_fixed, nz), dtype=np.float32)
+    if config.steps is not None:
+        total = config.steps
+    else:
+        total = max(1, (config.epochs or 1) * batches.steps_per_epoch // config.d_steps)
+    sample_every = config.sample_every or (0 if real.ndim == 4 else max(1, total // 10))
+
+    step, seconds_before = 0, 0.0
+    if ckpt is not None:  # continue exactly where the checkpoint left off
+        ckpt.load_into({"G": G, "D": D}, {"optG": optG, "optD": optD})
+        step, seconds_before = ckpt.step, float(ckpt.meta.get("seconds", 0.0))
+        try:
+            B.set_rng_state(ckpt.rng["host"])
+            batches.load_state_dict(ckpt.rng["batches"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{ckpt.path}: cannot restore the random state ({e})") from None
+        _say(config, f"resuming from {ckpt.path} at step {step} of {total}")
+        if step >= total:
+            _say(config, f"the checkpoint is already at step {step} >= {total}; pass more --steps/--epochs to continue",
+                 always=True)
+    (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    _say(config, f"training {config.data} ({'toy MLPs' if config.is_toy else config.model}) on {device}: "
+                 f"{total} steps, batch {config.batch_size}, pack {config.pack}, seed {seed}; writing to {out}")
+
+    log = _MetricsLog(out / "metrics.csv", step if ckpt is not None else None)
+    state = TrainState(config, G, D, optG, optD, step=step, total_steps=total)
+    result = TrainResult(out=out, seed=seed, step=step, total_steps=total, epoch=0.0, checkpoint=None)
+    last_good = ckpt.path if ckpt is not None else None
+    t_start = time.perf_counter()
+
+    def elapsed():
+        return seconds_before + time.perf_counter() - t_start
+
+    def save(completed=False):
+        meta = {"config": config.to_dict(), "step": state.step, "epoch": _epoch_progress(batches)[0],
+                "seconds": elapsed(), "completed": completed,
+                "rng": {"host": B.get_rng_state(), "batches": batches.state_dict()},
+                "nz": nz, "scratchgan": _version()}
+        return save_checkpoint(ckpt_path, {"G": G, "D": D}, {"optG": optG, "optD": optD}, meta)
+
+    def picture(name, title):
+        path = out / name
+        _save_samples(generate(G, fixed_noise, device=device), path, target, title)
+        result.pictures.append(path)
+
+    bar = _progress_bar(config, total, step)
+    in_step = False
+    last_epoch_done = _epoch_progress(batches)[1]
+    try:
+        with _StopOnSigint() as sigint:
+            while state.step < total:
+                # ---- one step -------------------------------------------------------------------------
+                factor = _lr_factor(config, state.step, total)
+                for opt, lr in ((optG, config.lr), (optD, config.lr_d or config.lr)):
+                    for group in opt.param_groups:
+                        group["lr"] = lr * factor
+                in_step = True
+                stats = train_step(G, D, optG, optD, batches, config, nz, device, step=state.step + 1)
+                state.step += 1
+                in_step = False
+                state.stats = stats
+                state.epoch, epochs_done = _epoch_progress(batches)
+                # ---- bookkeeping ----------------------------------------------------------------------
+                if state.step % config.log_every == 0 or state.step == total:
+                    log.write(state.step, state.epoch, stats, elapsed())
+                    bar.set_postfix(D=f"{stats.loss_D:.3f}", G=f"{stats.loss_G:.3f}", Dx=f"{stats.D_x:.2f}",
+                                    DGz=f"{stats.D_G_z:.2f}", refresh=False)
+                    if bar.disable and not config.quiet and state.step % max(1, total // 10) < config.log_every:
+                        print(f"step {state.step}/{total}  epoch {state.epoch:.2f}  loss_D {stats.loss_D:.4f}  "
+                              f"loss_G {stats.loss_G:.4f}  D(x) {stats.D_x:.3f}  D(G(z)) {stats.D_G_z:.3f}  "
+                              f"{elapsed():.0f}s", flush=True)
+                bar.update(1)
+                if sample_every and state.step % sample_every == 0 and state.step < total:
+                    picture(f"samples_step{state.step:06d}.png", f"{config.data}, step {state.step}")
+                elif not sample_every and epochs_done > last_epoch_done:
+                    picture(f"samples_epoch{epochs_done:03d}.png", f"{config.data}, epoch {epochs_done}")
+                last_epoch_done = epochs_done
+                if config.checkpoint_every and state.step % config.checkpoint_every == 0 and state.step < total:
+                    _check_weights_finite(G, D, state.step)
+                    last_good = result.checkpoint = save()
+                for cb in callbacks:
+                    cb(state)
+                if sigint.requested:
+                    raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        bar.close()
+        result.interrupted = True
+        if in_step:  # a hard abort inside a step: D may be updated and G not; keep the last whole checkpoint
+            _say(config, f"interrupted inside step {state.step + 1}; kept the last checkpoint "
+                         f"({last_good or 'none was written'})", always=True)
+            result.checkpoint = last_good
+        else:
+            result.checkpoint = save()
+            _say(config, f"interrupted at step {state.step}/{total}: checkpoint saved to {result.checkpoint}\n"
+                         f"continue with: scratchgan train --resume {result.checkpoint}", always=True)
+    except NonFiniteLossError as e:
+        bar.close()
+        log.close()
+        _write_loss_curves(out, config)
+        where = (f"the last good checkpoint {last_good} is kept (step {load_checkpoint(last_good).step})"
+                 if last_good else "no checkpoint had been written yet")
+        raise NonFiniteLossError(
+            f"training stopped: {e} (the update was not applied); {where}. Try a lower --lr or a smaller batch.",
+            e.step, last_good) from None
+    finally:
+        bar.close()
+        if not log.file.closed:
+            log.close()
+
+    result.step, result.epoch, result.stats, result.seconds = state.step, state.epoch, state.stats, elapsed()
+    _write_loss_curves(out, config)
+    if result.interrupted:
+        return result
+
+    # ---- the end: final checkpoint, pictures, evaluation ---------------------------------------------
+    if state.step > 0:
+        result.checkpoint = save(completed=True)
+    picture("samples.png", f"{config.data}, step {state.step} (fixed noise)")
+    _say(config, f"done: {state.step} steps in {result.seconds:.0f}s; checkpoint {result.checkpoint}", always=True)
+    if target is not None:
+        samples = generate(G, config.eval_samples, nz, device=device, seed=seed + 4)
+        result.evaluation = evaluate_samples(samples, target)
+        M.write_report(out, result.evaluation, "eval.json")
+        _say(config, M.format_report(result.evaluation, f"evaluation on {config.eval_samples} samples "
+                                                      f"(written to {out / 'eval.json'}):"), always=True)
+    _say(config, f"pictures: {out / 'samples.png'} and {out / 'losses.png'} (progress pictures: {out}/samples_*.png)",
+         always=True)
+    return result
+
+
+def _check_weights_finite(G, D, step):
+    for name, module in (("G", G), ("D", D)):
+        for pname, p in module.named_parameters():
+            xp = B.get_array_module(p.data)
+            if not bool(xp.isfinite(p.data).all()):
+                raise NonFiniteLossError(f"non-finite weights in {name}.{pname} after step {step}", step, None)
+
+
+def _save_samples(samples, path, target, title):
+    from .plotting import save_samples_picture  # noqa: PLC0415 - matplotlib loads only when drawing
+
+    return save_samples_picture(samples, path, target, title)
+
+
+def _write_loss_curves(out: Path, config: TrainConfig):
+    from .plotting import read_metrics_csv, save_loss_curves  # noqa: PLC0415
+
+    cols = read_metrics_csv(out / "metrics.csv")
+    if cols:
+        save_loss_curves(cols, out / "losses.png", title=f"{config.data}: losses")
+
+
+def _version() -> str:
+    from . import __version__  # noqa: PLC0415
+
+    return __version__
+
+
+# ----------------------------------------------------------------------------- using a finished run
+
+
+def models_from_checkpoint(path, device="cpu"):
+    """(G, D, nz, config) rebuilt from a checkpoint, weights loaded, on ``device``."""
+    ckpt = load_checkpoint(_checkpoint_path(path))
+    config = TrainConfig.from_dict(ckpt.config)
+    state = B.get_rng_state()
+    try:
+        G, D, nz = build_models(config)  # initialisation draws from the global RNG: leave it as it was
+    finally:
+        B.set_rng_state(state)
+    ckpt.load_into({"G": G, "D": D})
+    dev = resolve_device(device)
+    return G.to(dev), D.to(dev), nz, config

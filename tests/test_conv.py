@@ -1,0 +1,372 @@
+"""conv2d, conv_transpose2d, conv2d_weight and nearest upsampling: against loop-over-positions
+references, the adjoint identity, finite differences (first and second order), on every backend;
+the layers' shapes, initialisation, repr and error messages."""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+import scratchgan as sg
+import scratchgan.nn as nn
+from scratchgan import backend
+from scratchgan import functional as F
+from scratchgan.conv import conv2d_weight
+from tests.gradcheck import check_backward, check_double_backward
+
+f64 = np.float64
+to_np = backend.to_numpy
+
+
+# ---- references written as loops over positions ---------------------------------------------------
+def ref_conv2d(x, w, b, stride, padding, dilation):
+    """y[n, o, p, q] = b[o] + Σ_{c,i,j} w[o, c, i, j] · x_pad[n, c, p·s + i·d, q·s + j·d]."""
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    xp = np.zeros((n, c, h + 2 * ph, wd + 2 * pw))
+    xp[:, :, ph:ph + h, pw:pw + wd] = x
+    ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    wo = (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    y = np.zeros((n, o, ho, wo))
+    for p in range(ho):
+        for q in range(wo):
+            for i in range(kh):
+                for j in range(kw):
+                    patch = xp[:, :, p * sh + i * dh, q * sw + j * dw]  # (n, c)
+                    y[:, :, p, q] += patch @ w[:, :, i, j].T
+    if b is not None:
+        y += b[None, :, None, None]
+    return y
+
+
+def ref_conv_transpose2d(x, w, b, stride, padding, output_padding, dilation):
+    """Scatter: input pixel (h, w) adds w[c, :, i, j]·x to output pixel (h·s + i·d − p, w·s + j·d − p)."""
+    (sh, sw), (ph, pw), (oph, opw), (dh, dw) = stride, padding, output_padding, dilation
+    n, c, h, wd = x.shape
+    _, o, kh, kw = w.shape
+    hout = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1
+    wout = (wd - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1
+    y = np.zeros((n, o, hout, wout))
+    for a in range(h):
+        for bb in range(wd):
+            for i in range(kh):
+                for j in range(kw):
+                    r, s = a * sh + i * dh - ph, bb * sw + j * dw - pw
+                    if 0 <= r < hout and 0 <= s < wout:
+                        y[:, :, r, s] += x[:, :, a, bb] @ w[:, :, i, j]
+    if b is not None:
+        y += b[None, :, None, None]
+    return y
+
+
+# ---- generated configurations -----------------------------------------------------------------------
+@st.composite
+def conv_configs(draw, transposed=False, max_side=7):
+    """A valid (x shape, w shape, stride, padding, dilation[, output_padding]) with small odd and even sizes."""
+    k = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    p = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    n, c, o = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    h, w = draw(st.integers(1, max_side)), draw(st.integers(1, max_side))
+    span = (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1)
+    if transposed:
+        op = tuple(draw(st.integers(0, max(si, di) - 1)) for si, di in zip(s, d))
+        out = [(hw - 1) * si - 2 * pi + sp + opi for hw, si, pi, sp, opi in zip((h, w), s, p, span, op)]
+        assume(min(out) >= 1)
+        return dict(x=(n, c, h, w), w=(c, o) + k, stride=s, padding=p, dilation=d, output_padding=op)
+    assume(h + 2 * p[0] >= span[0] and w + 2 * p[1] >= span[1])
+    return dict(x=(n, c, h, w), w=(o, c) + k, stride=s, padding=p, dilation=d)
+
+
+def layout(a, kind):
+    """The same values in another memory layout: NCHW, channels-last, or a strided (non-contiguous) view."""
+    if kind == "channels_last":
+        return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    if kind == "strided":
+        big = np.zeros(a.shape[:3] + (2 * a.shape[3],))
+        big[..., ::2] = a
+        return big[..., ::2]
+    return np.ascontiguousarray(a)
+
+
+def t64(a, device="cpu", requires_grad=False):
+    return sg.tensor(a, dtype=f64, device=device, requires_grad=requires_grad)
+
+
+# ---- forward against the loop references ----------------------------------------------------------------
+@settings(max_examples=40)
+@given(cfg=conv_configs(), bias=st.booleans(), kind=st.sampled_from(["nchw", "channels_last", "strided"]))
+def test_conv2d_matches_loop_reference(device, cfg, bias, kind):
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal(cfg["x"]), rng.standard_normal(cfg["w"])
+    b = rng.standard_normal(cfg["w"][0]) if bias else None
+    want = ref_conv2d(x, w, b, cfg["stride"], cfg["padding"], cfg["dilation"])
+    if device == "cpu":
+        xt = sg.Tensor(layout(x, kind))
+    else:
+        xt = t64(x, device)
+    got = F.conv2d(xt, t64(w, device), None if b is None else t64(b, device),
+                   cfg["stride"], cfg["padding"], cfg["dilation"])
+    assert got.shape == want.shape
+    np.testing.assert_allclose(to_np(got.data), want, rtol=1e-10, atol=1e-10)
+
+
+@settings(max_examples=40)
+@given(cfg=conv_configs(transposed=True), bias=st.booleans())
+def test_conv_transpose2d_matches_loop_reference(device, cfg, bias):
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal(cfg["x"]), rng.standard_normal(cfg["w"])
+    b = rng.standard_normal(cfg["w"][1]) if bias else None
+    want = ref_conv_transpose2d(x, w, b, cfg["stride"], cfg["padding"], cfg["output_padding"], cfg["dilation"])
+    got = F.conv_transpose2d(t64(x, device), t64(w, device), None if b is None else t64(b, device),
+                             cfg["stride"], cfg["padding"], cfg["output_padding"], 1, cfg["dilation"])
+    assert got.shape == want.shape
+    np.testing.assert_allclose(to_np(got.data), want, rtol=1e-10, atol=1e-10)
+
+
+@settings(max_examples=40)
+@given(cfg=conv_configs())
+def test_adjoint_identity(cfg):
+    """⟨conv2d(x, W), y⟩ = ⟨x, conv_transpose2d(y, W)⟩: the transposed convolution is the adjoint."""
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal(cfg["x"]), rng.standard_normal(cfg["w"])
+    s, p, d = cfg["stride"], cfg["padding"], cfg["dilation"]
+    y_shape = F.conv2d(t64(x), t64(w), None, s, p, d).shape
+    y = rng.standard_normal(y_shape)
+    k = cfg["w"][2:]
+    op = tuple((hw + 2 * pi - di * (ki - 1) - 1) % si for hw, pi, di, ki, si in zip(cfg["x"][2:], p, d, k, s))
+    lhs = float((to_np(F.conv2d(t64(x), t64(w), None, s, p, d).data) * y).sum())
+    xt = F.conv_transpose2d(t64(y), t64(w), None, s, p, op, 1, d)
+    assert xt.shape == x.shape
+    rhs = float((x * to_np(xt.data)).sum())
+    assert math.isclose(lhs, rhs, rel_tol=1e-10, abs_tol=1e-10)
+
+
+# ---- gradients: finite differences ------------------------------------------------------------------------
+@settings(max_examples=25)
+@given(cfg=conv_configs(max_side=6), bias=st.booleans())
+def test_conv2d_gradients(device, cfg, bias):
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal(cfg["x"]), rng.standard_normal(cfg["w"])]
+    if bias:
+        arrays.append(rng.standard_normal(cfg["w"][0]))
+    check_backward(lambda *t: F.conv2d(*t, stride=cfg["stride"], padding=cfg["padding"],
+                                       dilation=cfg["dilation"]), arrays, device)
+
+
+@settings(max_examples=25)
+@given(cfg=conv_configs(transposed=True, max_side=5), bias=st.booleans())
+def test_conv_transpose2d_gradients(device, cfg, bias):
+    rng = np.random.default_rng(4)
+    arrays = [rng.standard_normal(cfg["x"]), rng.standard_normal(cfg["w"])]
+    if bias:
+        arrays.append(rng.standard_normal(cfg["w"][1]))
+    check_backward(lambda *t: F.conv_transpose2d(*t, stride=cfg["stride"], padding=cfg["padding"],
+                                                 output_padding=cfg["output_padding"], dilation=cfg["dilation"]),
+                   arrays, device)
+
+
+@settings(max_examples=15)
+@given(cfg=conv_configs(max_side=5))
+def test_conv2d_weight_op_gradients(device, cfg):
+    """The weight-gradient op is differentiable in both the input and the output gradient."""
+    rng = np.random.default_rng(5)
+    s, p, d = cfg["stride"], cfg["padding"], cfg["dilation"]
+    g_shape = F.conv2d(t64(np.zeros(cfg["x"])), t64(np.zeros(cfg["w"])), None, s, p, d).shape
+    arrays = [rng.standard_normal(cfg["x"]), rng.standard_normal(g_shape)]
+    check_backward(lambda x, g: conv2d_weight(x, cfg["w"], g, s, p, d), arrays, device)
+
+
+@pytest.mark.parametrize("cfg", [
+    dict(x=(2, 2, 5, 5), w=(3, 2, 3, 3), stride=1, padding=1, dilation=1),
+    dict(x=(2, 3, 6, 7), w=(2, 3, 4, 4), stride=2, padding=1, dilation=1),
+    dict(x=(1, 2, 7, 6), w=(2, 2, 2, 3), stride=(2, 3), padding=(0, 2), dilation=(2, 1)),
+])
+def test_conv2d_double_backward(device, cfg):
+    """d/dθ of ⟨∂L/∂(x, W), u⟩ against finite differences of the analytic gradient (WGAN-GP's need)."""
+    rng = np.random.default_rng(6)
+    arrays = [rng.standard_normal(cfg["x"]), rng.standard_normal(cfg["w"]), rng.standard_normal(cfg["w"][0])]
+    # a nonlinearity after the convolution makes the second derivative depend on x
+    check_double_backward(lambda x, w, b: F.tanh(F.conv2d(x, w, b, cfg["stride"], cfg["padding"],
+                                                          cfg["dilation"])), arrays, device)
+
+
+@pytest.mark.parametrize("cfg", [
+    dict(x=(2, 3, 3, 3), w=(3, 2, 4, 4), stride=2, padding=1, output_padding=0, dilation=1),
+    dict(x=(1, 2, 3, 4), w=(2, 2, 3, 2), stride=(2, 1), padding=(1, 0), output_padding=(1, 0), dilation=(1, 2)),
+    dict(x=(1, 1, 3, 3), w=(1, 2, 2, 2), stride=1, padding=0, output_padding=1, dilation=2),  # op ≥ stride
+])
+def test_conv_transpose2d_double_backward(device, cfg):
+    rng = np.random.default_rng(7)
+    arrays = [rng.standard_normal(cfg["x"]), rng.standard_normal(cfg["w"])]
+    check_double_backward(lambda x, w: F.tanh(F.conv_transpose2d(
+        x, w, None, cfg["stride"], cfg["padding"], cfg["output_padding"], 1, cfg["dilation"])), arrays, device)
+
+
+def test_gradient_penalty_through_a_conv_discriminator():
+    """WGAN-GP: the penalty on ‖∂D/∂x‖ reaches D's weights through the double backward."""
+    rng = np.random.default_rng(8)
+    sg.manual_seed(0)
+    # a smooth activation: through LeakyReLU the penalty would not depend on the first bias at all
+    d = nn.Sequential(nn.Conv2d(1, 3, 4, 2, 1), nn.Tanh(), nn.Conv2d(3, 1, 4, 1, 0)).double()
+    x = t64(rng.standard_normal((2, 1, 8, 8)), requires_grad=True)
+    out = d(x).sum()
+    (gx,) = sg.autograd.grad(out, x, create_graph=True)
+    penalty = ((gx * gx).sum(dim=(1, 2, 3)).sqrt() - 1.0).pow(2).mean()
+    penalty.backward()
+    for name, p in d.named_parameters():
+        if name == "2.bias":  # the output offset does not change ∂D/∂x
+            assert p.grad is None or not np.any(p.grad.numpy())
+        else:
+            assert p.grad is not None and np.abs(p.grad.numpy()).sum() > 0, name
+
+
+def test_input_gradient_skipped_when_not_needed(monkeypatch):
+    """A real batch (requires_grad=False) never pays for dL/dx: no transposed convolution runs."""
+    import scratchgan.conv as C
+
+    calls = []
+    monkeypatch.setattr(C, "_conv_transpose2d_forward_array",
+                        lambda *a, **k: calls.append(1) or (_ for _ in ()).throw(AssertionError("dL/dx computed")))
+    layer = nn.Conv2d(1, 2, 3)
+    layer(sg.randn(2, 1, 5, 5)).sum().backward()
+    assert layer.weight.grad is not None and not calls
+
+
+# ---- nearest upsampling -----------------------------------------------------------------------------------------
+@given(n=st.integers(1, 2), c=st.integers(1, 3), h=st.integers(1, 4), w=st.integers(1, 4),
+       fh=st.integers(1, 3), fw=st.integers(1, 3))
+def test_upsample_nearest(device, n, c, h, w, fh, fw):
+    x = np.random.default_rng(9).standard_normal((n, c, h, w))
+    got = F.interpolate(t64(x, device), scale_factor=(fh, fw))
+    np.testing.assert_array_equal(to_np(got.data), x.repeat(fh, 2).repeat(fw, 3))
+    check_backward(lambda t: F.upsample_nearest(t, (fh, fw)) ** 2, [x], device)
+    check_double_backward(lambda t: F.upsample_nearest(t, (fh, fw)) ** 3, [x], device)
+
+
+@pytest.mark.parametrize("size", [(5, 7), (3, 2), (8, 8)])
+def test_interpolate_nearest_to_a_size(device, size):
+    x = np.random.default_rng(10).standard_normal((1, 2, 4, 4))
+    rows = np.minimum((np.arange(size[0]) * (4 / size[0])).astype(int), 3)
+    cols = np.minimum((np.arange(size[1]) * (4 / size[1])).astype(int), 3)
+    got = F.interpolate(t64(x, device), size=size)
+    np.testing.assert_array_equal(to_np(got.data), x[:, :, rows][:, :, :, cols])
+    check_backward(lambda t: F.interpolate(t, size=size) ** 2, [x], device)
+
+
+def test_upsample_layer_then_conv_keeps_sizes():
+    block = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(4, 2, 3, 1, 1, bias=False))
+    assert block(sg.randn(3, 4, 7, 7)).shape == (3, 2, 14, 14)
+    assert repr(nn.Upsample(scale_factor=2)) == "Upsample(scale_factor=2.0, mode='nearest')"
+    with pytest.raises(NotImplementedError, match="bilinear"):
+        nn.Upsample(scale_factor=2, mode="bilinear")
+
+
+# ---- layers ------------------------------------------------------------------------------------------------------
+def test_conv_layer_shapes_init_and_repr():
+    sg.manual_seed(0)
+    conv = nn.Conv2d(16, 32, 4, 2, 1)
+    assert conv.weight.shape == (32, 16, 4, 4) and conv.bias.shape == (32,)
+    bound = 1 / math.sqrt(16 * 16)  # kaiming_uniform(a=√5) → 1/√fan_in, fan_in = in·kh·kw
+    assert np.abs(conv.weight.data).max() <= bound and np.abs(conv.weight.data).max() > 0.9 * bound
+    assert np.abs(conv.bias.data).max() <= bound
+    convt = nn.ConvTranspose2d(16, 8, 4, 2, 1)
+    assert convt.weight.shape == (16, 8, 4, 4) and convt.bias.shape == (8,)
+    bound_t = 1 / math.sqrt(8 * 16)  # PyTorch's fan_in for (in, out, kh, kw) is out·kh·kw
+    assert bound_t * 0.9 < np.abs(convt.weight.data).max() <= bound_t
+    assert list(conv.state_dict()) == ["weight", "bias"]
+    assert list(nn.Conv2d(1, 2, 3, bias=False).state_dict()) == ["weight"]
+    assert repr(conv) == "Conv2d(16, 32, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1))"
+    assert repr(nn.Conv2d(3, 64, 4, 2, 1, bias=False)) == \
+        "Conv2d(3, 64, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1), bias=False)"
+    assert repr(nn.ConvTranspose2d(100, 256, 7, 1, 0, bias=False)) == \
+        "ConvTranspose2d(100, 256, kernel_size=(7, 7), stride=(1, 1), bias=False)"
+    assert repr(nn.ConvTranspose2d(4, 2, (3, 5), (2, 1), (1, 2), output_padding=(1, 0), dilation=(1, 2))) == \
+        ("ConvTranspose2d(4, 2, kernel_size=(3, 5), stride=(2, 1), padding=(1, 2), dilation=(1, 2), "
+         "output_padding=(1, 0))")
+    assert nn.Conv2d(2, 3, 3, padding="same")(sg.randn(1, 2, 5, 6)).shape == (1, 3, 5, 6)
+    assert nn.Conv2d(2, 3, 3, padding="valid")(sg.randn(1, 2, 5, 6)).shape == (1, 3, 3, 4)
+
+
+def test_conv_layers_output_sizes():
+    x = sg.randn(2, 3, 28, 28)
+    assert nn.Conv2d(3, 8, 4, 2, 1)(x).shape == (2, 8, 14, 14)
+    assert nn.Conv2d(3, 8, 3, 1, 0, dilation=2)(x).shape == (2, 8, 24, 24)
+    z = sg.randn(2, 5, 7, 7)
+    assert nn.ConvTranspose2d(5, 4, 4, 2, 1)(z).shape == (2, 4, 14, 14)
+    assert nn.ConvTranspose2d(5, 4, 3, 2, 1, output_padding=1)(z).shape == (2, 4, 14, 14)
+    assert nn.ConvTranspose2d(5, 4, 3, 2, 1)(z, output_size=(14, 14)).shape == (2, 4, 14, 14)
+    assert nn.ConvTranspose2d(5, 4, 7)(sg.randn(2, 5, 1, 1)).shape == (2, 4, 7, 7)
+
+
+def test_channel_mismatch_error_names_the_layer_and_shapes():
+    conv = nn.Conv2d(3, 64, 4, 2, 1)
+    with pytest.raises(ValueError) as e:
+        conv(sg.randn(8, 1, 28, 28))
+    assert str(e.value) == ("Conv2d(3, 64, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1)): "
+                            "expected input with 3 channels (N, 3, H, W), got shape (8, 1, 28, 28)")
+    convt = nn.ConvTranspose2d(100, 256, 7, 1, 0, bias=False)
+    with pytest.raises(ValueError, match=r"ConvTranspose2d\(100, 256.*expected input with 100 channels.*\(4, 10, 1, 1\)"):
+        convt(sg.randn(4, 10, 1, 1))
+
+
+def test_kernel_larger_than_padded_input_error():
+    conv = nn.Conv2d(1, 2, 7, 1, 0)
+    with pytest.raises(ValueError) as e:
+        conv(sg.randn(2, 1, 5, 5))
+    msg = str(e.value)
+    assert msg.startswith("Conv2d(1, 2, kernel_size=(7, 7), stride=(1, 1))")
+    assert "kernel size (7, 7)" in msg and "padded input size (5, 5)" in msg and "(2, 1, 5, 5)" in msg
+    with pytest.raises(ValueError, match=r"conv2d: kernel size \(5, 5\) \(dilated\)"):
+        F.conv2d(sg.randn(1, 1, 4, 4), sg.randn(1, 1, 3, 3), dilation=2)
+
+
+def test_output_padding_must_be_smaller_than_stride_or_dilation():
+    with pytest.raises(ValueError) as e:
+        nn.ConvTranspose2d(4, 2, 4, 2, 1, output_padding=2)
+    assert str(e.value).startswith("ConvTranspose2d(4, 2, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1), "
+                                   "output_padding=(2, 2)): output_padding (2, 2) must be smaller than either "
+                                   "stride (2, 2) or dilation (1, 1)")
+    with pytest.raises(ValueError, match="output_padding"):
+        F.conv_transpose2d(sg.randn(1, 1, 3, 3), sg.randn(1, 1, 3, 3), stride=1, output_padding=1)
+    # smaller than the dilation is allowed (PyTorch's rule)
+    assert nn.ConvTranspose2d(1, 1, 2, 1, 0, output_padding=1, dilation=2)(sg.randn(1, 1, 3, 3)).shape == (1, 1, 6, 6)
+
+
+def test_non_4d_input_and_other_errors():
+    conv = nn.Conv2d(3, 4, 3)
+    with pytest.raises(ValueError, match=r"Conv2d\(3, 4.*expected 4-D input \(N, C, H, W\), got 3-D input of shape \(3, 8, 8\)"):
+        conv(sg.randn(3, 8, 8))
+    with pytest.raises(ValueError, match=r"ConvTranspose2d.*expected 4-D input"):
+        nn.ConvTranspose2d(3, 4, 3)(sg.randn(2, 3))
+    with pytest.raises(NotImplementedError, match="groups=2"):
+        nn.Conv2d(4, 4, 3, groups=2)
+    with pytest.raises(NotImplementedError, match="groups=2"):
+        F.conv2d(sg.randn(1, 4, 5, 5), sg.randn(4, 2, 3, 3), groups=2)
+    with pytest.raises(ValueError, match="stride"):
+        nn.Conv2d(1, 1, 3, stride=0)
+    with pytest.raises(ValueError, match="empty output"):
+        F.conv_transpose2d(sg.randn(1, 1, 1, 1), sg.randn(1, 1, 2, 2), padding=1)
+
+
+def test_layer_gradients_reach_weight_and_bias():
+    sg.manual_seed(1)
+    conv, convt = nn.Conv2d(2, 3, 3, 2, 1), nn.ConvTranspose2d(3, 2, 4, 2, 1)
+    x = sg.randn(2, 2, 8, 8, requires_grad=True)
+    y = convt(F.relu(conv(x)))
+    assert y.shape == x.shape
+    (y * y).mean().backward()
+    for p in [x, conv.weight, conv.bias, convt.weight, convt.bias]:
+        assert p.grad is not None and p.grad.shape == p.shape and np.abs(p.grad.numpy()).sum() > 0
+
+
+def test_float32_stays_float32_and_layout_is_channels_last():
+    conv = nn.Conv2d(3, 4, 3, 1, 1)
+    y = conv(sg.randn(2, 3, 6, 6))
+    assert y.dtype == np.float32
+    # the GEMM's NHWC result is handed out as an NCHW view: no transpose copy
+    assert y.data.transpose(0, 2, 3, 1).flags.c_contiguous
+    assert F.relu(y).data.transpose(0, 2, 3, 1).flags.c_contiguous
