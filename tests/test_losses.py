@@ -13,7 +13,7 @@ from tests.gradcheck import check_backward
 
 
 def sigmoid(a):
-    return 1 / (1 + np.exp(-a))
+    return np.exp(-np.logaddexp(0.0, -np.asarray(a, dtype=np.float64)))  # 1/(1+e⁻ᵃ) without overflow
 
 
 def logit_grad(fn, a, dtype=sg.float64):
