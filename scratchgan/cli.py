@@ -119,13 +119,15 @@ def config_from_args(args: argparse.Namespace):
     if "betas" in given:
         given["betas"] = tuple(given["betas"])
     if "resume" in given:
-        fixed = sorted(set(given) - RESUME_OVERRIDABLE - {"resume"})
+        resume = given.pop("resume")
+        saved = config_from_checkpoint(resume)
+        fixed = sorted(k for k in set(given) - RESUME_OVERRIDABLE if getattr(saved, k) != given[k])
         if fixed:
             opts = ", ".join("--" + k.replace("_", "-") for k in fixed)
+            allowed = ", ".join("--" + k.replace("_", "-") for k in sorted(RESUME_OVERRIDABLE))
             raise ValueError(f"{opts}: cannot change when resuming (a resumed run keeps its checkpoint's config; "
-                             f"only {', '.join('--' + k.replace('_', '-') for k in sorted(RESUME_OVERRIDABLE))} may change)")
-        resume = given.pop("resume")
-        cfg = config_from_checkpoint(resume, **given)
+                             f"only {allowed} may change)")
+        cfg = config_from_checkpoint(resume, **{k: v for k, v in given.items() if k in RESUME_OVERRIDABLE})
         if "out" not in given:
             cfg.out = str(Path(cfg.resume).parent)
         return cfg

@@ -23,17 +23,24 @@ Kernels.  The work is three GEMMs on an internal channels-last (NHWC) layout:
 
 ``im2col`` is a strided view (N, Ho, Wo, kh, kw, C) over the padded NHWC input, copied
 once into a contiguous (M, K) matrix; in NHWC each (kw, C) run of a patch row is
-contiguous, so the copy moves long runs.  ``col2im`` is its adjoint: kh·kw strided
-slice additions, one per kernel offset, each clipped to the output (no padded buffer,
-no ``add.at``).  The results are NCHW-shaped views of NHWC buffers: the GEMM output
-needs no transpose, the next convolution reads it as NHWC for free, and NumPy's
-elementwise ops (BatchNorm, ReLU) keep that layout.  The batch is processed in chunks
-so that a chunk's column matrix stays in cache between its copy and its GEMM; a column
-matrix is never kept beyond its own op.
+contiguous, so the copy moves long runs.  ``col2im`` is its adjoint: one strided slice
+write or add per kernel offset, each clipped to the output (no padded buffer, no
+``add.at``; the first offset that covers a whole output phase is written, not added,
+so the output needs no zero fill).  The results are NCHW-shaped views of NHWC buffers:
+the GEMM output needs no transpose, the next convolution reads it as NHWC for free, and
+NumPy's elementwise ops (BatchNorm, ReLU) keep that layout.
+
+Memory and cache.  The batch is processed in chunks of about CHUNK_ELEMENTS column-matrix
+values, so a chunk's columns stay in cache between their copy and their GEMM; the chunk
+buffers (columns, padded input) come from a per-thread workspace that is reused from call
+to call instead of fresh allocations.  No column matrix outlives its op: a backward pass
+recomputes im2col (a copy) rather than keeping a batch-sized matrix alive from the forward.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import math
+import os
 import threading
 
 from . import backend as B
@@ -48,6 +55,7 @@ __all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "interpolate", "upsamp
 # small enough to stay in L2/L3 between the im2col copy and the GEMM, big enough for an efficient GEMM.
 CHUNK_ELEMENTS = 1 << 20
 MIN_CHUNK_ROWS = 512
+DEVICE_CHUNK_ELEMENTS = 1 << 26  # 256 MiB of float32 column matrix per chunk on a GPU
 
 
 # ---- geometry -----------------------------------------------------------------------------------
@@ -160,15 +168,20 @@ def _nchw(a):
 
 
 def _weight_rows(w):
-    """W (A, B, kh, kw) as the contiguous (A, kh·kw·B) matrix whose columns are ordered like a patch."""
-    a = w.shape[0]
-    return B.get_array_module(w).ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(a, -1)
+    """W (A, B, kh, kw) as the contiguous (A, kh·kw·B) matrix whose columns are ordered like a patch
+    (a workspace copy: valid until the next call)."""
+    a, b, kh, kw = w.shape
+    rows = WORKSPACE.get(B.get_array_module(w), "weight_rows", (a, kh, kw, b), w.dtype)
+    rows[...] = w.transpose(0, 2, 3, 1)
+    return rows.reshape(a, -1)
 
 
-def _chunks(n: int, rows_per_image: int, k: int):
+def _chunks(n: int, rows_per_image: int, k: int, xp=None):
     """Batch slices whose column matrices hold about CHUNK_ELEMENTS elements (but at least
-    MIN_CHUNK_ROWS rows: a GEMM with few rows runs far below the BLAS peak, worst with threads)."""
-    step = max(1, CHUNK_ELEMENTS // max(1, rows_per_image * k), -(-MIN_CHUNK_ROWS // max(1, rows_per_image)))
+    MIN_CHUNK_ROWS rows: a GEMM with few rows runs far below the BLAS peak, worst with threads).
+    On a GPU (any module but NumPy) there is no cache to fit: chunks only bound the memory."""
+    budget = CHUNK_ELEMENTS if xp is None or xp is B.numpy else DEVICE_CHUNK_ELEMENTS
+    step = max(1, budget // max(1, rows_per_image * k), -(-MIN_CHUNK_ROWS // max(1, rows_per_image)))
     return [slice(i, min(n, i + step)) for i in range(0, n, step)]
 
 
@@ -197,6 +210,31 @@ class _Workspace(threading.local):
 
 
 WORKSPACE = _Workspace()
+
+# Copies and strided adds (im2col, col2im) are single-threaded in NumPy while the GEMMs use every core;
+# splitting a chunk's images between this thread and one helper uses the second core for them too
+# (NumPy releases the GIL inside copies and ufunc loops).  Results are identical either way.
+PARALLEL_COPIES = (os.cpu_count() or 1) > 1
+MIN_PARALLEL_ELEMENTS = 1 << 16
+_HELPER = []  # the helper thread's executor, made on first use
+if hasattr(os, "register_at_fork"):  # a forked child has no helper thread: make a new one there
+    os.register_at_fork(after_in_child=_HELPER.clear)
+
+
+def _split_batch(fn, n: int, xp, elements: int):
+    """fn(lo, hi) over the images [0, n): the first half in a helper thread (host arrays only, and
+    only when the work, ``elements`` values moved, pays for the hand-off)."""
+    if not PARALLEL_COPIES or n < 2 or xp is not B.numpy or elements < MIN_PARALLEL_ELEMENTS:
+        fn(0, n)
+        return
+    if not _HELPER:
+        _HELPER.append(concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="scratchgan-copy"))
+    mid = n // 2
+    pending = _HELPER[0].submit(fn, 0, mid)
+    try:
+        fn(mid, n)
+    finally:
+        pending.result()
 
 
 def _pad_into(out, part, ph, pw):
@@ -232,7 +270,7 @@ class _Im2col:
         # a window that covers the whole unpadded image: the column matrix is the image itself
         self.is_view = (self.ho == self.wo == 1 and g.ph == g.pw == 0 and (g.dh, g.dw) == (1, 1)
                         and (self.hp, self.wp) == (h, w))
-        self.slices = [slice(0, n)] if self.is_view else _chunks(n, self.ho * self.wo, self.k)
+        self.slices = [slice(0, n)] if self.is_view else _chunks(n, self.ho * self.wo, self.k, B.get_array_module(self.xh))
         self.uses, self._kept = uses, {}
 
     def __call__(self, i: int):
@@ -248,17 +286,23 @@ class _Im2col:
         xp = B.get_array_module(xh)
         n = sl.stop - sl.start
         part = xh[sl]
-        if g.ph or g.pw or self.hp > part.shape[1] or self.wp > part.shape[2]:
-            part = _pad_into(WORKSPACE.get(xp, "pad", (n, self.hp, self.wp, self.c), xh.dtype), part, g.ph, g.pw)
-        sN, sH, sW, sC = part.strides
         shape6 = (n, self.ho, self.wo, g.kh, g.kw, self.c)
-        view = xp.lib.stride_tricks.as_strided(part, shape6, (sN, g.sh * sH, g.sw * sW, g.dh * sH, g.dw * sW, sC))
+        pad = None
+        if g.ph or g.pw or self.hp > part.shape[1] or self.wp > part.shape[2]:
+            pad = WORKSPACE.get(xp, "pad", (n, self.hp, self.wp, self.c), xh.dtype)
         if self.uses > 1:
             cols = xp.empty(shape6, dtype=xh.dtype)
             self._kept[i] = (cols.reshape(-1, self.k), self.uses - 1)
         else:
             cols = WORKSPACE.get(xp, "cols", shape6, xh.dtype)
-        cols[...] = view  # the one copy; with dilation 1 a window row is one run of kw·C values
+
+        def fill(lo, hi):  # images lo..hi of the chunk: pad, then the one copy of their windows
+            src = part[lo:hi] if pad is None else _pad_into(pad[lo:hi], part[lo:hi], g.ph, g.pw)
+            sN, sH, sW, sC = src.strides
+            cols[lo:hi] = xp.lib.stride_tricks.as_strided(
+                src, (hi - lo,) + shape6[1:], (sN, g.sh * sH, g.sw * sW, g.dh * sH, g.dw * sW, sC))
+
+        _split_batch(fill, n, xp, math.prod(shape6))  # with dilation 1 a window row is one run of kw·C values
         return cols.reshape(-1, self.k)
 
 
@@ -336,17 +380,32 @@ def _col2im_plan(geom: _Geometry, h_in, w_in, hout, wout):
     return zero, steps
 
 
-def _col2im(out, cols, plan, sh, sw):
+def _col2im(out, cols, plan, sh, sw, channels_first=False):
     """out[N, Ho, Wo, C] = Σ over kernel offsets (i, j) of cols[N, h, w, i, j, C] placed by ``plan``
-    (the adjoint of the im2col view): strided slice writes and adds, no add.at, no padded buffer."""
+    (the adjoint of the im2col view): strided slice writes and adds, no add.at, no padded buffer.
+    With ``channels_first`` out is (N, C, Ho, Wo) and cols is read as (N, C, i, j, h, w): for a few
+    channels the inner loops then run along image rows instead of over C values."""
     zero, steps = plan
+    if channels_first:
+        cols = cols.transpose(0, 5, 3, 4, 1, 2)
     for ph, pw in zero:
-        out[:, ph::sh, pw::sw] = 0
-    for assign, i, j, (ai, bi), (ro, co) in steps:
-        if assign:
-            out[:, ro, co] = cols[:, ai, bi, i, j]
+        if channels_first:
+            out[:, :, ph::sh, pw::sw] = 0
         else:
-            out[:, ro, co] += cols[:, ai, bi, i, j]
+            out[:, ph::sh, pw::sw] = 0
+    for assign, i, j, (ai, bi), (ro, co) in steps:
+        if channels_first:
+            dst, src = (slice(None), slice(None), ro, co), cols[:, :, i, j, ai, bi]
+        else:
+            dst, src = (slice(None), ro, co), cols[:, ai, bi, i, j]
+        if assign:
+            out[dst] = src
+        else:
+            out[dst] += src
+
+
+# Below this many output channels col2im writes NCHW (its strided adds would otherwise move C values at a time).
+FEW_CHANNELS = 8
 
 
 def _conv_transpose2d_forward_array(x, w, geom: _Geometry, out_hw):
@@ -357,14 +416,24 @@ def _conv_transpose2d_forward_array(x, w, geom: _Geometry, out_hw):
     xh = _nhwc(x).reshape(n * h * wd, c_in)
     wr = _weight_rows(w)  # (C_in, kh·kw·C_out)
     hout, wout = out_hw
-    y = xp.empty((n, hout, wout, c_out), dtype=xp.result_type(x.dtype, w.dtype))
+    dtype = xp.result_type(x.dtype, w.dtype)
+    g = geom
+    if (h, wd) == (1, 1) and (g.ph, g.pw) == (0, 0) and (hout, wout) == (g.kh, g.kw) and (g.dh, g.dw) == (1, 1):
+        # a 1×1 input (the generator's first layer): the offsets tile the output, cols *is* y
+        y = xp.empty((n, hout, wout, c_out), dtype=dtype)
+        xp.matmul(xh, wr, out=y.reshape(n, -1))
+        return _nchw(y)
+    few = c_out < FEW_CHANNELS
+    y = xp.empty((n, c_out, hout, wout) if few else (n, hout, wout, c_out), dtype=dtype)
     plan = _col2im_plan(geom, h, wd, hout, wout)
     rows = h * wd
-    for sl in _chunks(n, rows, wr.shape[1]):
-        cols = WORKSPACE.get(xp, "cols", ((sl.stop - sl.start) * rows, wr.shape[1]), y.dtype)
+    for sl in _chunks(n, rows, wr.shape[1], xp):
+        cols = WORKSPACE.get(xp, "cols", ((sl.stop - sl.start) * rows, wr.shape[1]), dtype)
         xp.matmul(xh[sl.start * rows:sl.stop * rows], wr, out=cols)
-        _col2im(y[sl], cols.reshape(sl.stop - sl.start, h, wd, geom.kh, geom.kw, c_out), plan, geom.sh, geom.sw)
-    return _nchw(y)
+        ys, cs = y[sl], cols.reshape(sl.stop - sl.start, h, wd, g.kh, g.kw, c_out)
+        _split_batch(lambda lo, hi: _col2im(ys[lo:hi], cs[lo:hi], plan, g.sh, g.sw, few), sl.stop - sl.start, xp,
+                     cols.size)
+    return y if few else _nchw(y)
 
 
 # ---- the differentiable ops ---------------------------------------------------------------------

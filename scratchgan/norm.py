@@ -114,10 +114,7 @@ def channel_affine(x: Tensor, scale: Tensor | None = None, shift: Tensor | None 
     else:
         data = x.data.copy(order="K")  # "K": keep the memory layout (channels-last stays so)
     if x2 is not None:
-        from .conv import WORKSPACE  # noqa: PLC0415  (conv imports this module)
-
-        tmp = WORKSPACE.get(xp, "channel_affine", data.shape, data.dtype)
-        data += xp.multiply(x2.data, scale2.data.reshape(cs), out=tmp)
+        data += xp.multiply(x2.data, scale2.data.reshape(cs), out=_scratch_like(xp, data, "channel_affine"))
     if shift is not None:
         data += shift.data.reshape(cs)
     terms = [(x, scale)] + ([(x2, scale2)] if x2 is not None else [])
@@ -204,17 +201,26 @@ def _normalize_parts(x: Tensor, eps: float, m: int):
     return xc, (var + eps) ** -0.5
 
 
+def _scratch_like(xp, a, name: str):
+    """A reusable scratch array with a's shape, dtype and memory layout (channels-last or C order)."""
+    from .conv import WORKSPACE  # noqa: PLC0415  (conv imports this module)
+
+    if a.ndim == 4 and not a.flags.c_contiguous and _rows_by_channel(a) is not None:
+        n, c, h, w = a.shape
+        return WORKSPACE.get(xp, name, (n, h, w, c), a.dtype).transpose(0, 3, 1, 2)
+    return WORKSPACE.get(xp, name, a.shape, a.dtype)
+
+
 def _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps, m):
     xp = B.get_array_module(x.data)
     c = x.shape[1]
     cs = _channel_shape(x.ndim, c)
-    # forward on raw arrays: 3 reads and 2 writes of x-sized data beyond the output itself
+    # forward on raw arrays, in the output array itself: y = x − μ, σ² = Σy²/M, y = y·(γ/σ) + β
     mean = _channel_sum_array(x.data) * (1.0 / m)
-    xc = x.data - mean.reshape(cs)
-    var = _channel_dot_array(xc, xc) * (1.0 / m)
+    y = x.data - mean.reshape(cs)
+    var = _channel_dot_array(y, y) * (1.0 / m)
     inv = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
-    a = inv if weight is None else inv * weight.data
-    y = xc * a.reshape(cs)
+    y *= (inv if weight is None else inv * weight.data).reshape(cs)
     if bias is not None:
         y += bias.data.reshape(cs)
     if running_mean is not None:
@@ -233,8 +239,9 @@ def _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps,
         # with Tensor ops, so the second derivative sees their dependence on x as well.
         if is_grad_enabled():
             xc_t, inv_t = _normalize_parts(x, eps, m)
-        else:
-            xc_t, inv_t = Tensor(xc), Tensor(inv)
+        else:  # x − μ again, into scratch memory (cheaper than keeping an x-sized array alive)
+            xc_t = Tensor(xp.subtract(x.data, mean.reshape(cs), out=_scratch_like(xp, x.data, "bn_xc")))
+            inv_t = Tensor(inv)
         sg = channel_sum(g)
         sgxhat = channel_dot(g, xc_t) * inv_t
         k = inv_t if weight is None else inv_t * weight

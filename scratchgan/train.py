@@ -468,6 +468,10 @@ def train(config: TrainConfig, callbacks=None) -> TrainResult:
         _say(config, f"seed: {config.seed} (chosen at random; pass --seed {config.seed} to repeat this run)", always=True)
     seed = int(config.seed)
     device = resolve_device(config.device)
+    # The seed also feeds three independent streams of its own (numpy's SeedSequence([seed, k])): the toy
+    # data sample (k=2), the batch order (k=3) and the fixed noise of the pictures (k=1).  The global RNG
+    # (weights init, then the noise z of every step) is never touched by pictures or evaluation.
+    real, target = load_training_data(config, seed)  # first: a missing dataset fails before anything is written
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "checkpoint.npz"
@@ -482,10 +486,6 @@ def train(config: TrainConfig, callbacks=None) -> TrainResult:
     D.to(device)
     optG = optim.Adam(G.parameters(), lr=config.lr, betas=config.betas)
     optD = optim.Adam(D.parameters(), lr=config.lr_d or config.lr, betas=config.betas)
-    # The seed also feeds three independent streams of its own (numpy's SeedSequence([seed, k])): the toy
-    # data sample (k=2), the batch order (k=3) and the fixed noise of the pictures (k=1).  The global RNG
-    # (weights init, then the noise z of every step) is never touched by pictures or evaluation.
-    real, target = load_training_data(config, seed)
     batch_seed = int(np.random.SeedSequence([seed, 3]).generate_state(1)[0])
     batches = datasets.BatchIterator(real, config.batch_size, seed=batch_seed)
     n_fixed = config.n_fixed or (64 if real.ndim == 4 else 1000)
@@ -554,8 +554,8 @@ def train(config: TrainConfig, callbacks=None) -> TrainResult:
                 # ---- bookkeeping ----------------------------------------------------------------------
                 if state.step % config.log_every == 0 or state.step == total:
                     log.write(state.step, state.epoch, stats, elapsed())
-                    bar.set_postfix(D=f"{stats.loss_D:.3f}", G=f"{stats.loss_G:.3f}", Dx=f"{stats.D_x:.2f}",
-                                    DGz=f"{stats.D_G_z:.2f}", refresh=False)
+                    bar.set_postfix({"loss_D": f"{stats.loss_D:.3f}", "loss_G": f"{stats.loss_G:.3f}",
+                                     "D(x)": f"{stats.D_x:.2f}", "D(G(z))": f"{stats.D_G_z:.2f}"}, refresh=False)
                     if bar.disable and not config.quiet and state.step % max(1, total // 10) < config.log_every:
                         print(f"step {state.step}/{total}  epoch {state.epoch:.2f}  loss_D {stats.loss_D:.4f}  "
                               f"loss_G {stats.loss_G:.4f}  D(x) {stats.D_x:.3f}  D(G(z)) {stats.D_G_z:.3f}  "

@@ -64,6 +64,8 @@ def test_train_sample_evaluate_and_resume(tmp_path, capsys):
     assert load_checkpoint(ckpt).step == 6
     assert cli.main(["train", "--resume", str(ckpt), "--lr", "1.0"]) == 1
     assert "--lr: cannot change when resuming" in capsys.readouterr().err
+    assert cli.main(["train", "--resume", str(out), "--data", "ring8", "--steps", "7", "--quiet"]) == 0  # same value: fine
+    assert load_checkpoint(ckpt).step == 7
 
 
 def test_image_samples_are_nchw_in_unit_range(tmp_path):
@@ -82,8 +84,9 @@ def test_clear_errors(tmp_path, capsys):
     assert cli.main(["sample", "--checkpoint", str(bad), "--n", "2", "--out", str(tmp_path / "x.npy")]) == 1
     err = capsys.readouterr().err
     assert str(bad) in err and "Traceback" not in err
-    assert cli.main(["train", "--data", "nosuchdata", "--quiet"]) == 1
+    assert cli.main(["train", "--data", "nosuchdata", "--quiet", "--out", str(tmp_path / "never")]) == 1
     assert "nosuchdata" in capsys.readouterr().err
+    assert not (tmp_path / "never").exists()  # nothing is written before the data loads
 
 
 def _env():

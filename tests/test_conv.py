@@ -69,7 +69,8 @@ def conv_configs(draw, transposed=False, max_side=7):
     s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
     p = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
-    n, c, o = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    # channel counts on both sides of FEW_CHANNELS (the two col2im layouts)
+    n, c, o = draw(st.integers(1, 3)), draw(st.sampled_from([1, 2, 3, 8, 9])), draw(st.sampled_from([1, 2, 3, 8, 9]))
     h, w = draw(st.integers(1, max_side)), draw(st.integers(1, max_side))
     span = (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1)
     if transposed:
@@ -289,6 +290,50 @@ def test_conv_layer_shapes_init_and_repr():
          "output_padding=(1, 0))")
     assert nn.Conv2d(2, 3, 3, padding="same")(sg.randn(1, 2, 5, 6)).shape == (1, 3, 5, 6)
     assert nn.Conv2d(2, 3, 3, padding="valid")(sg.randn(1, 2, 5, 6)).shape == (1, 3, 3, 4)
+
+
+@settings(max_examples=15)
+@given(cfg=conv_configs(max_side=6), transposed=st.booleans())
+def test_batch_chunking_gives_the_same_result(cfg, transposed):
+    """Tiny chunks (one image each): the chunked GEMMs, the reused workspace and the im2col shared by
+    conv_transpose2d's two gradients agree with one-chunk results, forward and backward."""
+    import scratchgan.conv as C
+
+    rng = np.random.default_rng(12)
+    n = 3
+    x_shape = (n,) + cfg["x"][1:]
+    w_shape = (cfg["w"][1], cfg["w"][0]) + cfg["w"][2:] if transposed else cfg["w"]
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    op = F.conv_transpose2d if transposed else F.conv2d
+    kw = dict(stride=cfg["stride"], padding=cfg["padding"], dilation=cfg["dilation"])
+    if transposed:
+        out = [(hw - 1) * s - 2 * p + d * (k - 1) + 1
+               for hw, s, p, d, k in zip(x_shape[2:], cfg["stride"], cfg["padding"], cfg["dilation"], w_shape[2:])]
+        assume(min(out) >= 1)
+    results = []
+    for chunk, min_rows in ((C.CHUNK_ELEMENTS, C.MIN_CHUNK_ROWS), (1, 1)):
+        old = C.CHUNK_ELEMENTS, C.MIN_CHUNK_ROWS
+        C.CHUNK_ELEMENTS, C.MIN_CHUNK_ROWS = chunk, min_rows
+        try:
+            xt, wt = t64(x, requires_grad=True), t64(w, requires_grad=True)
+            y = op(xt, wt, **kw)
+            (y * t64(np.arange(y.numel()).reshape(y.shape) % 7)).sum().backward()
+            results.append((y.data.copy(), xt.grad.data, wt.grad.data))
+        finally:
+            C.CHUNK_ELEMENTS, C.MIN_CHUNK_ROWS = old
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("c_out", [2, 9])
+def test_conv_transpose2d_from_1x1_input(device, c_out):
+    """The generator's first layer: a 1×1 input, where the kernel offsets tile the output."""
+    rng = np.random.default_rng(11)
+    x, w = rng.standard_normal((3, 4, 1, 1)), rng.standard_normal((4, c_out, 3, 2))
+    got = F.conv_transpose2d(t64(x, device), t64(w, device))
+    np.testing.assert_allclose(to_np(got.data), ref_conv_transpose2d(x, w, None, (1, 1), (0, 0), (0, 0), (1, 1)),
+                               rtol=1e-12)
+    check_backward(lambda x, w: F.conv_transpose2d(x, w), [x, w], device)
 
 
 def test_conv_layers_output_sizes():

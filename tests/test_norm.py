@@ -147,7 +147,10 @@ def test_batchnorm2d_module_state_and_options():
         ["weight", "bias"]
     np.testing.assert_array_equal(bn.weight.data, np.ones(4))
     np.testing.assert_array_equal(bn.bias.data, np.zeros(4))
-    assert repr(bn) == "BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"
+    assert repr(bn) == "BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)"
+    no_shift = nn.BatchNorm2d(4, bias=False)  # PyTorch 2.x's keyword
+    assert list(no_shift.state_dict()) == ["weight", "running_mean", "running_var", "num_batches_tracked"]
+    assert no_shift(sg.randn(2, 4, 3, 3)).shape == (2, 4, 3, 3)
     plain = nn.BatchNorm2d(4, affine=False, track_running_stats=False)
     assert plain.state_dict() == {} and list(plain.parameters()) == []
     x = sg.randn(3, 4, 2, 2)
@@ -182,7 +185,7 @@ def test_batchnorm_errors():
     bn = nn.BatchNorm2d(3)
     with pytest.raises(ValueError) as e:
         bn(sg.randn(2, 4, 5, 5))
-    assert str(e.value) == ("BatchNorm2d(3, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True): "
+    assert str(e.value) == ("BatchNorm2d(3, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True): "
                             "expected input with 3 channels (N, 3, H, W), got shape (2, 4, 5, 5)")
     with pytest.raises(ValueError, match=r"expected 4-D input \(N, C, H, W\), got 2-D input of shape \(2, 3\)"):
         bn(sg.randn(2, 3))

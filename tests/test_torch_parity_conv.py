@@ -36,7 +36,7 @@ def configs(draw, transposed):
     s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
     p = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
-    n, c, o = draw(st.integers(1, 4)), draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    n, c, o = draw(st.integers(1, 4)), draw(st.integers(1, 12)), draw(st.integers(1, 12))
     h, w = draw(st.integers(1, 12)), draw(st.integers(1, 12))
     span = (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1)
     bias = draw(st.booleans())

@@ -21,13 +21,13 @@ class BatchNorm2d(Module):
     """
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, device=None, dtype=None):
+                 track_running_stats: bool = True, device=None, dtype=None, *, bias: bool = True):
         super().__init__()
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
+        if affine:  # bias=False (keyword, as in PyTorch 2.x): a learned scale without a shift
             self.weight = Parameter(_np.ones(num_features, dtype=_np.float32))
-            self.bias = Parameter(_np.zeros(num_features, dtype=_np.float32))
+            self.register_parameter("bias", Parameter(_np.zeros(num_features, dtype=_np.float32)) if bias else None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -50,7 +50,8 @@ class BatchNorm2d(Module):
         self.reset_running_stats()
         if self.affine:
             self.weight.data[...] = 1
-            self.bias.data[...] = 0
+            if self.bias is not None:
+                self.bias.data[...] = 0
 
     def _check_input(self, x: Tensor):
         if x.ndim != 4:
@@ -73,4 +74,4 @@ class BatchNorm2d(Module):
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
