@@ -19,6 +19,11 @@ shared machine the least-disturbed round is the most faithful).
 BLAS: this prints which OpenBLAS kernel runs (threadpoolctl, when installed).  Settings such as
 OPENBLAS_CORETYPE are read from the environment; compare them by running this script under
 ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ...`` and without.
+
+Allocator: a step frees and re-allocates the same activation-sized arrays every iteration; by
+default glibc hands large freed blocks back to the OS, and every new array then page-faults on
+first touch.  ``--malloc-tuning`` sets MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ for both
+processes so freed memory is reused (the same as ``mallopt`` at start-up).
 """
 from __future__ import annotations
 
@@ -121,10 +126,13 @@ def blas_gflops(n=2048, reps=5) -> float:
     return 2.0 * n ** 3 / best / 1e9
 
 
+CLOCK = time.process_time if os.environ.get("BENCH_CPU_TIME") == "1" else time.perf_counter
+
+
 def _timed(fn) -> float:
-    t = time.perf_counter()
+    t = CLOCK()
     fn()
-    return time.perf_counter() - t
+    return CLOCK() - t
 
 
 def child(kind, steps):
@@ -149,7 +157,8 @@ def child(kind, steps):
 # ---- the driver --------------------------------------------------------------------------------------------
 # Runs torch_ref.py unchanged; statistics.median is wrapped only to also see the fastest step.
 TORCH_WRAPPER = (
-    "import resource, runpy, statistics, sys; sys.argv = [sys.argv[1]] + sys.argv[2:]; seen = []; "
+    "import os, resource, runpy, statistics, sys, time; sys.argv = [sys.argv[1]] + sys.argv[2:]; seen = []; "
+    "time.perf_counter = time.process_time if os.environ.get('BENCH_CPU_TIME') == '1' else time.perf_counter; "
     "median = statistics.median; statistics.median = lambda xs: (seen.append(min(xs)), median(xs))[1]; "
     "runpy.run_path(sys.argv[0], run_name='__main__'); "
     "print('MIN_MS', seen[-1] * 1e3 if seen else -1); "
@@ -195,18 +204,34 @@ def main(argv=None):
     ap.add_argument("--torch-python", help="a python with torch: runs torch_ref.py side by side")
     ap.add_argument("--torch-ms", action="append", default=[], help="WORKLOAD=MS, a torch time measured elsewhere")
     ap.add_argument("--rounds", type=int, default=1, help="alternate scratchgan/torch runs this many times")
+    ap.add_argument("--malloc-tuning", action="store_true",
+                    help="run both sides with glibc's MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ raised, so freed "
+                         "activation buffers are reused instead of returned to the OS and page-faulted back in")
+    ap.add_argument("--threads", type=int, help="BLAS/OpenMP threads for both sides (default: the libraries' own)")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time steps in process CPU time instead of wall time (with --threads 1: a measure of the "
+                         "work done that a busy shared machine disturbs far less than wall time)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         return child(args.child, args.steps)
 
-    import numpy as np
-
     given = dict(item.split("=", 1) for item in args.torch_ms)
+    if args.threads:  # inherited by both child processes
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.threads)
+    if args.cpu_time:
+        os.environ["BENCH_CPU_TIME"] = "1"
+    if args.malloc_tuning:  # inherited by both child processes (scratchgan and torch alike)
+        os.environ.update(MALLOC_MMAP_THRESHOLD_=str(1 << 30), MALLOC_TRIM_THRESHOLD_=str((1 << 31) - 1))
+    import numpy as np  # after the environment is set: OpenBLAS reads it when it loads
+
     env = {k: os.environ.get(k, "(unset)") for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
                                                       "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")}
     print(f"numpy {np.__version__}; BLAS: {blas_info()}")
     print("env: " + ", ".join(f"{k}={v}" for k, v in env.items()))
+    print(f"clock: {'process CPU time' if args.cpu_time else 'wall time'}; load average "
+          f"{' '.join(f'{v:.2f}' for v in os.getloadavg())} on {os.cpu_count()} CPUs")
     peak = blas_gflops()
     print(f"numpy.matmul float32 2048x2048: {peak:.0f} GFLOP/s")
     print(f"{'workload':9s} {'scratchgan ms':>13s} {'(min)':>7s} {'torch ms':>9s} {'(min)':>7s} {'ratio':>6s} "

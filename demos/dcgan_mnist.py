@@ -14,7 +14,6 @@ Writes a grid of samples from fixed noise after every epoch.  On a GPU (CuPy) it
 import argparse
 import os
 
-import numpy as np
 
 import scratchgan as torch
 import scratchgan.nn as nn

@@ -113,6 +113,23 @@ def conv_transpose2d_output_size(h, w, kernel_size, stride=1, padding=0, output_
     return g.transpose_out(h, w, _pair(output_padding, "output_padding"))
 
 
+def string_padding(padding: str, kernel_size, stride=1, dilation=1, who="conv2d") -> tuple:
+    """PyTorch's padding="valid" (none) or "same" (output size = input size; stride 1, and here only
+    when the padding is symmetric, i.e. dilation·(k − 1) is even)."""
+    if padding == "valid":
+        return (0, 0)
+    if padding != "same":
+        raise ValueError(f"{who}: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+    if _pair(stride, "stride", who) != (1, 1):
+        raise ValueError(f"{who}: padding='same' is not supported for strided convolutions")
+    k, d = _pair(kernel_size, "kernel_size", who), _pair(dilation, "dilation", who)
+    total = [di * (ki - 1) for ki, di in zip(k, d)]
+    if any(t % 2 for t in total):
+        raise NotImplementedError(f"{who}: padding='same' with kernel_size={k}, dilation={d} needs asymmetric "
+                                  "padding, which is not implemented")
+    return (total[0] // 2, total[1] // 2)
+
+
 def _check_4d(x: Tensor, who: str, what: str = "input"):
     if x.ndim != 4:
         raise ValueError(f"{who}: expected 4-D {what} (N, C, H, W), got {x.ndim}-D {what} of shape {x.shape}")
@@ -215,7 +232,7 @@ WORKSPACE = _Workspace()
 # splitting a chunk's images between this thread and one helper uses the second core for them too
 # (NumPy releases the GIL inside copies and ufunc loops).  Results are identical either way.
 PARALLEL_COPIES = (os.cpu_count() or 1) > 1
-MIN_PARALLEL_ELEMENTS = 1 << 16
+MIN_PARALLEL_ELEMENTS = 1 << 18  # below ~1 MiB a hand-off costs about what it saves
 _HELPER = []  # the helper thread's executor, made on first use
 if hasattr(os, "register_at_fork"):  # a forked child has no helper thread: make a new one there
     os.register_at_fork(after_in_child=_HELPER.clear)
@@ -252,13 +269,16 @@ def _pad_into(out, part, ph, pw):
 class _Im2col:
     """The column matrices of one input, batch chunk by batch chunk, each made when asked for.
 
-    A chunk is padded and unfolded into workspace buffers, read by one GEMM and overwritten by
-    the next chunk, so no full-batch column matrix (or padded copy) ever exists.  ``uses`` > 1
-    keeps each chunk (in its own memory) until that many GEMMs have read it: conv_transpose2d's
-    backward feeds one im2col of g to both duals (dx = conv2d(g, W), dW = conv2d_weight(g, ·, x)).
+    A chunk is padded and unfolded into workspace buffers, read by the GEMM that asked for it and
+    overwritten by the next chunk, so no full-batch column matrix (or padded copy) ever exists.
+
+    ``fold_weight_grad(g)`` lets a second GEMM ride along: conv_transpose2d's backward needs both
+    dx = conv2d(g, W) and dW = conv2d_weight(g, W.shape, x), two products with the same im2col of
+    g.  With the fold, each chunk made for conv2d also adds its share of dW while it is in cache,
+    and conv2d_weight then just hands over the finished sum (one im2col instead of two).
     """
 
-    def __init__(self, x_nchw, geom: _Geometry, out_hw, uses: int = 1):
+    def __init__(self, x_nchw, geom: _Geometry, out_hw):
         self.geom, (self.ho, self.wo) = geom, tuple(out_hw)
         self.xh = _nhwc(x_nchw)
         n, h, w, c = self.xh.shape
@@ -270,40 +290,59 @@ class _Im2col:
         # a window that covers the whole unpadded image: the column matrix is the image itself
         self.is_view = (self.ho == self.wo == 1 and g.ph == g.pw == 0 and (g.dh, g.dw) == (1, 1)
                         and (self.hp, self.wp) == (h, w))
-        self.slices = [slice(0, n)] if self.is_view else _chunks(n, self.ho * self.wo, self.k, B.get_array_module(self.xh))
-        self.uses, self._kept = uses, {}
+        self.slices = ([slice(0, n)] if self.is_view
+                       else _chunks(n, self.ho * self.wo, self.k, B.get_array_module(self.xh)))
+        self._fold = None  # [g array, its (M, O) rows, dW so far, chunks done]
+
+    def fold_weight_grad(self, g):
+        """Accumulate dW = G[M, O]ᵀ @ cols[M, K] for grad_output g as the chunks are made."""
+        self._fold = [g, _nhwc(g).reshape(-1, g.shape[1]), None, 0]
+
+    def folded_weight_grad(self, g):
+        """The (O, K) dW for g if every chunk has added its share, else None."""
+        f = self._fold
+        if f is None or f[0] is not g or f[3] != len(self.slices):
+            return None
+        return f[2]
 
     def __call__(self, i: int):
         """The (rows, K) column matrix of batch chunk i."""
-        if i in self._kept:
-            cols, left = self._kept.pop(i)
-            if left > 1:
-                self._kept[i] = (cols, left - 1)
-            return cols
         xh, g, sl = self.xh, self.geom, self.slices[i]
-        if self.is_view:
-            return xh.reshape(xh.shape[0], self.k)
         xp = B.get_array_module(xh)
-        n = sl.stop - sl.start
-        part = xh[sl]
-        shape6 = (n, self.ho, self.wo, g.kh, g.kw, self.c)
-        pad = None
-        if g.ph or g.pw or self.hp > part.shape[1] or self.wp > part.shape[2]:
-            pad = WORKSPACE.get(xp, "pad", (n, self.hp, self.wp, self.c), xh.dtype)
-        if self.uses > 1:
-            cols = xp.empty(shape6, dtype=xh.dtype)
-            self._kept[i] = (cols.reshape(-1, self.k), self.uses - 1)
+        if self.is_view:
+            cols2 = xh.reshape(xh.shape[0], self.k)
         else:
+            n = sl.stop - sl.start
+            part = xh[sl]
+            shape6 = (n, self.ho, self.wo, g.kh, g.kw, self.c)
+            pad = None
+            if g.ph or g.pw:
+                pad = WORKSPACE.get(xp, "pad", (n, self.hp, self.wp, self.c), xh.dtype)
             cols = WORKSPACE.get(xp, "cols", shape6, xh.dtype)
 
-        def fill(lo, hi):  # images lo..hi of the chunk: pad, then the one copy of their windows
-            src = part[lo:hi] if pad is None else _pad_into(pad[lo:hi], part[lo:hi], g.ph, g.pw)
-            sN, sH, sW, sC = src.strides
-            cols[lo:hi] = xp.lib.stride_tricks.as_strided(
-                src, (hi - lo,) + shape6[1:], (sN, g.sh * sH, g.sw * sW, g.dh * sH, g.dw * sW, sC))
+            def fill(lo, hi):  # images lo..hi of the chunk: pad, then the one copy of their windows
+                src = part[lo:hi] if pad is None else _pad_into(pad[lo:hi], part[lo:hi], g.ph, g.pw)
+                sN, sH, sW, sC = src.strides
+                cols[lo:hi] = xp.lib.stride_tricks.as_strided(
+                    src, (hi - lo,) + shape6[1:], (sN, g.sh * sH, g.sw * sW, g.dh * sH, g.dw * sW, sC))
 
-        _split_batch(fill, n, xp, math.prod(shape6))  # with dilation 1 a window row is one run of kw·C values
-        return cols.reshape(-1, self.k)
+            _split_batch(fill, n, xp, math.prod(shape6))  # with dilation 1 a window row is one run of kw·C values
+            cols2 = cols.reshape(-1, self.k)
+        f = self._fold
+        if f is not None:
+            rows = self.ho * self.wo
+            f[2] = _add_weight_grad(xp, f[2], f[1][sl.start * rows:sl.stop * rows].T, cols2)
+            f[3] += 1
+        return cols2
+
+
+def _add_weight_grad(xp, dw, g_rows_t, cols):
+    """dW + G_chunkᵀ @ cols_chunk (the first chunk allocates dW, later ones add through a workspace)."""
+    if dw is None:
+        return xp.matmul(g_rows_t, cols)
+    part = WORKSPACE.get(xp, "dw", dw.shape, dw.dtype)
+    dw += xp.matmul(g_rows_t, cols, out=part)
+    return dw
 
 
 def _conv2d_forward_array(x, w, geom: _Geometry, cols: _Im2col | None = None):
@@ -326,18 +365,13 @@ def _conv2d_weight_array(x, g, weight_shape, geom: _Geometry, cols: _Im2col | No
     """dW = conv2d_weight(x, g): dW[O, K] = G[M, O]ᵀ @ cols(x)[M, K], summed over batch chunks."""
     xp = B.get_array_module(x, g)
     n, o, ho, wo = g.shape
-    cols = cols or _Im2col(x, geom, (ho, wo))
-    gh = _nhwc(g).reshape(n * ho * wo, o)
-    rows = ho * wo
-    dw = xp.empty((o, cols.k), dtype=xp.result_type(x.dtype, g.dtype))
-    for i, sl in enumerate(cols.slices):
-        gi = gh[sl.start * rows:sl.stop * rows].T
-        if i == 0:
-            xp.matmul(gi, cols(i), out=dw)
-        else:
-            part = WORKSPACE.get(xp, "dw", dw.shape, dw.dtype)
-            xp.matmul(gi, cols(i), out=part)
-            dw += part
+    dw = cols.folded_weight_grad(g) if cols is not None else None
+    if dw is None:
+        cols = cols or _Im2col(x, geom, (ho, wo))
+        gh = _nhwc(g).reshape(n * ho * wo, o)
+        rows = ho * wo
+        for i, sl in enumerate(cols.slices):
+            dw = _add_weight_grad(xp, dw, gh[sl.start * rows:sl.stop * rows].T, cols(i))
     c = weight_shape[1]
     return xp.ascontiguousarray(dw.reshape(o, geom.kh, geom.kw, c).transpose(0, 3, 1, 2))
 
@@ -372,8 +406,9 @@ def _col2im_plan(geom: _Geometry, h_in, w_in, hout, wout):
             assign = full and phase not in written
             if assign:
                 written.add(phase)
-            steps.append((assign, i, j, (slice(a0, a1), slice(b0, b1)),
-                          (slice(r0, r0 + (a1 - a0 - 1) * g.sh + 1, g.sh), slice(c0, c0 + (b1 - b0 - 1) * g.sw + 1, g.sw))))
+            out_rows = slice(r0, r0 + (a1 - a0 - 1) * g.sh + 1, g.sh)
+            out_cols = slice(c0, c0 + (b1 - b0 - 1) * g.sw + 1, g.sw)
+            steps.append((assign, i, j, (slice(a0, a1), slice(b0, b1)), (out_rows, out_cols)))
     zero = [(ph, pw) for ph in range(min(g.sh, hout)) for pw in range(min(g.sw, wout)) if (ph, pw) not in written]
     # assignments first, so that an add never meets an unwritten position
     steps.sort(key=lambda st: not st[0])
@@ -453,6 +488,8 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     """
     _check_groups(groups, _who)
     _check_4d(weight, _who, "weight")
+    if isinstance(padding, str):
+        padding = string_padding(padding, weight.shape[2:], stride, dilation, _who)
     geom = _Geometry(weight.shape[2:], stride, padding, dilation, _who)
     _check_conv_input(x, weight.shape, geom, _who)
     if bias is not None and bias.shape != (weight.shape[0],):
@@ -508,8 +545,9 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
         hw = x.shape[2:]
         natural = geom.conv_out(out_hw[0], out_hw[1])
         # one im2col of g serves both GEMMs below (when no crop is needed)
-        both = x.requires_grad and weight.requires_grad
-        cols = _Im2col(g.data, geom, hw, uses=2 if both else 1) if natural == tuple(hw) else None
+        cols = _Im2col(g.data, geom, hw) if natural == tuple(hw) else None
+        if cols is not None and x.requires_grad and weight.requires_grad:
+            cols.fold_weight_grad(x.data)  # dW rides along the chunks that conv2d(g, W) makes
         # dx: the convolution of g with the same W
         gx = _crop(conv2d(g, weight, None, stride, padding, dilation, _cols=cols), hw) if x.requires_grad else None
         # dW: the correlation of g (the "input" here) with x (the "output gradient")

@@ -20,11 +20,12 @@ RECIPES: dict[tuple[str, str], dict] = {
                              checkpoint_every=2_000),
     # 8 Gaussians (std 0.01) on the unit circle.  A plain GAN collapses onto a few modes; packing 4
     # samples per D input (PacGAN) keeps all 8, and a linear learning-rate decay over the second half
-    # pulls the samples into the 3-std (0.03) circles that count as high quality.
+    # pulls the samples into the 3-std (0.03) circles that count as high quality.  Seeds 0-4: 8/8 modes,
+    # 94-97 % high quality; about 100 s on 2 idle cores.  (20k steps: 91-96 %; batch 256: slower to sharpen.)
     ("ring8", "mlp"): dict(steps=30_000, batch_size=512, lr=2e-4, betas=(0.5, 0.999), pack=4, lr_decay=0.5,
                            hidden=128, depth=3, nz=2, checkpoint_every=2_000),
-    # 25 Gaussians (std 0.05) on a 5×5 grid: the same recipe, longer.
-    ("grid25", "mlp"): dict(steps=30_000, batch_size=256, lr=2e-4, betas=(0.5, 0.999), pack=4, lr_decay=0.5,
+    # 25 Gaussians (std 0.05) on a 5×5 grid: the ring8 recipe (not tuned separately).
+    ("grid25", "mlp"): dict(steps=30_000, batch_size=512, lr=2e-4, betas=(0.5, 0.999), pack=4, lr_decay=0.5,
                             hidden=128, depth=3, nz=2, checkpoint_every=2_000),
     # Images: the DCGAN paper's optimiser settings (Adam 2e-4, beta1 0.5, batch 128).
     ("mnist", "dcgan"): dict(epochs=5, batch_size=128, lr=2e-4, betas=(0.5, 0.999), ngf=64, ndf=64,

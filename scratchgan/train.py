@@ -1,6 +1,6 @@
 """The GAN training loop, readable top to bottom.
 
-    config = TrainConfig(data="ring8", steps=20_000, pack=4, seed=0, out="runs/ring8")
+    config = TrainConfig(data="ring8", steps=30_000, batch_size=512, pack=4, lr_decay=0.5, seed=0, out="runs/ring8")
     result = train(config)
 
 One training step (``train_step``) is the loop of Goodfellow et al. (2014) as every
@@ -591,7 +591,7 @@ def train(config: TrainConfig, callbacks=None) -> TrainResult:
         where = (f"the last good checkpoint {last_good} is kept (step {load_checkpoint(last_good).step})"
                  if last_good else "no checkpoint had been written yet")
         raise NonFiniteLossError(
-            f"training stopped: {e} (the update was not applied); {where}. Try a lower --lr or a smaller batch.",
+            f"training stopped: {e}; {where}. Try a lower --lr.",
             e.step, last_good) from None
     finally:
         bar.close()

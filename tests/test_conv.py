@@ -290,6 +290,8 @@ def test_conv_layer_shapes_init_and_repr():
          "output_padding=(1, 0))")
     assert nn.Conv2d(2, 3, 3, padding="same")(sg.randn(1, 2, 5, 6)).shape == (1, 3, 5, 6)
     assert nn.Conv2d(2, 3, 3, padding="valid")(sg.randn(1, 2, 5, 6)).shape == (1, 3, 3, 4)
+    assert repr(nn.Conv2d(2, 3, 3, padding="same")) == "Conv2d(2, 3, kernel_size=(3, 3), stride=(1, 1), padding=same)"
+    assert F.conv2d(sg.randn(1, 2, 5, 6), sg.randn(3, 2, 5, 3), padding="same").shape == (1, 3, 5, 6)
 
 
 @settings(max_examples=15)
@@ -354,7 +356,8 @@ def test_channel_mismatch_error_names_the_layer_and_shapes():
     assert str(e.value) == ("Conv2d(3, 64, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1)): "
                             "expected input with 3 channels (N, 3, H, W), got shape (8, 1, 28, 28)")
     convt = nn.ConvTranspose2d(100, 256, 7, 1, 0, bias=False)
-    with pytest.raises(ValueError, match=r"ConvTranspose2d\(100, 256.*expected input with 100 channels.*\(4, 10, 1, 1\)"):
+    with pytest.raises(ValueError,
+                       match=r"ConvTranspose2d\(100, 256.*expected input with 100 channels.*\(4, 10, 1, 1\)"):
         convt(sg.randn(4, 10, 1, 1))
 
 
@@ -383,7 +386,8 @@ def test_output_padding_must_be_smaller_than_stride_or_dilation():
 
 def test_non_4d_input_and_other_errors():
     conv = nn.Conv2d(3, 4, 3)
-    with pytest.raises(ValueError, match=r"Conv2d\(3, 4.*expected 4-D input \(N, C, H, W\), got 3-D input of shape \(3, 8, 8\)"):
+    with pytest.raises(ValueError,
+                       match=r"Conv2d\(3, 4.*expected 4-D input \(N, C, H, W\), got 3-D input of shape \(3, 8, 8\)"):
         conv(sg.randn(3, 8, 8))
     with pytest.raises(ValueError, match=r"ConvTranspose2d.*expected 4-D input"):
         nn.ConvTranspose2d(3, 4, 3)(sg.randn(2, 3))

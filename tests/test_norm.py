@@ -185,8 +185,9 @@ def test_batchnorm_errors():
     bn = nn.BatchNorm2d(3)
     with pytest.raises(ValueError) as e:
         bn(sg.randn(2, 4, 5, 5))
-    assert str(e.value) == ("BatchNorm2d(3, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True): "
-                            "expected input with 3 channels (N, 3, H, W), got shape (2, 4, 5, 5)")
+    assert str(e.value) == ("BatchNorm2d(3, eps=1e-05, momentum=0.1, affine=True, bias=True, "
+                            "track_running_stats=True): expected input with 3 channels (N, 3, H, W), "
+                            "got shape (2, 4, 5, 5)")
     with pytest.raises(ValueError, match=r"expected 4-D input \(N, C, H, W\), got 2-D input of shape \(2, 3\)"):
         bn(sg.randn(2, 3))
     with pytest.raises(ValueError, match="more than 1 value per channel"):

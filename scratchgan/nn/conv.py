@@ -41,7 +41,7 @@ class _ConvNd(Module):
         self.weight = _new_param(*shape)
         self.register_parameter("bias", _new_param(out_channels) if bias else None)
         self.reset_parameters()
-        C._check_groups(groups, repr(self))
+        C._check_groups(groups, self)
         if padding_mode != "zeros":
             raise NotImplementedError(f"{self!r}: padding_mode={padding_mode!r} is not implemented (only 'zeros')")
         if device is not None or dtype is not None:
@@ -75,25 +75,20 @@ class Conv2d(_ConvNd):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
                  groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
-        if isinstance(padding, str):
-            padding = self._string_padding(padding, kernel_size, stride, dilation)
+        name = padding if isinstance(padding, str) else None
+        if name is not None:  # "valid" / "same": resolved to numbers here, shown by name as PyTorch does
+            padding = C.string_padding(padding, kernel_size, stride, dilation, "Conv2d")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, 0, groups, bias,
                          padding_mode, device, dtype)
+        self._padding_name = name
 
-    @staticmethod
-    def _string_padding(padding, kernel_size, stride, dilation):
-        if padding == "valid":
-            return 0
-        if padding != "same":
-            raise ValueError(f"Conv2d: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
-        if C._pair(stride, "stride", "Conv2d") != (1, 1):
-            raise ValueError("Conv2d: padding='same' is not supported for strided convolutions")
-        k, d = C._pair(kernel_size, "kernel_size", "Conv2d"), C._pair(dilation, "dilation", "Conv2d")
-        total = [di * (ki - 1) for ki, di in zip(k, d)]
-        if any(t % 2 for t in total):
-            raise NotImplementedError(f"Conv2d: padding='same' with kernel_size={k}, dilation={d} needs "
-                                      "asymmetric padding, which is not implemented")
-        return (total[0] // 2, total[1] // 2)
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        if getattr(self, "_padding_name", None) is not None:
+            numeric = f", padding={self.padding}" if self.padding != (0, 0) else ""
+            head, _, tail = s.partition(f"stride={self.stride}")
+            s = head + f"stride={self.stride}, padding={self._padding_name}" + tail.replace(numeric, "", 1)
+        return s
 
     def forward(self, x: Tensor) -> Tensor:
         # the layer itself is the name in error messages (formatted only when one is raised)
@@ -114,7 +109,7 @@ class ConvTranspose2d(_ConvNd):
                  dtype=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, output_padding,
                          groups, bias, padding_mode, device, dtype)
-        C._check_output_padding(self.output_padding, self._geom, repr(self))
+        C._check_output_padding(self.output_padding, self._geom, self)
 
     def forward(self, x: Tensor, output_size=None) -> Tensor:
         return C.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
