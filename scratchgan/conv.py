@@ -38,9 +38,7 @@ recomputes im2col (a copy) rather than keeping a batch-sized matrix alive from t
 """
 from __future__ import annotations
 
-import concurrent.futures
 import math
-import os
 import threading
 
 from . import backend as B
@@ -228,32 +226,6 @@ class _Workspace(threading.local):
 
 WORKSPACE = _Workspace()
 
-# Copies and strided adds (im2col, col2im) are single-threaded in NumPy while the GEMMs use every core;
-# splitting a chunk's images between this thread and one helper uses the second core for them too
-# (NumPy releases the GIL inside copies and ufunc loops).  Results are identical either way.
-PARALLEL_COPIES = (os.cpu_count() or 1) > 1
-MIN_PARALLEL_ELEMENTS = 1 << 18  # below ~1 MiB a hand-off costs about what it saves
-_HELPER = []  # the helper thread's executor, made on first use
-if hasattr(os, "register_at_fork"):  # a forked child has no helper thread: make a new one there
-    os.register_at_fork(after_in_child=_HELPER.clear)
-
-
-def _split_batch(fn, n: int, xp, elements: int):
-    """fn(lo, hi) over the images [0, n): the first half in a helper thread (host arrays only, and
-    only when the work, ``elements`` values moved, pays for the hand-off)."""
-    if not PARALLEL_COPIES or n < 2 or xp is not B.numpy or elements < MIN_PARALLEL_ELEMENTS:
-        fn(0, n)
-        return
-    if not _HELPER:
-        _HELPER.append(concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="scratchgan-copy"))
-    mid = n // 2
-    pending = _HELPER[0].submit(fn, 0, mid)
-    try:
-        fn(mid, n)
-    finally:
-        pending.result()
-
-
 def _pad_into(out, part, ph, pw):
     """out[:, ph:ph + h, pw:pw + w] = part and zeros around it (only the border is zeroed)."""
     hp, wp = out.shape[1:3]
@@ -320,13 +292,11 @@ class _Im2col:
                 pad = WORKSPACE.get(xp, "pad", (n, self.hp, self.wp, self.c), xh.dtype)
             cols = WORKSPACE.get(xp, "cols", shape6, xh.dtype)
 
-            def fill(lo, hi):  # images lo..hi of the chunk: pad, then the one copy of their windows
-                src = part[lo:hi] if pad is None else _pad_into(pad[lo:hi], part[lo:hi], g.ph, g.pw)
-                sN, sH, sW, sC = src.strides
-                cols[lo:hi] = xp.lib.stride_tricks.as_strided(
-                    src, (hi - lo,) + shape6[1:], (sN, g.sh * sH, g.sw * sW, g.dh * sH, g.dw * sW, sC))
-
-            _split_batch(fill, n, xp, math.prod(shape6))  # with dilation 1 a window row is one run of kw·C values
+            src = part if pad is None else _pad_into(pad, part, g.ph, g.pw)
+            sN, sH, sW, sC = src.strides
+            # the one copy; with dilation 1 a window row is one contiguous run of kw·C values
+            cols[...] = xp.lib.stride_tricks.as_strided(src, shape6, (sN, g.sh * sH, g.sw * sW, g.dh * sH,
+                                                                      g.dw * sW, sC))
             cols2 = cols.reshape(-1, self.k)
         f = self._fold
         if f is not None:
@@ -465,9 +435,7 @@ def _conv_transpose2d_forward_array(x, w, geom: _Geometry, out_hw):
     for sl in _chunks(n, rows, wr.shape[1], xp):
         cols = WORKSPACE.get(xp, "cols", ((sl.stop - sl.start) * rows, wr.shape[1]), dtype)
         xp.matmul(xh[sl.start * rows:sl.stop * rows], wr, out=cols)
-        ys, cs = y[sl], cols.reshape(sl.stop - sl.start, h, wd, g.kh, g.kw, c_out)
-        _split_batch(lambda lo, hi: _col2im(ys[lo:hi], cs[lo:hi], plan, g.sh, g.sw, few), sl.stop - sl.start, xp,
-                     cols.size)
+        _col2im(y[sl], cols.reshape(sl.stop - sl.start, h, wd, g.kh, g.kw, c_out), plan, g.sh, g.sw, few)
     return y if few else _nchw(y)
 
 
