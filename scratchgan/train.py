@@ -309,14 +309,9 @@ def train_step(G, D, optG, optD, real_batches, config: TrainConfig, nz: int, dev
     finally:
         _set_requires_grad(D, True)
     optG.step()
-    xp = B.get_array_module(real_logits.data)
-    d_x = float(B.to_numpy(xp.mean(_sigmoid(xp, real_logits.data))))
-    d_g_z = float(B.to_numpy(xp.mean(_sigmoid(xp, fake_logits.data))))
+    d_x = real_logits.detach().sigmoid().mean().item()
+    d_g_z = fake_logits.detach().sigmoid().mean().item()
     return StepStats(loss_D.item(), loss_G.item(), d_x, d_g_z)
-
-
-def _sigmoid(xp, a):
-    return 0.5 * (1.0 + xp.tanh(0.5 * a))  # = 1 / (1 + e^-a), without overflow
 
 
 # ----------------------------------------------------------------------------- sampling and evaluation
