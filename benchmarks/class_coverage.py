@@ -44,8 +44,15 @@ def main():
     W, b = fit_softmax(x.reshape(len(x), -1), y)
     acc = ((xt.reshape(len(xt), -1) @ W + b).argmax(1) == yt).mean()
     s = np.load(args.samples)
-    counts = np.bincount((s.reshape(len(s), -1) @ W + b).argmax(1), minlength=10)
-    print(f"probe test accuracy {acc:.3f}; {int((counts > 0).sum())}/10 classes among {len(s)} samples")
+    z = s.reshape(len(s), -1) @ W + b
+    counts = np.bincount(z.argmax(1), minlength=10)
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    # the Inception-score formula with this probe as the classifier: exp E_x KL(p(y|x) || p(y))
+    marginal = p.mean(0)
+    score = np.exp(np.mean(np.sum(p * (np.log(p + 1e-12) - np.log(marginal + 1e-12)), axis=1)))
+    print(f"probe test accuracy {acc:.3f}; {int((counts > 0).sum())}/10 classes among {len(s)} samples; "
+          f"mean confidence {p.max(1).mean():.3f}; probe score {score:.2f} (10 at best)")
     for name, c in zip(NAMES[args.data], counts):
         print(f"  {name:10s} {c:6d}  ({100 * c / len(s):.1f} %)")
 
