@@ -1,17 +1,12 @@
 """Conv2d, ConvTranspose2d and Upsample with PyTorch's signatures, names, shapes and init."""
 from __future__ import annotations
 
-from .. import backend as B
 from .. import conv as C
 from ..tensor import Tensor
 from .init import default_layer_init_
-from .module import Module, Parameter
+from .module import Module, new_parameter
 
 __all__ = ["Conv2d", "ConvTranspose2d", "Upsample", "UpsamplingNearest2d"]
-
-
-def _new_param(*shape) -> Parameter:
-    return Parameter(B.numpy.empty(shape, dtype=B.numpy.float32))
 
 
 class _ConvNd(Module):
@@ -38,8 +33,8 @@ class _ConvNd(Module):
         # a Geometry validates stride/padding/dilation with the layer's name in the message
         self._geom = C._Geometry(self.kernel_size, self.stride, self.padding, self.dilation, name)
         shape = ((in_channels, out_channels) if self._transposed else (out_channels, in_channels)) + self.kernel_size
-        self.weight = _new_param(*shape)
-        self.register_parameter("bias", _new_param(out_channels) if bias else None)
+        self.weight = new_parameter(*shape)
+        self.register_parameter("bias", new_parameter(out_channels) if bias else None)
         self.reset_parameters()
         C._check_groups(groups, self)
         if padding_mode != "zeros":

@@ -1,16 +1,11 @@
 """Linear and the pointwise layers (PyTorch's signatures, names and initialisation)."""
 from __future__ import annotations
 
-from .. import backend as B
 from .. import functional as F
 from ..ops import flatten
 from ..tensor import Tensor
 from .init import default_layer_init_
-from .module import Module, Parameter
-
-
-def _new_param(*shape) -> Parameter:
-    return Parameter(B.numpy.empty(shape, dtype=B.numpy.float32))
+from .module import Module, new_parameter
 
 
 class Linear(Module):
@@ -19,8 +14,8 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        self.weight = _new_param(out_features, in_features)
-        self.register_parameter("bias", _new_param(out_features) if bias else None)
+        self.weight = new_parameter(out_features, in_features)
+        self.register_parameter("bias", new_parameter(out_features) if bias else None)
         default_layer_init_(self.weight, self.bias)
         if device is not None or dtype is not None:
             self.to(*(a for a in (device, dtype) if a is not None))

@@ -28,6 +28,11 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+def new_parameter(*shape) -> Parameter:
+    """An uninitialised float32 Parameter; layers fill it in ``reset_parameters``/init."""
+    return Parameter(_np.empty(shape, dtype=_np.float32))
+
+
 class Module:
     """Base class of every layer and model."""
 
@@ -191,7 +196,7 @@ class Module:
         return self.to(_np.float64)
 
     # ---- state ------------------------------------------------------------------------------
-    def state_dict(self) -> "OrderedDict[str, numpy.ndarray]":  # noqa: F821
+    def state_dict(self) -> OrderedDict:
         """name -> host NumPy array (a copy) for every parameter and persistent buffer."""
         out = OrderedDict()
         for mod_name, m in self.named_modules():
