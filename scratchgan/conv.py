@@ -462,9 +462,9 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     _check_conv_input(x, weight.shape, geom, _who)
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"{_who}: bias must have shape ({weight.shape[0]},), got {bias.shape}")
-    data = _conv2d_forward_array(x.data, weight.data, geom, _cols)
+    data = _conv2d_forward_array(x.array, weight.array, geom, _cols)
     if bias is not None:
-        data += bias.data.reshape(1, -1, 1, 1)
+        data += bias.array.reshape(1, -1, 1, 1)
 
     def backward(g, out):
         # dx: the transposed convolution of g with the same W, sized back to x
@@ -505,17 +505,17 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     _check_transpose_input(x, weight.shape, geom, out_hw, _who)
     if bias is not None and bias.shape != (weight.shape[1],):
         raise ValueError(f"{_who}: bias must have shape ({weight.shape[1]},), got {bias.shape}")
-    data = _conv_transpose2d_forward_array(x.data, weight.data, geom, out_hw)
+    data = _conv_transpose2d_forward_array(x.array, weight.array, geom, out_hw)
     if bias is not None:
-        data += bias.data.reshape(1, -1, 1, 1)
+        data += bias.array.reshape(1, -1, 1, 1)
 
     def backward(g, out):
         hw = x.shape[2:]
         natural = geom.conv_out(out_hw[0], out_hw[1])
         # one im2col of g serves both GEMMs below (when no crop is needed)
-        cols = _Im2col(g.data, geom, hw) if natural == tuple(hw) else None
+        cols = _Im2col(g.array, geom, hw) if natural == tuple(hw) else None
         if cols is not None and x.requires_grad and weight.requires_grad:
-            cols.fold_weight_grad(x.data)  # dW rides along the chunks that conv2d(g, W) makes
+            cols.fold_weight_grad(x.array)  # dW rides along the chunks that conv2d(g, W) makes
         # dx: the convolution of g with the same W
         gx = _crop(conv2d(g, weight, None, stride, padding, dilation, _cols=cols), hw) if x.requires_grad else None
         # dW: the correlation of g (the "input" here) with x (the "output gradient")
@@ -540,7 +540,7 @@ def conv2d_weight(x: Tensor, weight_size, grad_output: Tensor, stride=1, padding
     weight_size = tuple(weight_size)
     geom = _Geometry(weight_size[2:], stride, padding, dilation, "conv2d_weight")
     g = grad_output
-    data = _conv2d_weight_array(x.data, g.data, weight_size, geom, _cols)
+    data = _conv2d_weight_array(x.array, g.array, weight_size, geom, _cols)
 
     def backward(gw, out):
         # <gw, dW(x, g)> = <conv2d(x, gw), g> = <x, conv_transpose2d(g, gw)>: bilinear, so each
@@ -582,14 +582,14 @@ def _upsample_nearest_op(x, fh, fw):
     def backward(g, out):  # each input pixel feeds fh·fw outputs: its gradient is their sum
         return (_sum_pool_op(g, fh, fw),)
 
-    return apply_op(_upsample_array(x.data, fh, fw), (x,), backward, "upsample_nearest")
+    return apply_op(_upsample_array(x.array, fh, fw), (x,), backward, "upsample_nearest")
 
 
 def _sum_pool_op(g, fh, fw):
     def backward(gg, out):  # the adjoint of the block sum is the repetition
         return (_upsample_nearest_op(gg, fh, fw),)
 
-    return apply_op(_sum_pool_array(g.data, fh, fw), (g,), backward, "sum_pool")
+    return apply_op(_sum_pool_array(g.array, fh, fw), (g,), backward, "sum_pool")
 
 
 def interpolate(x: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None) -> Tensor:
@@ -616,7 +616,7 @@ def interpolate(x: Tensor, size=None, scale_factor=None, mode: str = "nearest", 
         raise ValueError(f"interpolate: output size {(oh, ow)} must be positive")
     if oh % h == 0 and ow % w == 0 and size is not None:
         return _upsample_nearest_op(x, oh // h, ow // w)
-    xp = B.get_array_module(x.data)
+    xp = B.get_array_module(x.array)
     rows = xp.minimum((xp.arange(oh) * scale_h).astype(xp.int64), h - 1)
     cols = xp.minimum((xp.arange(ow) * scale_w).astype(xp.int64), w - 1)
     return getitem(x, (slice(None), slice(None), rows[:, None], cols[None, :]))

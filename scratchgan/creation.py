@@ -21,7 +21,7 @@ def _finish(host_or_device_array, device, requires_grad):
 def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A new tensor from Python data or an array (copied).  Python floats become float32."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     src = B._backend_of(data)
     if src is not None:  # an array: keep its dtype unless told, keep its device unless told
         arr = data.astype(resolve_dtype(dtype), copy=True) if dtype is not None else data.copy()
@@ -135,18 +135,18 @@ def _check_inplace(t: Tensor, what: str):
 
 def _write(t: Tensor, host_values, what: str) -> Tensor:
     _check_inplace(t, what)
-    t.data[...] = B.to_device(host_values, t.device)
+    t.array[...] = B.to_device(host_values, t.device)
     return t
 
 
 def _fill_(t, value):
     _check_inplace(t, "fill_")
-    t.data[...] = value
+    t.array[...] = value
     return t
 
 
 def _copy_(t, src):
-    src_data = src.data if isinstance(src, Tensor) else src
+    src_data = src.array if isinstance(src, Tensor) else src
     if tuple(src_data.shape) != t.shape:
         raise ValueError(f"copy_: source of shape {tuple(src_data.shape)} does not match destination {t.shape}")
     return _write(t, B.to_numpy(src_data) if B.device_of(src_data) != t.device else src_data, "copy_")

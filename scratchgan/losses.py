@@ -51,7 +51,7 @@ def bce_with_logits(logits: Tensor, targets, weight=None, reduction: str = "mean
     y = targets if isinstance(targets, Tensor) else Tensor(_xp(x).full(x.shape, targets, dtype=x.dtype))
     _check_same_shape("bce_with_logits", x, y)
     xp = _xp(x, y)
-    data = xp.maximum(x.data, 0) - x.data * y.data + xp.log1p(xp.exp(-xp.abs(x.data)))
+    data = xp.maximum(x.array, 0) - x.array * y.array + xp.log1p(xp.exp(-xp.abs(x.array)))
 
     def backward(g, out):
         gx = g * (sigmoid(x) - y) if x.requires_grad else None
@@ -82,10 +82,10 @@ def bce(probs: Tensor, targets, weight=None, reduction: str = "mean") -> Tensor:
     y = targets if isinstance(targets, Tensor) else Tensor(_xp(p).full(p.shape, targets, dtype=p.dtype))
     _check_same_shape("bce", p, y)
     xp = _xp(p, y)
-    if bool(((p.data < 0) | (p.data > 1)).any()):
+    if bool(((p.array < 0) | (p.array > 1)).any()):
         raise ValueError("bce: all input probabilities must be between 0 and 1 (did you mean bce_with_logits?)")
-    log_p, log_q = _clamped_log(xp, p.data), _clamped_log(xp, 1 - p.data)
-    data = -(y.data * log_p + (1 - y.data) * log_q)
+    log_p, log_q = _clamped_log(xp, p.array), _clamped_log(xp, 1 - p.array)
+    data = -(y.array * log_p + (1 - y.array) * log_q)
 
     def backward(g, out):
         gp = g * (p - y) / clamp(p * (1.0 - p), min=1e-12) if p.requires_grad else None

@@ -77,7 +77,7 @@ def channel_sum(x: Tensor) -> Tensor:
     def backward(g, out):  # d s[c] / d x[n,c,h,w] = 1: broadcast g back over the summed axes
         return (broadcast_to(reshape(g, _channel_shape(len(shape), shape[1])), shape),)
 
-    return apply_op(_channel_sum_array(x.data), (x,), backward, "channel_sum")
+    return apply_op(_channel_sum_array(x.array), (x,), backward, "channel_sum")
 
 
 def channel_dot(a: Tensor, b: Tensor) -> Tensor:
@@ -90,7 +90,7 @@ def channel_dot(a: Tensor, b: Tensor) -> Tensor:
         gb = channel_affine(a, g) if b.requires_grad else None
         return ga, gb
 
-    return apply_op(_channel_dot_array(a.data, b.data), (a, b), backward, "channel_dot")
+    return apply_op(_channel_dot_array(a.array, b.array), (a, b), backward, "channel_dot")
 
 
 def channel_affine(x: Tensor, scale: Tensor | None = None, shift: Tensor | None = None,
@@ -107,16 +107,16 @@ def channel_affine(x: Tensor, scale: Tensor | None = None, shift: Tensor | None 
     for name, v in (("scale", scale), ("shift", shift), ("scale2", scale2)):
         if v is not None and v.shape != (c,):
             raise ValueError(f"channel_affine: {name} must have shape ({c},) for input {x.shape}, got {v.shape}")
-    xp = B.get_array_module(x.data)
+    xp = B.get_array_module(x.array)
     cs = _channel_shape(x.ndim, c)
     if scale is not None:
-        data = x.data * scale.data.reshape(cs)
+        data = x.array * scale.array.reshape(cs)
     else:
-        data = x.data.copy(order="K")  # "K": keep the memory layout (channels-last stays so)
+        data = x.array.copy(order="K")  # "K": keep the memory layout (channels-last stays so)
     if x2 is not None:
-        data += xp.multiply(x2.data, scale2.data.reshape(cs), out=_scratch_like(xp, data, "channel_affine"))
+        data += xp.multiply(x2.array, scale2.array.reshape(cs), out=_scratch_like(xp, data, "channel_affine"))
     if shift is not None:
-        data += shift.data.reshape(cs)
+        data += shift.array.reshape(cs)
     terms = [(x, scale)] + ([(x2, scale2)] if x2 is not None else [])
 
     def backward(g, out):  # dy = s·dx + x·ds + s2·dx2 + x2·ds2 + dt
@@ -146,7 +146,7 @@ def _as_tensor(v):
 
 
 def _data(v):
-    return v.data if isinstance(v, Tensor) else v
+    return v.array if isinstance(v, Tensor) else v
 
 
 def batch_norm(x: Tensor, running_mean=None, running_var=None, weight: Tensor | None = None,
@@ -184,7 +184,7 @@ def batch_norm(x: Tensor, running_mean=None, running_var=None, weight: Tensor | 
 def _batch_norm_eval(x, rm, rv, weight, bias, eps):
     """y = x·s + t with s = γ/√(r_var + eps), t = β − r_mean·s: one channel_affine, differentiable
     in x, γ and β through it."""
-    xp = B.get_array_module(x.data)
+    xp = B.get_array_module(x.array)
     inv = Tensor((1.0 / xp.sqrt(rv.astype(x.dtype) + eps)).astype(x.dtype))
     scale = inv if weight is None else weight * inv
     shift = Tensor(-rm.astype(x.dtype)) * scale
@@ -212,17 +212,17 @@ def _scratch_like(xp, a, name: str):
 
 
 def _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps, m):
-    xp = B.get_array_module(x.data)
+    xp = B.get_array_module(x.array)
     c = x.shape[1]
     cs = _channel_shape(x.ndim, c)
     # forward on raw arrays, in the output array itself: y = x − μ, σ² = Σy²/M, y = y·(γ/σ) + β
-    mean = _channel_sum_array(x.data) * (1.0 / m)
-    y = x.data - mean.reshape(cs)
+    mean = _channel_sum_array(x.array) * (1.0 / m)
+    y = x.array - mean.reshape(cs)
     var = _channel_dot_array(y, y) * (1.0 / m)
     inv = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
-    y *= (inv if weight is None else inv * weight.data).reshape(cs)
+    y *= (inv if weight is None else inv * weight.array).reshape(cs)
     if bias is not None:
-        y += bias.data.reshape(cs)
+        y += bias.array.reshape(cs)
     if running_mean is not None:
         rm = _data(running_mean)
         rm *= 1.0 - momentum
@@ -240,7 +240,7 @@ def _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps,
         if is_grad_enabled():
             xc_t, inv_t = _normalize_parts(x, eps, m)
         else:  # x − μ again, into scratch memory (cheaper than keeping an x-sized array alive)
-            xc_t = Tensor(xp.subtract(x.data, mean.reshape(cs), out=_scratch_like(xp, x.data, "bn_xc")))
+            xc_t = Tensor(xp.subtract(x.array, mean.reshape(cs), out=_scratch_like(xp, x.array, "bn_xc")))
             inv_t = Tensor(inv)
         sg = channel_sum(g)
         sgxhat = channel_dot(g, xc_t) * inv_t

@@ -1,6 +1,6 @@
 """Differentiable ops: each forward with its backward right beside it.
 
-Conventions: ``x.data`` is the backend array, ``xp`` its module (NumPy or CuPy);
+Conventions: ``x.array`` is the backend array, ``xp`` its module (NumPy or CuPy);
 ``g`` is dL/d(out) as a Tensor, ``out`` the op's output.  Backward functions use
 Tensor ops only, so they are differentiable themselves (double backprop).  They
 skip parents that need no gradient: a real image batch never pays for dL/dx.
@@ -20,7 +20,7 @@ _np = B.numpy  # host NumPy only for dtype objects and host-side scalars, never 
 
 
 def _xp(*tensors):
-    return B.get_array_module(*(t.data for t in tensors))
+    return B.get_array_module(*(t.array for t in tensors))
 
 
 def _const(value, like: Tensor) -> Tensor:
@@ -43,7 +43,7 @@ def _pair(a, b):
         a = _const(a, b)
     if not isinstance(b, Tensor):
         b = _const(b, a)
-    B.get_array_module(a.data, b.data)  # raises on arrays from two devices
+    B.get_array_module(a.array, b.array)  # raises on arrays from two devices
     return a, b
 
 
@@ -69,7 +69,7 @@ def broadcast_to(x: Tensor, shape) -> Tensor:
     def backward(g, out):  # broadcasting copies values, so their gradients add up
         return (sum_to(g, x.shape),)
 
-    return apply_op(xp.broadcast_to(x.data, shape), (x,), backward, "broadcast_to")
+    return apply_op(xp.broadcast_to(x.array, shape), (x,), backward, "broadcast_to")
 
 
 def sum_to(x: Tensor, shape) -> Tensor:
@@ -79,7 +79,7 @@ def sum_to(x: Tensor, shape) -> Tensor:
         return x
     lead = x.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and x.shape[i + lead] != 1)
-    data = x.data.sum(axis=axes, keepdims=True)
+    data = x.array.sum(axis=axes, keepdims=True)
     if lead:
         data = data.reshape(shape)
 
@@ -96,7 +96,7 @@ def add(a, b) -> Tensor:
     def backward(g, out):  # d(a+b) = da + db
         return (sum_to(g, a.shape) if a.requires_grad else None, sum_to(g, b.shape) if b.requires_grad else None)
 
-    return apply_op(a.data + b.data, (a, b), backward, "add")
+    return apply_op(a.array + b.array, (a, b), backward, "add")
 
 
 def sub(a, b) -> Tensor:
@@ -105,7 +105,7 @@ def sub(a, b) -> Tensor:
     def backward(g, out):  # d(a-b) = da - db
         return (sum_to(g, a.shape) if a.requires_grad else None, sum_to(-g, b.shape) if b.requires_grad else None)
 
-    return apply_op(a.data - b.data, (a, b), backward, "sub")
+    return apply_op(a.array - b.array, (a, b), backward, "sub")
 
 
 def mul(a, b) -> Tensor:
@@ -114,7 +114,7 @@ def mul(a, b) -> Tensor:
     def backward(g, out):  # d(ab) = b da + a db
         return (sum_to(g * b, a.shape) if a.requires_grad else None, sum_to(g * a, b.shape) if b.requires_grad else None)
 
-    return apply_op(a.data * b.data, (a, b), backward, "mul")
+    return apply_op(a.array * b.array, (a, b), backward, "mul")
 
 
 def div(a, b) -> Tensor:
@@ -125,11 +125,11 @@ def div(a, b) -> Tensor:
         gb = sum_to(-g * a / (b * b), b.shape) if b.requires_grad else None
         return ga, gb
 
-    return apply_op(a.data / b.data, (a, b), backward, "div")
+    return apply_op(a.array / b.array, (a, b), backward, "div")
 
 
 def neg(x: Tensor) -> Tensor:
-    return apply_op(-x.data, (x,), lambda g, out: (-g,), "neg")
+    return apply_op(-x.array, (x,), lambda g, out: (-g,), "neg")
 
 
 def pow(x, p) -> Tensor:  # noqa: A001 - torch.pow
@@ -141,7 +141,7 @@ def pow(x, p) -> Tensor:  # noqa: A001 - torch.pow
         def backward_base(g, out):
             return (None, g * out * math.log(float(x)))
 
-        return apply_op(base.data ** p_t.data, (base, p_t), backward_base, "pow")
+        return apply_op(base.array ** p_t.array, (base, p_t), backward_base, "pow")
     if isinstance(p, Tensor):
         x, p = _pair(x, p)
 
@@ -150,7 +150,7 @@ def pow(x, p) -> Tensor:  # noqa: A001 - torch.pow
             gp = sum_to(g * out * log(x), p.shape) if p.requires_grad else None
             return gx, gp
 
-        return apply_op(x.data ** p.data, (x, p), backward, "pow")
+        return apply_op(x.array ** p.array, (x, p), backward, "pow")
     p = float(p) if not isinstance(p, int) else p
 
     def backward_scalar(g, out):  # d x^p = p x^(p-1) dx
@@ -158,7 +158,7 @@ def pow(x, p) -> Tensor:  # noqa: A001 - torch.pow
             return (g * x * 2.0,)
         return (g * (x ** (p - 1)) * float(p),)
 
-    data = x.data * x.data if p == 2 else x.data ** p  # a Python scalar keeps float32 float32
+    data = x.array * x.array if p == 2 else x.array ** p  # a Python scalar keeps float32 float32
     return apply_op(data, (x,), backward_scalar, "pow")
 
 
@@ -183,7 +183,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         gb = sum_to(matmul(a.mT, g), b.shape) if b.requires_grad else None
         return ga, gb
 
-    return apply_op(a.data @ b.data, (a, b), backward, "matmul")
+    return apply_op(a.array @ b.array, (a, b), backward, "matmul")
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -196,9 +196,9 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
         raise ValueError(f"linear: input of shape {x.shape} does not match weight of shape {weight.shape} "
                          f"(expected input of shape (*, {weight.shape[1]}))")
-    data = x.data @ weight.data.T
+    data = x.array @ weight.array.T
     if bias is not None:
-        data += bias.data
+        data += bias.array
     parents = (x, weight) if bias is None else (x, weight, bias)
 
     def backward(g, out):
@@ -214,20 +214,20 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 # ---- elementwise functions -----------------------------------------------------------------
 def exp(x: Tensor) -> Tensor:
-    return apply_op(_xp(x).exp(x.data), (x,), lambda g, out: (g * out,), "exp")  # d e^x = e^x dx
+    return apply_op(_xp(x).exp(x.array), (x,), lambda g, out: (g * out,), "exp")  # d e^x = e^x dx
 
 
 def log(x: Tensor) -> Tensor:
-    return apply_op(_xp(x).log(x.data), (x,), lambda g, out: (g / x,), "log")  # d log x = dx / x
+    return apply_op(_xp(x).log(x.array), (x,), lambda g, out: (g / x,), "log")  # d log x = dx / x
 
 
 def sqrt(x: Tensor) -> Tensor:
-    return apply_op(_xp(x).sqrt(x.data), (x,), lambda g, out: (g / (out * 2.0),), "sqrt")  # d √x = dx / (2√x)
+    return apply_op(_xp(x).sqrt(x.array), (x,), lambda g, out: (g / (out * 2.0),), "sqrt")  # d √x = dx / (2√x)
 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001 - torch.abs
     xp = _xp(x)
-    return apply_op(xp.abs(x.data), (x,), lambda g, out: (g * Tensor(xp.sign(x.data)),), "abs")  # d|x| = sign(x) dx
+    return apply_op(xp.abs(x.array), (x,), lambda g, out: (g * Tensor(xp.sign(x.array)),), "abs")  # d|x| = sign(x) dx
 
 
 def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - torch's names
@@ -235,14 +235,14 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - torch's name
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     xp = _xp(x)
-    data = xp.clip(x.data, min, max)
+    data = xp.clip(x.array, min, max)
 
     def backward(g, out):
         inside = xp.ones(x.shape, dtype=bool)
         if min is not None:
-            inside &= x.data >= min
+            inside &= x.array >= min
         if max is not None:
-            inside &= x.data <= max
+            inside &= x.array <= max
         return (g * Tensor(inside.astype(x.dtype)),)
 
     return apply_op(data, (x,), backward, "clamp")
@@ -251,16 +251,16 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - torch's name
 def relu(x: Tensor) -> Tensor:
     xp = _xp(x)
     # d relu(x) = [x > 0] dx
-    return apply_op(xp.maximum(x.data, 0), (x,), lambda g, out: (g * Tensor((x.data > 0).astype(x.dtype)),), "relu")
+    return apply_op(xp.maximum(x.array, 0), (x,), lambda g, out: (g * Tensor((x.array > 0).astype(x.dtype)),), "relu")
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     xp = _xp(x)
     s = negative_slope
-    positive = x.data > 0
+    positive = x.array > 0
     # leaky(x) = max(x, s·x) for s <= 1 (min for s > 1): two in-place passes, no xp.where (10x slower)
-    data = xp.asarray(x.data * xp.asarray(s, dtype=x.dtype))  # asarray: 0-d input gives a scalar
-    (xp.maximum if s <= 1 else xp.minimum)(x.data, data, out=data)
+    data = xp.asarray(x.array * xp.asarray(s, dtype=x.dtype))  # asarray: 0-d input gives a scalar
+    (xp.maximum if s <= 1 else xp.minimum)(x.array, data, out=data)
 
     def backward(g, out):  # d leaky(x) = (1 if x > 0 else slope) dx
         slope = positive.astype(x.dtype)
@@ -273,7 +273,7 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 def tanh(x: Tensor) -> Tensor:
     # d tanh(x) = (1 - tanh(x)^2) dx, from the output: no second transcendental
-    return apply_op(_xp(x).tanh(x.data), (x,), lambda g, out: (g * (1.0 - out * out),), "tanh")
+    return apply_op(_xp(x).tanh(x.array), (x,), lambda g, out: (g * (1.0 - out * out),), "tanh")
 
 
 def _sigmoid_array(xp, a):
@@ -284,7 +284,7 @@ def _sigmoid_array(xp, a):
 
 def sigmoid(x: Tensor) -> Tensor:
     # d σ(x) = σ(x)(1 - σ(x)) dx
-    return apply_op(_sigmoid_array(_xp(x), x.data), (x,), lambda g, out: (g * out * (1.0 - out),), "sigmoid")
+    return apply_op(_sigmoid_array(_xp(x), x.array), (x,), lambda g, out: (g * out * (1.0 - out),), "sigmoid")
 
 
 def _log1p_exp_neg_abs(xp, a):
@@ -294,20 +294,20 @@ def _log1p_exp_neg_abs(xp, a):
 def softplus(x: Tensor) -> Tensor:
     """log(1 + e^x) = max(x, 0) + log1p(e^-|x|): finite for every finite x."""
     xp = _xp(x)
-    data = xp.maximum(x.data, 0) + _log1p_exp_neg_abs(xp, x.data)
+    data = xp.maximum(x.array, 0) + _log1p_exp_neg_abs(xp, x.array)
     return apply_op(data, (x,), lambda g, out: (g * sigmoid(x),), "softplus")  # d softplus = σ(x) dx
 
 
 def logsigmoid(x: Tensor) -> Tensor:
     """log σ(x) = min(x, 0) - log1p(e^-|x|): no log(0) even when σ(x) underflows."""
     xp = _xp(x)
-    data = xp.minimum(x.data, 0) - _log1p_exp_neg_abs(xp, x.data)
+    data = xp.minimum(x.array, 0) - _log1p_exp_neg_abs(xp, x.array)
     return apply_op(data, (x,), lambda g, out: (g * sigmoid(-x),), "logsigmoid")  # d log σ = σ(-x) dx
 
 
 def where(condition, a, b) -> Tensor:
     """Pick from a where condition holds, else b; the gradient is routed the same way."""
-    cond = condition.data if isinstance(condition, Tensor) else condition
+    cond = condition.array if isinstance(condition, Tensor) else condition
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError("where: at least one of a and b must be a Tensor")
     a, b = _pair(a, b)
@@ -319,7 +319,7 @@ def where(condition, a, b) -> Tensor:
         gb = sum_to(where(cond, zero, g), b.shape) if b.requires_grad else None
         return ga, gb
 
-    return apply_op(xp.where(cond, a.data, b.data), (a, b), backward, "where")
+    return apply_op(xp.where(cond, a.array, b.array), (a, b), backward, "where")
 
 
 # ---- reductions -----------------------------------------------------------------------------
@@ -337,7 +337,7 @@ def _expand_back(g: Tensor, x: Tensor, dims, keepdim) -> Tensor:
 
 def sum(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001 - torch.sum
     dims = _norm_dims(dim, x.ndim)
-    data = x.data.sum(axis=dims, keepdims=keepdim)
+    data = x.array.sum(axis=dims, keepdims=keepdim)
     # d sum(x) / dx_i = 1: the gradient is copied to every summed element
     return apply_op(data, (x,), lambda g, out: (_expand_back(g, x, dims, keepdim),), "sum")
 
@@ -345,7 +345,7 @@ def sum(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001 - t
 def mean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     dims = _norm_dims(dim, x.ndim)
     n = x.numel() if dims is None else math.prod(x.shape[d] for d in dims)
-    data = x.data.mean(axis=dims, keepdims=keepdim)
+    data = x.array.mean(axis=dims, keepdims=keepdim)
     return apply_op(data, (x,), lambda g, out: (_expand_back(g, x, dims, keepdim) * (1.0 / n),), "mean")
 
 
@@ -356,17 +356,17 @@ def _extreme(x: Tensor, dim, keepdim, largest: bool):
     xp = _xp(x)
     name = "max" if largest else "min"
     if dim is None:
-        data = x.data.max() if largest else x.data.min()
+        data = x.array.max() if largest else x.array.min()
 
         def backward(g, out):  # ties share the gradient equally (torch's amax convention)
-            hit = (x.data == out.data).astype(x.dtype)
+            hit = (x.array == out.array).astype(x.dtype)
             return (broadcast_to(g, x.shape) * Tensor(hit / hit.sum()),)
 
         return apply_op(data, (x,), backward, name)
     (d,) = _norm_dims(dim, x.ndim)
-    idx = x.data.argmax(axis=d) if largest else x.data.argmin(axis=d)
+    idx = x.array.argmax(axis=d) if largest else x.array.argmin(axis=d)
     idx_k = xp.expand_dims(idx, d)
-    data = xp.take_along_axis(x.data, idx_k, axis=d)
+    data = xp.take_along_axis(x.array, idx_k, axis=d)
     if not keepdim:
         data = data.squeeze(d)
 
@@ -397,21 +397,21 @@ def min(x: Tensor, dim=None, keepdim: bool = False):  # noqa: A001 - torch.min
 def maximum(a, b) -> Tensor:
     """Elementwise larger value; the gradient goes to the larger input (to a on ties)."""
     a, b = _pair(a, b)
-    return where(a.data >= b.data, a, b)
+    return where(a.array >= b.array, a, b)
 
 
 def minimum(a, b) -> Tensor:
     a, b = _pair(a, b)
-    return where(a.data <= b.data, a, b)
+    return where(a.array <= b.array, a, b)
 
 
 def logsumexp(x: Tensor, dim, keepdim: bool = False) -> Tensor:
     """log Σ e^x = m + log Σ e^(x-m), m = max x: no overflow."""
     xp = _xp(x)
     dims = _norm_dims(dim, x.ndim)
-    m = x.data.max(axis=dims, keepdims=True)
+    m = x.array.max(axis=dims, keepdims=True)
     m = xp.where(xp.isfinite(m), m, 0)
-    data = m + xp.log(xp.exp(x.data - m).sum(axis=dims, keepdims=True))
+    data = m + xp.log(xp.exp(x.array - m).sum(axis=dims, keepdims=True))
     if not keepdim:
         data = data.squeeze(dims)
 
@@ -435,10 +435,10 @@ def std(x: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, corre
     v = var(x, dim=dim, unbiased=unbiased, keepdim=keepdim, correction=correction)
 
     def backward(g, out):  # d√v = dv / (2√v); 0 where the spread is 0 (torch's choice; no inf·0 = nan)
-        flat = Tensor((out.data == 0).astype(out.dtype))
+        flat = Tensor((out.array == 0).astype(out.dtype))
         return (g * (1.0 - flat) / ((out + flat) * 2.0),)
 
-    return apply_op(_xp(v).sqrt(v.data), (v,), backward, "std")
+    return apply_op(_xp(v).sqrt(v.array), (v,), backward, "std")
 
 
 def norm(x: Tensor, p=2, dim=None, keepdim: bool = False) -> Tensor:
@@ -447,11 +447,11 @@ def norm(x: Tensor, p=2, dim=None, keepdim: bool = False) -> Tensor:
         raise NotImplementedError(f"norm: only p=2 is implemented, got p={p!r}")
     xp = _xp(x)
     dims = _norm_dims(dim, x.ndim)
-    data = xp.sqrt((x.data * x.data).sum(axis=dims, keepdims=keepdim))
+    data = xp.sqrt((x.array * x.array).sum(axis=dims, keepdims=keepdim))
 
     def backward(g, out):  # d‖x‖ = x/‖x‖ · dx
         n = _expand_back(out, x, dims, keepdim)
-        safe = n + Tensor((n.data == 0).astype(x.dtype))
+        safe = n + Tensor((n.array == 0).astype(x.dtype))
         return (_expand_back(g, x, dims, keepdim) * x / safe,)
 
     return apply_op(data, (x,), backward, "norm")
@@ -467,10 +467,10 @@ def _shape_arg(shape):
 def reshape(x: Tensor, *shape) -> Tensor:
     shape = _shape_arg(shape)
     try:
-        data = x.data.reshape(shape)
+        data = x.array.reshape(shape)
     except ValueError:
         raise ValueError(f"reshape: cannot view a tensor of shape {x.shape} ({x.numel()} elements) as {shape}") from None
-    if data.shape == x.data.shape:
+    if data.shape == x.array.shape:
         return x
     return apply_op(data, (x,), lambda g, out: (reshape(g, x.shape),), "reshape")
 
@@ -480,7 +480,7 @@ def permute(x: Tensor, *dims) -> Tensor:
     if len(dims) != x.ndim or sorted(dims) != list(range(x.ndim)):
         raise ValueError(f"permute: {dims} is not a permutation of the {x.ndim} dims of shape {x.shape}")
     inverse = tuple(sorted(range(x.ndim), key=dims.__getitem__))
-    return apply_op(x.data.transpose(dims), (x,), lambda g, out: (permute(g, inverse),), "permute")
+    return apply_op(x.array.transpose(dims), (x,), lambda g, out: (permute(g, inverse),), "permute")
 
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
@@ -521,14 +521,14 @@ def expand(x: Tensor, *shape) -> Tensor:
 def _plain_key(key):
     """An index key with Tensors replaced by their arrays; also: does it need scatter-add?"""
     parts = key if isinstance(key, tuple) else (key,)
-    parts = tuple(p.data if isinstance(p, Tensor) else p for p in parts)
+    parts = tuple(p.array if isinstance(p, Tensor) else p for p in parts)
     advanced = builtins.any(not isinstance(p, (int, slice, type(None), type(Ellipsis))) for p in parts)
     return (parts if isinstance(key, tuple) else parts[0]), advanced
 
 
 def getitem(x: Tensor, key) -> Tensor:
     key, advanced = _plain_key(key)
-    return apply_op(x.data[key], (x,), lambda g, out: (index_add_zeros(g, key, x.shape, advanced),), "getitem")
+    return apply_op(x.array[key], (x,), lambda g, out: (index_add_zeros(g, key, x.shape, advanced),), "getitem")
 
 
 def index_add_zeros(g: Tensor, key, shape, advanced: bool) -> Tensor:
@@ -536,9 +536,9 @@ def index_add_zeros(g: Tensor, key, shape, advanced: bool) -> Tensor:
     xp = _xp(g)
     data = xp.zeros(shape, dtype=g.dtype)
     if advanced:
-        B.scatter_add(xp, data, key, g.data)
+        B.scatter_add(xp, data, key, g.array)
     else:
-        data[key] = g.data
+        data[key] = g.array
     return apply_op(data, (g,), lambda gg, out: (getitem(gg, key),), "index_add")
 
 
@@ -560,7 +560,7 @@ def cat(tensors, dim: int = 0) -> Tensor:
         return tuple(getitem(g, lead + (slice(lo, hi),)) if t.requires_grad else None
                      for t, lo, hi in zip(tensors, bounds[:-1], bounds[1:]))
 
-    return apply_op(xp.concatenate([t.data for t in tensors], axis=d), tuple(tensors), backward, "cat")
+    return apply_op(xp.concatenate([t.array for t in tensors], axis=d), tuple(tensors), backward, "cat")
 
 
 def stack(tensors, dim: int = 0) -> Tensor:
@@ -596,12 +596,12 @@ def to(x: Tensor, *args, **kwargs) -> Tensor:
             dev = a
         else:
             dtype = a
-    data = x.data
+    data = x.array
     if dev is not None:
         data = B.to_device(data, dev)
     if dtype is not None:
         data = data.astype(resolve_dtype(dtype), copy=False)
-    if data is x.data:
+    if data is x.array:
         return x
     src_dev, src_dtype = x.device, x.dtype
     return apply_op(data, (x,), lambda g, out: (to(g, src_dev, src_dtype),), "to")
@@ -631,8 +631,8 @@ def _bind():
 
     def compare(fn):
         def op(a, b):
-            b = b.data if isinstance(b, Tensor) else b
-            return Tensor(fn(a.data, b))
+            b = b.array if isinstance(b, Tensor) else b
+            return Tensor(fn(a.array, b))
         return op
 
     T.__lt__ = compare(lambda a, b: a < b)
@@ -660,7 +660,7 @@ def _bind():
     T.double = lambda x: to(x, _np.float64)
     T.long = lambda x: to(x, _np.int64)
     T.type_as = lambda x, other: to(x, other.dtype)
-    T.clone = lambda x: apply_op(x.data.copy(), (x,), lambda g, out: (g,), "clone")
+    T.clone = lambda x: apply_op(x.array.copy(), (x,), lambda g, out: (g,), "clone")
 
 
 _bind()

@@ -1,6 +1,6 @@
 """The Tensor and the reverse-mode autograd engine.
 
-A Tensor wraps a backend array (``.data``).  Every differentiable op (in ``ops.py``,
+A Tensor wraps a backend array (``.array``).  Every differentiable op (in ``ops.py``,
 ``conv.py``, ``norm.py``) builds its output with ``apply_op(data, parents, backward)``,
 where ``backward(g, out)`` maps the gradient of the output to one gradient per parent.
 The backward functions are written with Tensor ops, so gradients are graph values
@@ -63,44 +63,62 @@ def _freed(g, out):
 class Tensor:
     """An n-dimensional array with a gradient.
 
-    ``data``: the backend array; ``grad``: a Tensor (on leaves that require grad) or None.
-    Non-leaf tensors carry ``_parents`` and ``_backward`` recorded by ``apply_op``.
+    ``array``: the backend array (NumPy or CuPy) that the engine computes on;
+    ``grad``: a Tensor (on leaves that require grad) or None.  Non-leaf tensors
+    carry ``_parents`` and ``_backward`` recorded by ``apply_op``.
+
+    Why ``array`` and ``data`` differ: ``t.data`` is PyTorch's — a *Tensor* sharing
+    ``t``'s memory but cut from the graph, so ``p.data.clamp_(-c, c)`` or
+    ``p.data.mul_(b)`` writes into the parameter without autograd seeing it.  The
+    engine itself never goes through ``.data``: its ops read and build raw arrays
+    through ``.array``, the one attribute that holds them.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_op", "__weakref__")
+    __slots__ = ("array", "grad", "requires_grad", "_parents", "_backward", "_op", "__weakref__")
     # numpy_array + tensor must call Tensor.__radd__, not broadcast the Tensor into an object array.
     __array_ufunc__ = None
 
     def __init__(self, data, requires_grad: bool = False):
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         elif B._backend_of(data) is None:  # lists, scalars: torch.Tensor(...) semantics, float32
             data = B.numpy.asarray(data, dtype=B.numpy.float32)
-        self.data = data
+        self.array = data
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self._parents = ()
         self._backward = None
         self._op = ""
-        if self.requires_grad and self.data.dtype.kind not in "fc":
-            raise RuntimeError(f"only floating point tensors can require gradients, got dtype {self.data.dtype}")
+        if self.requires_grad and self.array.dtype.kind not in "fc":
+            raise RuntimeError(f"only floating point tensors can require gradients, got dtype {self.array.dtype}")
+
+    # ---- .data: PyTorch's view of the values, outside the graph ---------------------------------
+    @property
+    def data(self) -> "Tensor":
+        """A Tensor sharing this tensor's memory, with no graph and ``requires_grad=False``."""
+        return Tensor(self.array)
+
+    @data.setter
+    def data(self, value):
+        """``p.data = t`` swaps in ``t``'s values (any shape), keeping ``p``'s identity and grad flag."""
+        self.array = value.array if isinstance(value, Tensor) else value
 
     # ---- metadata -------------------------------------------------------------------------
     @property
     def shape(self) -> tuple:
-        return tuple(self.data.shape)
+        return tuple(self.array.shape)
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self) -> B.device:
-        return B.device_of(self.data)
+        return B.device_of(self.array)
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def is_leaf(self) -> bool:
@@ -114,10 +132,10 @@ class Tensor:
         return self.shape if dim is None else self.shape[dim]
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     def __len__(self):
         if self.ndim == 0:
@@ -128,7 +146,7 @@ class Tensor:
     def item(self):
         if self.numel() != 1:
             raise ValueError(f"item(): only one-element tensors can be converted to Python scalars, got shape {self.shape}")
-        return B.to_numpy(self.data).reshape(()).item()
+        return B.to_numpy(self.array).reshape(()).item()
 
     def numpy(self):
         """The data as a NumPy array (a view on the CPU), like ``torch.Tensor.numpy``."""
@@ -136,10 +154,10 @@ class Tensor:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
         if self.device.type != "cpu":
             raise TypeError(f"can't convert {self.device} tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first.")
-        return self.data
+        return self.array
 
     def tolist(self):
-        return B.to_numpy(self.data).tolist()
+        return B.to_numpy(self.array).tolist()
 
     def __float__(self):
         return float(self.item())
@@ -154,7 +172,7 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """The same data, cut from the graph: gradients stop here."""
-        return Tensor(self.data)
+        return Tensor(self.array)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if not self.is_leaf:
@@ -175,12 +193,12 @@ class Tensor:
         return self.to("cuda")
 
     def __repr__(self):
-        body = B.numpy.array2string(B.to_numpy(self.data), separator=", ", precision=4, prefix="tensor(")
+        body = B.numpy.array2string(B.to_numpy(self.array), separator=", ", precision=4, prefix="tensor(")
         extra = ""
         if self.device.type != "cpu":
             extra += f", device='{self.device}'"
-        if self.data.dtype != B.numpy.float32 and self.data.dtype != B.numpy.int64:
-            extra += f", dtype={self.data.dtype}"
+        if self.array.dtype != B.numpy.float32 and self.array.dtype != B.numpy.int64:
+            extra += f", dtype={self.array.dtype}"
         if self._backward is not None and self.requires_grad:
             extra += f", grad_fn=<{self._op or 'Op'}>"
         elif self.requires_grad:
@@ -205,9 +223,9 @@ def apply_op(data, parents: tuple, backward, op: str = "") -> Tensor:
     ``backward(g, out)`` returns one Tensor (or None) per parent.
     """
     out = Tensor.__new__(Tensor)
-    if isinstance(data, B.numpy.generic):  # NumPy reduces to scalars; keep .data an array (CuPy's 0-d)
+    if isinstance(data, B.numpy.generic):  # NumPy reduces to scalars; keep .array an array (CuPy's 0-d)
         data = B.numpy.asarray(data)
-    out.data = data
+    out.array = data
     out.grad = None
     out._op = op
     if is_grad_enabled() and any(p.requires_grad for p in parents):

@@ -329,7 +329,7 @@ def generate(G: nn.Module, noise_or_n, nz: int | None = None, device="cpu", seed
     G.eval()
     try:
         with no_grad():
-            parts = [B.to_numpy(G(Tensor(B.to_device(noise[i:i + chunk], device))).data)
+            parts = [B.to_numpy(G(Tensor(B.to_device(noise[i:i + chunk], device))).array)
                      for i in range(0, len(noise), chunk)]
     finally:
         G.train(was_training)
@@ -617,8 +617,8 @@ def train(config: TrainConfig, callbacks=None) -> TrainResult:
 def _check_weights_finite(G, D, step):
     for name, module in (("G", G), ("D", D)):
         for pname, p in module.named_parameters():
-            xp = B.get_array_module(p.data)
-            if not bool(xp.isfinite(p.data).all()):
+            xp = B.get_array_module(p.array)
+            if not bool(xp.isfinite(p.array).all()):
                 raise NonFiniteLossError(f"non-finite weights in {name}.{pname} after step {step}", step, None)
 
 

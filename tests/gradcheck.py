@@ -26,7 +26,7 @@ def _tensors(arrays, device, requires_grad=True):
 
 
 def _inner(y: sg.Tensor, v) -> float:
-    return float((backend.to_numpy(y.data).astype(np.float64) * v).sum())
+    return float((backend.to_numpy(y.array).astype(np.float64) * v).sum())
 
 
 def _perturbed(fn, arrays, i, d, device):
@@ -55,7 +55,7 @@ def check_backward(fn, arrays, device="cpu", seed=0, rtol=None, atol=None):
         d = rng.standard_normal(a.shape)
         plus, minus = _perturbed(fn, arrays, i, d, device)
         numeric = (_inner(plus, v) - _inner(minus, v)) / (2 * EPS)
-        analytic = 0.0 if x.grad is None else float((backend.to_numpy(x.grad.data) * d).sum())
+        analytic = 0.0 if x.grad is None else float((backend.to_numpy(x.grad.array) * d).sum())
         assert x.grad is None or x.grad.shape == x.shape, f"input {i}: grad shape {x.grad.shape} != {x.shape}"
         np.testing.assert_allclose(analytic, numeric, err_msg=f"gradient of input {i} (shape {a.shape})", **tol)
 
@@ -89,6 +89,6 @@ def check_double_backward(fn, arrays, device="cpu", seed=0, rtol=1e-3, atol=1e-5
             moved = [b + sign * EPS * d if j == i else b for j, b in enumerate(arrays)]
             vals.append(float(first_grads(*_tensors(moved, device)).item()))
         numeric = (vals[0] - vals[1]) / (2 * EPS)
-        analytic = 0.0 if x.grad is None else float((backend.to_numpy(x.grad.data) * d).sum())
+        analytic = 0.0 if x.grad is None else float((backend.to_numpy(x.grad.array) * d).sum())
         np.testing.assert_allclose(analytic, numeric, rtol=rtol, atol=atol,
                                    err_msg=f"second-order gradient of input {i} (shape {a.shape})")

@@ -48,7 +48,7 @@ def test_same_seed_same_numbers_on_every_device(device):
     sg.manual_seed(7)
     a = sg.randn(3, 4).numpy()
     sg.manual_seed(7)
-    b = backend.to_numpy(sg.randn(3, 4, device=device).data)
+    b = backend.to_numpy(sg.randn(3, 4, device=device).array)
     np.testing.assert_array_equal(a, b)
 
 
@@ -61,7 +61,7 @@ def test_mixing_devices_is_a_clear_error():
 
 def test_strict_backend_catches_direct_numpy_calls():
     """The check behind the 'strict' device: a raw numpy call on its arrays fails."""
-    s = sg.ones(3, device="strict").data
+    s = sg.ones(3, device="strict").array
     assert isinstance(s, StrictArray)
     with pytest.raises(ForeignArrayError):
         np.asarray(s)

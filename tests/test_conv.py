@@ -112,7 +112,7 @@ def test_conv2d_matches_loop_reference(device, cfg, bias, kind):
     got = F.conv2d(xt, t64(w, device), None if b is None else t64(b, device),
                    cfg["stride"], cfg["padding"], cfg["dilation"])
     assert got.shape == want.shape
-    np.testing.assert_allclose(to_np(got.data), want, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(to_np(got.array), want, rtol=1e-10, atol=1e-10)
 
 
 @settings(max_examples=40)
@@ -125,7 +125,7 @@ def test_conv_transpose2d_matches_loop_reference(device, cfg, bias):
     got = F.conv_transpose2d(t64(x, device), t64(w, device), None if b is None else t64(b, device),
                              cfg["stride"], cfg["padding"], cfg["output_padding"], 1, cfg["dilation"])
     assert got.shape == want.shape
-    np.testing.assert_allclose(to_np(got.data), want, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(to_np(got.array), want, rtol=1e-10, atol=1e-10)
 
 
 @settings(max_examples=40)
@@ -139,10 +139,10 @@ def test_adjoint_identity(cfg):
     y = rng.standard_normal(y_shape)
     k = cfg["w"][2:]
     op = tuple((hw + 2 * pi - di * (ki - 1) - 1) % si for hw, pi, di, ki, si in zip(cfg["x"][2:], p, d, k, s))
-    lhs = float((to_np(F.conv2d(t64(x), t64(w), None, s, p, d).data) * y).sum())
+    lhs = float((to_np(F.conv2d(t64(x), t64(w), None, s, p, d).array) * y).sum())
     xt = F.conv_transpose2d(t64(y), t64(w), None, s, p, op, 1, d)
     assert xt.shape == x.shape
-    rhs = float((x * to_np(xt.data)).sum())
+    rhs = float((x * to_np(xt.array)).sum())
     assert math.isclose(lhs, rhs, rel_tol=1e-10, abs_tol=1e-10)
 
 
@@ -243,7 +243,7 @@ def test_input_gradient_skipped_when_not_needed(monkeypatch):
 def test_upsample_nearest(device, n, c, h, w, fh, fw):
     x = np.random.default_rng(9).standard_normal((n, c, h, w))
     got = F.interpolate(t64(x, device), scale_factor=(fh, fw))
-    np.testing.assert_array_equal(to_np(got.data), x.repeat(fh, 2).repeat(fw, 3))
+    np.testing.assert_array_equal(to_np(got.array), x.repeat(fh, 2).repeat(fw, 3))
     check_backward(lambda t: F.upsample_nearest(t, (fh, fw)) ** 2, [x], device)
     check_double_backward(lambda t: F.upsample_nearest(t, (fh, fw)) ** 3, [x], device)
 
@@ -254,7 +254,7 @@ def test_interpolate_nearest_to_a_size(device, size):
     rows = np.minimum((np.arange(size[0]) * (4 / size[0])).astype(int), 3)
     cols = np.minimum((np.arange(size[1]) * (4 / size[1])).astype(int), 3)
     got = F.interpolate(t64(x, device), size=size)
-    np.testing.assert_array_equal(to_np(got.data), x[:, :, rows][:, :, :, cols])
+    np.testing.assert_array_equal(to_np(got.array), x[:, :, rows][:, :, :, cols])
     check_backward(lambda t: F.interpolate(t, size=size) ** 2, [x], device)
 
 
@@ -272,12 +272,12 @@ def test_conv_layer_shapes_init_and_repr():
     conv = nn.Conv2d(16, 32, 4, 2, 1)
     assert conv.weight.shape == (32, 16, 4, 4) and conv.bias.shape == (32,)
     bound = 1 / math.sqrt(16 * 16)  # kaiming_uniform(a=√5) → 1/√fan_in, fan_in = in·kh·kw
-    assert np.abs(conv.weight.data).max() <= bound and np.abs(conv.weight.data).max() > 0.9 * bound
-    assert np.abs(conv.bias.data).max() <= bound
+    assert np.abs(conv.weight.array).max() <= bound and np.abs(conv.weight.array).max() > 0.9 * bound
+    assert np.abs(conv.bias.array).max() <= bound
     convt = nn.ConvTranspose2d(16, 8, 4, 2, 1)
     assert convt.weight.shape == (16, 8, 4, 4) and convt.bias.shape == (8,)
     bound_t = 1 / math.sqrt(8 * 16)  # PyTorch's fan_in for (in, out, kh, kw) is out·kh·kw
-    assert bound_t * 0.9 < np.abs(convt.weight.data).max() <= bound_t
+    assert bound_t * 0.9 < np.abs(convt.weight.array).max() <= bound_t
     assert list(conv.state_dict()) == ["weight", "bias"]
     assert list(nn.Conv2d(1, 2, 3, bias=False).state_dict()) == ["weight"]
     assert repr(conv) == "Conv2d(16, 32, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1))"
@@ -320,7 +320,7 @@ def test_batch_chunking_gives_the_same_result(cfg, transposed):
             xt, wt = t64(x, requires_grad=True), t64(w, requires_grad=True)
             y = op(xt, wt, **kw)
             (y * t64(np.arange(y.numel()).reshape(y.shape) % 7)).sum().backward()
-            results.append((y.data.copy(), xt.grad.data, wt.grad.data))
+            results.append((y.array.copy(), xt.grad.array, wt.grad.array))
         finally:
             C.CHUNK_ELEMENTS, C.MIN_CHUNK_ROWS = old
     for a, b in zip(*results):
@@ -333,7 +333,7 @@ def test_conv_transpose2d_from_1x1_input(device, c_out):
     rng = np.random.default_rng(11)
     x, w = rng.standard_normal((3, 4, 1, 1)), rng.standard_normal((4, c_out, 3, 2))
     got = F.conv_transpose2d(t64(x, device), t64(w, device))
-    np.testing.assert_allclose(to_np(got.data), ref_conv_transpose2d(x, w, None, (1, 1), (0, 0), (0, 0), (1, 1)),
+    np.testing.assert_allclose(to_np(got.array), ref_conv_transpose2d(x, w, None, (1, 1), (0, 0), (0, 0), (1, 1)),
                                rtol=1e-12)
     check_backward(lambda x, w: F.conv_transpose2d(x, w), [x, w], device)
 
@@ -417,5 +417,5 @@ def test_float32_stays_float32_and_layout_is_channels_last():
     y = conv(sg.randn(2, 3, 6, 6))
     assert y.dtype == np.float32
     # the GEMM's NHWC result is handed out as an NCHW view: no transpose copy
-    assert y.data.transpose(0, 2, 3, 1).flags.c_contiguous
-    assert F.relu(y).data.transpose(0, 2, 3, 1).flags.c_contiguous
+    assert y.array.transpose(0, 2, 3, 1).flags.c_contiguous
+    assert F.relu(y).array.transpose(0, 2, 3, 1).flags.c_contiguous

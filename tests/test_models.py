@@ -17,7 +17,7 @@ def test_dcgan_shapes(size, channels, upsample):
     z = sg.randn(3, 8, 1, 1)
     x = g(z)
     assert x.shape == (3, channels, size, size)
-    assert np.all(np.abs(x.data) <= 1)  # Tanh out
+    assert np.all(np.abs(x.array) <= 1)  # Tanh out
     assert g(sg.randn(3, 8)).shape == x.shape  # (N, nz) noise is reshaped
     assert d(x).shape == (3,)  # logits, the tutorial's netD(x).view(-1)
 
@@ -62,17 +62,17 @@ def test_upsample_generator_replaces_strided_transposed_convolutions():
 def test_weights_init_statistics():
     sg.manual_seed(0)
     g = DCGANGenerator().apply(weights_init)
-    w = g.main[3].weight.data  # 524,288 values
+    w = g.main[3].weight.array  # 524,288 values
     assert abs(w.mean()) < 1e-3 and abs(w.std() - 0.02) < 5e-4
-    bnw, bnb = g.main[1].weight.data, g.main[1].bias.data
+    bnw, bnb = g.main[1].weight.array, g.main[1].bias.array
     assert abs(bnw.mean() - 1) < 0.01 and 0.01 < bnw.std() < 0.03 and np.all(bnb == 0)
     d = DCGANDiscriminator().apply(weights_init)
-    assert abs(d.main[2].weight.data.std() - 0.02) < 1e-3
+    assert abs(d.main[2].weight.array.std() - 0.02) < 1e-3
     # non-DCGAN layers are left as they are
     lin = nn.Linear(3, 2)
-    before = lin.weight.data.copy()
+    before = lin.weight.array.copy()
     weights_init(lin)
-    np.testing.assert_array_equal(lin.weight.data, before)
+    np.testing.assert_array_equal(lin.weight.array, before)
 
 
 @pytest.mark.parametrize("upsample", [None, "nearest"])
@@ -89,12 +89,12 @@ def test_every_parameter_gets_a_gradient_in_a_gan_step(upsample):
     loss_d.backward()
     assert all(p.grad is None for p in g.parameters())
     for name, p in d.named_parameters():
-        assert p.grad is not None and np.abs(p.grad.data).sum() > 0, f"D.{name}"
+        assert p.grad is not None and np.abs(p.grad.array).sum() > 0, f"D.{name}"
     for p in d.parameters():
         p.grad = None
     bce(d(fake), sg.ones(4)).backward()
     for name, p in g.named_parameters():
-        assert p.grad is not None and np.abs(p.grad.data).sum() > 0, f"G.{name}"
+        assert p.grad is not None and np.abs(p.grad.array).sum() > 0, f"G.{name}"
 
 
 def test_mlp_models():
@@ -125,7 +125,7 @@ def test_toy_models_and_packing():
     assert pac(samples).shape == (3,)
     # a pack is consecutive rows concatenated along the features
     first = pac.main(samples[0:4].reshape(1, 8))
-    np.testing.assert_allclose(pac(samples).data[0], first.data[0, 0], rtol=1e-6)
+    np.testing.assert_allclose(pac(samples).array[0], first.array[0, 0], rtol=1e-6)
     with pytest.raises(ValueError, match="packs of 4"):
         pac(sg.randn(10, 2))
 

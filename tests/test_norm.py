@@ -37,10 +37,10 @@ def test_batch_norm_training_forward(device, shape):
     g, b = rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
     rm, rv = t64(np.zeros(shape[1]), device), t64(np.ones(shape[1]), device)
     y = F.batch_norm(t64(x, device), rm, rv, t64(g, device), t64(b, device), training=True)
-    np.testing.assert_allclose(to_np(y.data), ref_bn(x, g, b), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(to_np(y.array), ref_bn(x, g, b), rtol=1e-9, atol=1e-9)
     m = shape[0] * shape[2] * shape[3]
-    np.testing.assert_allclose(to_np(rm.data), 0.1 * x.mean(axis=(0, 2, 3)), rtol=1e-9)
-    np.testing.assert_allclose(to_np(rv.data), 0.9 + 0.1 * x.var(axis=(0, 2, 3)) * m / (m - 1), rtol=1e-9)
+    np.testing.assert_allclose(to_np(rm.array), 0.1 * x.mean(axis=(0, 2, 3)), rtol=1e-9)
+    np.testing.assert_allclose(to_np(rv.array), 0.9 + 0.1 * x.var(axis=(0, 2, 3)) * m / (m - 1), rtol=1e-9)
 
 
 @settings(max_examples=15)
@@ -67,7 +67,7 @@ def test_batch_norm_eval_gradients(device, shape):
                      t64(arrays[1], device), t64(arrays[2], device))
     s = arrays[1] / np.sqrt(rv + 1e-5)
     want = arrays[0] * s[None, :, None, None] + (arrays[2] - rm * s)[None, :, None, None]
-    np.testing.assert_allclose(to_np(y.data), want, rtol=1e-10)
+    np.testing.assert_allclose(to_np(y.array), want, rtol=1e-10)
 
 
 @pytest.mark.parametrize("shape", [(3, 2, 2, 2), (4, 3, 1, 3)])
@@ -99,7 +99,7 @@ def test_running_statistics_after_several_steps():
     """momentum 0.1 exponential averages of the batch mean and the unbiased variance, in place."""
     rng = np.random.default_rng(5)
     bn = nn.BatchNorm2d(3)
-    rm_array = bn.running_mean.data
+    rm_array = bn.running_mean.array
     want_m, want_v = np.zeros(3), np.ones(3)
     for step in range(4):
         x = rng.standard_normal((5, 3, 2, 3)).astype(np.float32) * (step + 1) + step
@@ -107,10 +107,10 @@ def test_running_statistics_after_several_steps():
         m = x.reshape(5, 3, -1).transpose(1, 0, 2).reshape(3, -1)
         want_m = 0.9 * want_m + 0.1 * m.mean(1)
         want_v = 0.9 * want_v + 0.1 * m.var(1, ddof=1)
-    np.testing.assert_allclose(bn.running_mean.data, want_m, rtol=1e-5)
-    np.testing.assert_allclose(bn.running_var.data, want_v, rtol=1e-5)
-    assert bn.running_mean.data is rm_array  # updated in place, outside the graph
-    assert int(bn.num_batches_tracked.data) == 4 and bn.num_batches_tracked.data.dtype == np.int64
+    np.testing.assert_allclose(bn.running_mean.array, want_m, rtol=1e-5)
+    np.testing.assert_allclose(bn.running_var.array, want_v, rtol=1e-5)
+    assert bn.running_mean.array is rm_array  # updated in place, outside the graph
+    assert int(bn.num_batches_tracked.array) == 4 and bn.num_batches_tracked.array.dtype == np.int64
     assert not bn.running_mean.requires_grad
 
 
@@ -120,23 +120,23 @@ def test_cumulative_average_with_momentum_none():
     xs = [rng.standard_normal((4, 2, 3, 3)).astype(np.float32) for _ in range(3)]
     for x in xs:
         bn(sg.tensor(x))
-    np.testing.assert_allclose(bn.running_mean.data, np.mean([x.mean((0, 2, 3)) for x in xs], 0), rtol=1e-5)
+    np.testing.assert_allclose(bn.running_mean.array, np.mean([x.mean((0, 2, 3)) for x in xs], 0), rtol=1e-5)
 
 
 def test_eval_uses_running_statistics_and_train_does_not():
     rng = np.random.default_rng(7)
     bn = nn.BatchNorm2d(2)
-    bn.running_mean.data[...] = [1.0, -2.0]
-    bn.running_var.data[...] = [4.0, 0.25]
+    bn.running_mean.array[...] = [1.0, -2.0]
+    bn.running_var.array[...] = [4.0, 0.25]
     x = rng.standard_normal((3, 2, 2, 2)).astype(np.float32)
     bn.eval()
-    y = bn(sg.tensor(x)).data
+    y = bn(sg.tensor(x)).array
     want = (x - np.array([1.0, -2.0])[None, :, None, None]) / np.sqrt(np.array([4.0, 0.25]) + 1e-5)[None, :, None, None]
     np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-6)
-    assert int(bn.num_batches_tracked.data) == 0
-    np.testing.assert_allclose(bn.running_mean.data, [1.0, -2.0])  # eval leaves the statistics alone
+    assert int(bn.num_batches_tracked.array) == 0
+    np.testing.assert_allclose(bn.running_mean.array, [1.0, -2.0])  # eval leaves the statistics alone
     bn.train()
-    y = bn(sg.tensor(x)).data
+    y = bn(sg.tensor(x)).array
     np.testing.assert_allclose(y, ref_bn(x.astype(f64), np.ones(2), np.zeros(2)), rtol=1e-4, atol=1e-5)
 
 
@@ -145,8 +145,8 @@ def test_batchnorm2d_module_state_and_options():
     assert list(bn.state_dict()) == ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
     assert bn.state_dict()["num_batches_tracked"].shape == () and [n for n, _ in bn.named_parameters()] == \
         ["weight", "bias"]
-    np.testing.assert_array_equal(bn.weight.data, np.ones(4))
-    np.testing.assert_array_equal(bn.bias.data, np.zeros(4))
+    np.testing.assert_array_equal(bn.weight.array, np.ones(4))
+    np.testing.assert_array_equal(bn.bias.array, np.zeros(4))
     assert repr(bn) == "BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)"
     no_shift = nn.BatchNorm2d(4, bias=False)  # PyTorch 2.x's keyword
     assert list(no_shift.state_dict()) == ["weight", "running_mean", "running_var", "num_batches_tracked"]
@@ -155,7 +155,7 @@ def test_batchnorm2d_module_state_and_options():
     assert plain.state_dict() == {} and list(plain.parameters()) == []
     x = sg.randn(3, 4, 2, 2)
     plain.eval()  # without running statistics even eval() normalises with the batch statistics
-    np.testing.assert_allclose(plain(x).data, ref_bn(x.data.astype(f64), np.ones(4), np.zeros(4)), rtol=1e-4,
+    np.testing.assert_allclose(plain(x).array, ref_bn(x.array.astype(f64), np.ones(4), np.zeros(4)), rtol=1e-4,
                                atol=1e-5)
     # a state_dict round trip, and the running statistics keep their Tensors' identity
     other = nn.BatchNorm2d(4)
@@ -175,7 +175,7 @@ def test_layout_does_not_change_the_result():
         t = sg.Tensor(arr, requires_grad=True)
         y = bn(t)
         (y * sg.Tensor(np.arange(y.numel(), dtype=f64).reshape(y.shape))).sum().backward()
-        outs.append((y.data, t.grad.data, bn.weight.grad.data, bn.running_var.data))
+        outs.append((y.array, t.grad.array, bn.weight.grad.array, bn.running_var.array))
     for other in outs[1:]:
         for a, b in zip(outs[0], other):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

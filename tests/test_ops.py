@@ -72,7 +72,7 @@ def test_matmul_vector_cases(device, sa, sb):
     rng = np.random.default_rng(1)
     a, b = rng.standard_normal(sa), rng.standard_normal(sb)
     out = sg.tensor(a, device=device, dtype=f64) @ sg.tensor(b, device=device, dtype=f64)
-    np.testing.assert_allclose(sg.backend.to_numpy(out.data), a @ b)
+    np.testing.assert_allclose(sg.backend.to_numpy(out.array), a @ b)
     check_backward(lambda x, y: x @ y, [a, b], device)
 
 
@@ -150,14 +150,14 @@ def test_reductions_match_numpy(device):
     x = np.random.default_rng(3).standard_normal((3, 4, 5))
     t = sg.tensor(x, dtype=f64, device=device)
     to_np = sg.backend.to_numpy
-    np.testing.assert_allclose(to_np(t.sum(dim=1).data), x.sum(1))
-    np.testing.assert_allclose(to_np(t.mean(dim=(0, 2), keepdim=True).data), x.mean((0, 2), keepdims=True))
+    np.testing.assert_allclose(to_np(t.sum(dim=1).array), x.sum(1))
+    np.testing.assert_allclose(to_np(t.mean(dim=(0, 2), keepdim=True).array), x.mean((0, 2), keepdims=True))
     values, indices = t.max(dim=2)
-    np.testing.assert_allclose(to_np(values.data), x.max(2))
-    np.testing.assert_array_equal(to_np(indices.data), x.argmax(2))
-    np.testing.assert_allclose(to_np(t.std().data), x.std(ddof=1))
-    np.testing.assert_allclose(to_np(t.logsumexp(dim=1).data), np.log(np.exp(x).sum(1)))
-    np.testing.assert_allclose(to_np(t.norm().data), np.linalg.norm(x.ravel()))
+    np.testing.assert_allclose(to_np(values.array), x.max(2))
+    np.testing.assert_array_equal(to_np(indices.array), x.argmax(2))
+    np.testing.assert_allclose(to_np(t.std().array), x.std(ddof=1))
+    np.testing.assert_allclose(to_np(t.logsumexp(dim=1).array), np.log(np.exp(x).sum(1)))
+    np.testing.assert_allclose(to_np(t.norm().array), np.linalg.norm(x.ravel()))
 
 
 def test_logsumexp_is_stable():

@@ -22,7 +22,7 @@ RTOL, ATOL = 1e-4, 1e-4
 
 
 def close(got, want, what):
-    got = np.asarray(got.data if isinstance(got, sg.Tensor) else got)
+    got = np.asarray(got.array if isinstance(got, sg.Tensor) else got)
     want = want.detach().numpy() if isinstance(want, torch.Tensor) else want
     assert got.shape == want.shape, f"{what}: shape {got.shape} != torch's {want.shape}"
     assert got.dtype == want.dtype, f"{what}: dtype {got.dtype} != torch's {want.dtype}"

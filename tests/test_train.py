@@ -136,7 +136,7 @@ def test_non_finite_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(
     def poison(state):
         if state.step == 6:  # a NaN weight in G: the next step's losses are NaN
             p = next(state.G.parameters())
-            p.data[...] = np.nan
+            p.array[...] = np.nan
 
     cfg = tiny(tmp_path, steps=20, checkpoint_every=5)
     with pytest.raises(NonFiniteLossError) as err:

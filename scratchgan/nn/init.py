@@ -1,6 +1,6 @@
 """Weight initialisers (``torch.nn.init``), in place and outside the graph.
 
-Each accepts a Tensor or a raw backend array (``m.weight.data``, as the DCGAN
+Each accepts a Tensor (``m.weight`` or ``m.weight.data``, as the DCGAN
 tutorial's ``weights_init`` passes).
 """
 from __future__ import annotations
@@ -15,14 +15,14 @@ __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones
 
 
 def _fill(t, host_values):
-    data = t.data if isinstance(t, Tensor) else t
+    data = t.array if isinstance(t, Tensor) else t
     with no_grad():
         data[...] = B.to_device(host_values.astype(data.dtype), B.device_of(data))
     return t
 
 
 def _shape(t):
-    return tuple((t.data if isinstance(t, Tensor) else t).shape)
+    return tuple((t.array if isinstance(t, Tensor) else t).shape)
 
 
 def _fan_in_and_fan_out(t):

@@ -22,7 +22,7 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __init__(self, data, requires_grad: bool = True):
-        super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
+        super().__init__(data.array if isinstance(data, Tensor) else data, requires_grad=requires_grad)
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
@@ -162,7 +162,7 @@ class Module:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad = Tensor(p.grad.data * 0)
+                p.grad = Tensor(p.grad.array * 0)
 
     # ---- device and dtype -------------------------------------------------------------------
     def to(self, *args, **kwargs):
@@ -175,10 +175,10 @@ class Module:
             else:
                 dtype = a
         for t in list(self.parameters()) + list(self.buffers()):
-            data = B.to_device(t.data, dev) if dev is not None else t.data
+            data = B.to_device(t.array, dev) if dev is not None else t.array
             if dtype is not None and data.dtype.kind == "f":
                 data = data.astype(resolve_dtype(dtype), copy=False)
-            t.data = data
+            t.array = data
             if t.grad is not None:
                 t.grad = None
         return self
@@ -204,7 +204,7 @@ class Module:
             for registry in (m._parameters, m._buffers):
                 for name, t in registry.items():
                     if t is not None and name not in skip:
-                        out[f"{mod_name}.{name}" if mod_name else name] = B.to_numpy(t.data).copy()
+                        out[f"{mod_name}.{name}" if mod_name else name] = B.to_numpy(t.array).copy()
         return out
 
     def load_state_dict(self, state_dict, strict: bool = True):
@@ -226,7 +226,7 @@ class Module:
             if k not in state_dict:
                 continue
             v = state_dict[k]
-            arr = B.to_numpy(v.data) if isinstance(v, Tensor) else _np.asarray(v)
+            arr = B.to_numpy(v.array) if isinstance(v, Tensor) else _np.asarray(v)
             if tuple(arr.shape) != t.shape:
                 errors.append(f"size mismatch for {k}: copying a param with shape {tuple(arr.shape)}, "
                               f"the shape in the current model is {t.shape}")
@@ -241,7 +241,7 @@ class Module:
         with no_grad():
             for k, arr in values.items():
                 t = own[k]
-                t.data = B.to_device(arr.astype(t.dtype, copy=True), t.device)
+                t.array = B.to_device(arr.astype(t.dtype, copy=True), t.device)
         return missing, unexpected
 
     # ---- printing ---------------------------------------------------------------------------

@@ -28,13 +28,13 @@ class Adam(Optimizer):
             if p.grad is None:
                 continue
             lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-            xp = B.get_array_module(p.data)
-            g = p.grad.data
+            xp = B.get_array_module(p.array)
+            g = p.grad.array
             if wd:
-                g = g + wd * p.data
+                g = g + wd * p.array
             st = self.state.get(id(p))
             if st is None:
-                st = self.state[id(p)] = {"step": 0, "exp_avg": xp.zeros_like(p.data), "exp_avg_sq": xp.zeros_like(p.data)}
+                st = self.state[id(p)] = {"step": 0, "exp_avg": xp.zeros_like(p.array), "exp_avg_sq": xp.zeros_like(p.array)}
             st["step"] += 1
             t, m, v = st["step"], st["exp_avg"], st["exp_avg_sq"]
             # In place, with one scratch array: memory traffic is what an Adam step costs.
@@ -51,4 +51,4 @@ class Adam(Optimizer):
             tmp += eps * sqrt_bc2
             xp.divide(m, tmp, out=tmp)
             tmp *= -lr * sqrt_bc2 / bc1
-            p.data += tmp
+            p.array += tmp

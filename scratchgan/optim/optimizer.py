@@ -32,7 +32,7 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True):
         for _, p in self._params():
-            p.grad = None if set_to_none or p.grad is None else Tensor(p.grad.data * 0)
+            p.grad = None if set_to_none or p.grad is None else Tensor(p.grad.array * 0)
 
     def step(self):
         raise NotImplementedError

@@ -22,10 +22,10 @@ class SGD(Optimizer):
         for group, p in self._params():
             if p.grad is None:
                 continue
-            xp = B.get_array_module(p.data)
-            g = p.grad.data
+            xp = B.get_array_module(p.array)
+            g = p.grad.array
             if group["weight_decay"]:
-                g = g + group["weight_decay"] * p.data
+                g = g + group["weight_decay"] * p.array
             mu = group["momentum"]
             if mu:
                 st = self.state.setdefault(id(p), {})
@@ -36,4 +36,4 @@ class SGD(Optimizer):
                     buf *= mu
                     buf += (1 - group["dampening"]) * g
                 g = g + mu * buf if group["nesterov"] else buf
-            p.data -= group["lr"] * g
+            p.array -= group["lr"] * g
