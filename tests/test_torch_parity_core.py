@@ -39,7 +39,7 @@ def tn(t):
     """A torch tensor, or a scratchgan tensor, as a NumPy array."""
     if isinstance(t, torch.Tensor):
         return t.detach().cpu().numpy()
-    return np.asarray(t.array)
+    return np.asarray(t.array if isinstance(t, sg.Tensor) else t)
 
 
 def both(arr, requires_grad=False):
