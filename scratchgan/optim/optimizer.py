@@ -5,11 +5,32 @@ step is bookkeeping, not something to differentiate.
 """
 from __future__ import annotations
 
+import functools
+
 from .. import backend as B
 from ..tensor import Tensor
 
 
 class Optimizer:
+    def __init_subclass__(cls, **kwargs):
+        """Every ``step()`` writes the parameters in place, so it bumps their version counters (as
+        PyTorch's does): a backward through a graph recorded before the step, which would read the
+        new weights, raises "modified by an inplace operation" instead of giving a wrong gradient."""
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is None:
+            return
+
+        @functools.wraps(step)
+        def step_and_bump(self, *args, **kw):
+            result = step(self, *args, **kw)
+            for _, p in self._params():
+                if p.grad is not None:
+                    p._vc[0] += 1
+            return result
+
+        cls.step = step_and_bump
+
     def __init__(self, params, defaults: dict):
         self.defaults = dict(defaults)
         params = list(params)
