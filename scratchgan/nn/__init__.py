@@ -1,5 +1,5 @@
 """Layers and containers with PyTorch's names, signatures and state_dict keys."""
-from . import functional, init
+from . import functional, init, utils
 from .layers import Dropout, Flatten, Identity, LeakyReLU, Linear, ReLU, Sigmoid, Softplus, Tanh
 from .loss import BCELoss, BCEWithLogitsLoss, MSELoss
 from .module import Module, ModuleList, Parameter, Sequential
@@ -7,7 +7,7 @@ from .conv import Conv2d, ConvTranspose2d, Upsample, UpsamplingNearest2d
 from .norm import BatchNorm2d
 
 __all__ = [
-    "functional", "init", "Module", "ModuleList", "Parameter", "Sequential", "Linear", "ReLU", "LeakyReLU",
+    "functional", "init", "utils", "Module", "ModuleList", "Parameter", "Sequential", "Linear", "ReLU", "LeakyReLU",
     "Tanh", "Sigmoid", "Softplus", "Identity", "Flatten", "Dropout", "BCELoss", "BCEWithLogitsLoss", "MSELoss",
     "Conv2d", "ConvTranspose2d", "BatchNorm2d", "Upsample", "UpsamplingNearest2d",
 ]

@@ -1,0 +1,91 @@
+"""Parity with PyTorch (CPU) for nn.utils, Embedding, BatchNorm1d and tensor state_dicts.
+
+Skipped unless PyTorch is importable (CI has no torch; run it from a venv that has both:
+``/work/torchvenv/bin/python -m pytest tests/test_torch_parity_nnutils.py -q``).
+Both sides start from the same weights (torch's state_dict loaded into scratchgan) and see the
+same NumPy inputs; values, gradients, buffers and state_dict keys are compared.
+"""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import scratchgan as sg  # noqa: E402
+import scratchgan.nn as snn  # noqa: E402
+
+tnn = torch.nn
+F32 = np.float32
+
+
+def tn(t):
+    """A torch tensor, a scratchgan tensor or an array, as a NumPy array."""
+    if isinstance(t, torch.Tensor):
+        return t.detach().cpu().numpy()
+    return np.asarray(t.array if isinstance(t, sg.Tensor) else t)
+
+
+def close(got, want, rtol=1e-5, atol=1e-6, what=""):
+    got, want = tn(got), tn(want)
+    assert got.shape == want.shape, f"{what}: shape {got.shape} != torch's {want.shape}"
+    assert got.dtype == want.dtype, f"{what}: dtype {got.dtype} != torch's {want.dtype}"
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, err_msg=what)
+
+
+def to_torch_state(sd):
+    return {k: torch.from_numpy(np.array(tn(v))) for k, v in sd.items()}
+
+
+# ---- spectral_norm ------------------------------------------------------------------------------
+SN_LAYERS = {
+    "linear": (lambda nn: nn.Linear(6, 5), (4, 6)),
+    "conv": (lambda nn: nn.Conv2d(3, 4, 3, stride=2, padding=1), (2, 3, 7, 7)),
+    "conv_transpose": (lambda nn: nn.ConvTranspose2d(3, 4, 4, stride=2, padding=1), (2, 3, 5, 5)),
+}
+
+
+@pytest.mark.parametrize("kind", SN_LAYERS)
+@pytest.mark.parametrize("n_power_iterations", [1, 3])
+def test_spectral_norm_matches_torch(kind, n_power_iterations):
+    make, shape = SN_LAYERS[kind]
+    torch.manual_seed(0)
+    t = tnn.utils.spectral_norm(make(tnn), n_power_iterations=n_power_iterations)
+    s = snn.utils.spectral_norm(make(snn), n_power_iterations=n_power_iterations)
+    assert list(s.state_dict()) == list(t.state_dict()) == ["bias", "weight_orig", "weight_u", "weight_v"]
+    s.load_state_dict(t.state_dict())
+    rng = np.random.default_rng(0)
+    for step in range(4):  # training mode: one update of u, v per forward, weight_orig trained by SGD
+        x = rng.standard_normal(shape).astype(F32)
+        yt, ys = t(torch.from_numpy(x)), s(sg.tensor(x))
+        close(ys, yt, what=f"forward {step}")
+        for b in ("weight_u", "weight_v", "weight"):
+            close(getattr(s, b), getattr(t, b), what=f"{b} after forward {step}")
+        gy = rng.standard_normal(yt.shape).astype(F32)
+        (yt * torch.from_numpy(gy)).sum().backward()
+        (ys * sg.tensor(gy)).sum().backward()
+        close(s.weight_orig.grad, t.weight_orig.grad, rtol=1e-4, atol=1e-5, what=f"d weight_orig, step {step}")
+        close(s.bias.grad, t.bias.grad, rtol=1e-4, atol=1e-5, what=f"d bias, step {step}")
+        with torch.no_grad():
+            for p in t.parameters():
+                p -= 0.1 * p.grad
+                p.grad = None
+        s.load_state_dict(t.state_dict())  # the same step on both sides
+        s.zero_grad()
+    t.eval(), s.eval()
+    u_before = tn(s.weight_u).copy()
+    x = rng.standard_normal(shape).astype(F32)
+    close(s(sg.tensor(x)), t(torch.from_numpy(x)), what="eval forward")
+    np.testing.assert_array_equal(tn(s.weight_u), u_before)
+    close(s.weight_u, t.weight_u, what="u after an eval forward")
+    tnn.utils.remove_spectral_norm(t), snn.utils.remove_spectral_norm(s)
+    assert list(s.state_dict()) == list(t.state_dict())
+    close(s.weight, t.weight, what="weight after remove_spectral_norm")
+
+
+def test_spectral_norm_state_dict_loads_into_torch():
+    s = snn.utils.spectral_norm(snn.Linear(4, 3))
+    s(sg.randn(2, 4))
+    t = tnn.utils.spectral_norm(tnn.Linear(4, 3))
+    t.load_state_dict(to_torch_state(s.state_dict()))
+    t.eval(), s.eval()
+    x = np.random.default_rng(1).standard_normal((2, 4)).astype(F32)
+    close(s(sg.tensor(x)), t(torch.from_numpy(x)))
