@@ -89,3 +89,69 @@ def test_spectral_norm_state_dict_loads_into_torch():
     t.eval(), s.eval()
     x = np.random.default_rng(1).standard_normal((2, 4)).astype(F32)
     close(s(sg.tensor(x)), t(torch.from_numpy(x)))
+
+
+# ---- Embedding ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("padding_idx", [None, 2, -1])
+def test_embedding_matches_torch(padding_idx):
+    torch.manual_seed(0)
+    t = tnn.Embedding(7, 4, padding_idx=padding_idx)
+    s = snn.Embedding(7, 4, padding_idx=padding_idx)
+    assert list(s.state_dict()) == list(t.state_dict()) and repr(s) == repr(t)
+    assert s.padding_idx == t.padding_idx
+    s.load_state_dict(t.state_dict())
+    idx = np.random.default_rng(0).integers(0, 7, size=(5, 3))
+    idx[0, :] = t.padding_idx if padding_idx is not None else 0
+    yt, ys = t(torch.from_numpy(idx)), s(sg.tensor(idx))
+    close(ys, yt)
+    gy = np.random.default_rng(1).standard_normal(yt.shape).astype(F32)
+    (yt.tanh() * torch.from_numpy(gy)).sum().backward()
+    (ys.tanh() * sg.tensor(gy)).sum().backward()
+    close(s.weight.grad, t.weight.grad, what="d weight (scatter-add, padding row zero)")
+
+
+def test_embedding_double_backward_matches_torch():
+    """WGAN-GP in a conditional critic: the gradient through the label embedding, differentiated again."""
+    torch.manual_seed(0)
+    t, s = tnn.Embedding(5, 3), snn.Embedding(5, 3)
+    s.load_state_dict(t.state_dict())
+    idx = np.array([0, 3, 3, 1])
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(F32)
+    xt, xs = torch.tensor(x, requires_grad=True), sg.tensor(x, requires_grad=True)
+    (gt,) = torch.autograd.grad((t(torch.from_numpy(idx)) * xt).tanh().sum(), [xt], create_graph=True)
+    (gs,) = sg.autograd.grad((s(sg.tensor(idx)) * xs).tanh().sum(), [xs], create_graph=True)
+    close(gs, gt)
+    (gt ** 2).sum().backward()
+    (gs ** 2).sum().backward()
+    close(s.weight.grad, t.weight.grad, rtol=1e-4, atol=1e-5)
+
+
+# ---- BatchNorm1d --------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(8, 4), (6, 4, 5)])
+@pytest.mark.parametrize("args, kwargs", [((), {}), ((0.8,), {}), ((1e-5, None), {}), ((), {"affine": False}),
+                                          ((), {"track_running_stats": False})])
+def test_batchnorm1d_matches_torch(shape, args, kwargs):
+    torch.manual_seed(0)
+    t, s = tnn.BatchNorm1d(4, *args, **kwargs), snn.BatchNorm1d(4, *args, **kwargs)
+    assert list(s.state_dict()) == list(t.state_dict()) and repr(s) == repr(t)
+    with torch.no_grad():
+        for p in t.parameters():
+            p.uniform_(0.5, 1.5)
+    s.load_state_dict(t.state_dict())
+    rng = np.random.default_rng(0)
+    for step in range(3):
+        x = (rng.standard_normal(shape) * 3 + 1).astype(F32)
+        xt, xs = torch.tensor(x, requires_grad=True), sg.tensor(x, requires_grad=True)
+        yt, ys = t(xt), s(xs)
+        close(ys, yt, rtol=1e-4, atol=1e-5, what=f"train forward {step}")
+        gy = rng.standard_normal(shape).astype(F32)
+        (yt * torch.from_numpy(gy)).sum().backward()
+        (ys * sg.tensor(gy)).sum().backward()
+        close(xs.grad, xt.grad, rtol=1e-4, atol=1e-4, what=f"d x, step {step}")
+        for name, p in t.named_parameters():
+            close(getattr(s, name).grad, p.grad, rtol=1e-4, atol=1e-4, what=f"d {name}, step {step}")
+        for name, b in t.named_buffers():
+            close(getattr(s, name), b, rtol=1e-5, atol=1e-6, what=f"{name} after step {step}")
+    t.eval(), s.eval()
+    x = rng.standard_normal(shape).astype(F32)
+    close(s(sg.tensor(x)), t(torch.from_numpy(x)), rtol=1e-4, atol=1e-5, what="eval forward")
