@@ -184,3 +184,74 @@ def test_spectral_norm_state_dict_round_trip_and_optimizer_step():
     before = a.weight_orig.array.copy()
     opt.step()
     assert not np.array_equal(before, a.weight_orig.array)
+
+
+# ---- gradient clipping, parameters <-> vector ----------------------------------------------------
+def _with_grads(grads):
+    params = [nn.Parameter(np.zeros_like(g)) for g in grads]
+    for p, g in zip(params, grads):
+        p.grad = sg.tensor(g)
+    return params
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1, 3.5, float("inf")])
+@given(seed=st.integers(0, 2 ** 16), max_norm=st.floats(0.01, 100))
+def test_clip_grad_norm_returns_the_total_norm_and_scales_down_only(norm_type, seed, max_norm):
+    rng = np.random.default_rng(seed)
+    grads = [rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal(5).astype(np.float32)]
+    params = _with_grads(grads)
+    flat = np.concatenate([g.ravel() for g in grads]).astype(f64)
+    want = np.linalg.norm(flat, ord=norm_type)
+    total = nn.utils.clip_grad_norm_(iter(params), max_norm, norm_type)  # a generator, as model.parameters()
+    assert isinstance(total, sg.Tensor) and total.shape == () and total.dtype == np.float32
+    np.testing.assert_allclose(float(total), want, rtol=1e-5)
+    coef = min(1.0, max_norm / (want + 1e-6))
+    for p, g in zip(params, grads):
+        np.testing.assert_allclose(p.grad.array, g * coef, rtol=1e-5, atol=1e-7)
+    assert np.linalg.norm(np.concatenate([p.grad.array.ravel() for p in params]), ord=norm_type) <= max_norm * 1.0001 \
+        or coef == 1.0
+
+
+def test_clip_grad_norm_shared_and_read_only_gradients_are_scaled_once():
+    a, b = nn.Parameter(np.ones(3, dtype=np.float32)), nn.Parameter(np.ones(3, dtype=np.float32))
+    (a + b).sum().backward()  # both leaves may receive the same upstream gradient array (a read-only view)
+    grad_a = a.grad
+    total = nn.utils.clip_grad_norm_([a, b], 1.0)
+    np.testing.assert_allclose(float(total), np.sqrt(6), rtol=1e-6)
+    np.testing.assert_allclose(a.grad.array, np.full(3, 1 / np.sqrt(6)), rtol=1e-5)
+    np.testing.assert_allclose(b.grad.array, np.full(3, 1 / np.sqrt(6)), rtol=1e-5)
+    assert a.grad is grad_a  # the grad Tensor keeps its identity
+
+
+def test_clip_grad_norm_edge_cases():
+    p = nn.Parameter(np.ones(2, dtype=np.float32))
+    assert float(nn.utils.clip_grad_norm_([p], 1.0)) == 0.0 and p.grad is None  # no gradients at all
+    p.grad = sg.tensor([np.inf, 1.0])
+    with pytest.raises(RuntimeError, match="non-finite.*error_if_nonfinite=False"):
+        nn.utils.clip_grad_norm_(p, 1.0, error_if_nonfinite=True)
+    with np.errstate(invalid="ignore"):  # the gradients become nan, as in PyTorch
+        assert float(nn.utils.clip_grad_norm_(p, 1.0)) == np.inf
+
+
+def test_clip_grad_value_clamps_in_range():
+    params = _with_grads([np.array([-3.0, 0.5, 2.0], dtype=np.float32)])
+    assert nn.utils.clip_grad_value_(params, 1.0) is None
+    np.testing.assert_array_equal(params[0].grad.array, [-1.0, 0.5, 1.0])
+
+
+def test_parameters_to_vector_and_back():
+    m = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 1))
+    vec = nn.utils.parameters_to_vector(m.parameters())
+    assert vec.shape == (11,)
+    np.testing.assert_array_equal(vec.array, np.concatenate([p.array.ravel() for p in m.parameters()]))
+    (vec * sg.arange(11.0)).sum().backward()  # differentiable, like torch's
+    np.testing.assert_array_equal(m[0].weight.grad.array, np.arange(6.0).reshape(2, 3))
+    new = sg.arange(11.0)
+    nn.utils.vector_to_parameters(new, m.parameters())
+    np.testing.assert_array_equal(m[1].bias.array, [10.0])
+    new.array[10] = -1  # parameters now view the vector, as torch's .data assignment does
+    np.testing.assert_array_equal(m[1].bias.array, [-1.0])
+    with pytest.raises(TypeError, match="expected a Tensor"):
+        nn.utils.vector_to_parameters(np.zeros(11), m.parameters())
+    with pytest.raises(ValueError, match="10 elements, the parameters need 11"):
+        nn.utils.vector_to_parameters(sg.zeros(10), m.parameters())

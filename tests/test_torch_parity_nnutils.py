@@ -155,3 +155,47 @@ def test_batchnorm1d_matches_torch(shape, args, kwargs):
     t.eval(), s.eval()
     x = rng.standard_normal(shape).astype(F32)
     close(s(sg.tensor(x)), t(torch.from_numpy(x)), rtol=1e-4, atol=1e-5, what="eval forward")
+
+
+# ---- clip_grad_norm_, clip_grad_value_, parameters_to_vector -----------------------------------
+def _mlp(nn):
+    return nn.Sequential(nn.Linear(4, 8), nn.LeakyReLU(0.2), nn.Linear(8, 3))
+
+
+def _grads_on_both(scale):
+    torch.manual_seed(0)
+    t, s = _mlp(tnn), _mlp(snn)
+    s.load_state_dict(t.state_dict())
+    x = np.random.default_rng(0).standard_normal((5, 4)).astype(F32)
+    (t(torch.from_numpy(x)) * scale).sum().backward()
+    (s(sg.tensor(x)) * scale).sum().backward()
+    return t, s
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, float("inf")])
+@pytest.mark.parametrize("max_norm, scale", [(0.5, 10.0), (1e3, 1.0)])
+def test_clip_grad_norm_matches_torch(norm_type, max_norm, scale):
+    t, s = _grads_on_both(scale)
+    total_t = tnn.utils.clip_grad_norm_(t.parameters(), max_norm, norm_type)
+    total_s = snn.utils.clip_grad_norm_(s.parameters(), max_norm, norm_type)
+    close(total_s, total_t, rtol=1e-5, what="returned total norm")
+    for (name, pt), ps in zip(t.named_parameters(), s.parameters()):
+        close(ps.grad, pt.grad, rtol=1e-5, atol=1e-6, what=f"clipped grad of {name}")
+
+
+def test_clip_grad_value_matches_torch():
+    t, s = _grads_on_both(10.0)
+    tnn.utils.clip_grad_value_(t.parameters(), 0.3)
+    snn.utils.clip_grad_value_(s.parameters(), 0.3)
+    for pt, ps in zip(t.parameters(), s.parameters()):
+        close(ps.grad, pt.grad)
+
+
+def test_parameters_to_vector_matches_torch():
+    t, s = _grads_on_both(1.0)
+    close(snn.utils.parameters_to_vector(s.parameters()), tnn.utils.parameters_to_vector(t.parameters()))
+    v = np.arange(sum(p.numel() for p in t.parameters()), dtype=F32)
+    tnn.utils.vector_to_parameters(torch.from_numpy(v.copy()), t.parameters())
+    snn.utils.vector_to_parameters(sg.tensor(v.copy()), s.parameters())
+    for pt, ps in zip(t.parameters(), s.parameters()):
+        close(ps, pt)
