@@ -136,3 +136,66 @@ def test_state_dict_round_trip_and_cross_loading(name):
     train(torch, tps2, topt2, data[10:])
     for t2, t in zip(tps2, tps):
         np.testing.assert_allclose(tn(t2), tn(t), rtol=1e-10, atol=1e-12)
+
+
+# ---- learning-rate schedulers ----------------------------------------------------------------------
+SCHEDULERS = {
+    "StepLR": lambda L, o: L.StepLR(o, step_size=7, gamma=0.3),
+    "StepLR-default": lambda L, o: L.StepLR(o, 5),
+    "MultiStepLR": lambda L, o: L.MultiStepLR(o, milestones=[4, 9, 9, 20]),
+    "LambdaLR": lambda L, o: L.LambdaLR(o, lambda e: 0.95 ** e + 0.01 * (e % 3)),
+    "ExponentialLR": lambda L, o: L.ExponentialLR(o, gamma=0.9),
+    "LinearLR": lambda L, o: L.LinearLR(o),
+    "LinearLR-decay": lambda L, o: L.LinearLR(o, start_factor=1.0, end_factor=0.05, total_iters=20),
+    "CosineAnnealingLR": lambda L, o: L.CosineAnnealingLR(o, T_max=12, eta_min=1e-4),
+}
+
+
+def _sched_pair(name, lrs=(0.1, 0.03)):
+    tps, sps = make_params(F64)
+    topt = toptim.SGD([{"params": [p], "lr": lr} for p, lr in zip(tps, lrs)], lr=lrs[0])
+    sopt = soptim.SGD([{"params": [p], "lr": lr} for p, lr in zip(sps, lrs)], lr=lrs[0])
+    return topt, sopt, SCHEDULERS[name](toptim.lr_scheduler, topt), SCHEDULERS[name](soptim.lr_scheduler, sopt)
+
+
+def _advance(opt, sched, n):
+    seq = []
+    for _ in range(n):
+        opt.step()
+        sched.step()
+        seq.append(sched.get_last_lr())
+    return seq
+
+
+@pytest.mark.parametrize("name", list(SCHEDULERS))
+def test_scheduler_lr_sequence_matches_torch_for_30_steps(name):
+    topt, sopt, tsched, ssched = _sched_pair(name)
+    assert ssched.get_last_lr() == tsched.get_last_lr()
+    tseq, sseq = _advance(topt, tsched, 30), _advance(sopt, ssched, 30)
+    np.testing.assert_allclose(sseq, tseq, rtol=1e-15, atol=0)  # same formulas, same float order
+    assert ssched.last_epoch == tsched.last_epoch == 30
+    assert [g["lr"] for g in sopt.param_groups] == [g["lr"] for g in topt.param_groups]
+    assert [g["initial_lr"] for g in sopt.param_groups] == [g["initial_lr"] for g in topt.param_groups]
+
+
+@pytest.mark.parametrize("name", list(SCHEDULERS))
+def test_scheduler_state_dicts_cross_both_ways(name):
+    topt, sopt, tsched, ssched = _sched_pair(name)
+    _advance(topt, tsched, 11)
+    _advance(sopt, ssched, 11)
+    tsd, ssd = tsched.state_dict(), ssched.state_dict()
+    assert set(ssd) == set(tsd)
+    for k in tsd:
+        if k != "lr_lambdas":
+            assert ssd[k] == tsd[k], k
+    topt_sd = copy.deepcopy(topt.state_dict())
+    want = _advance(topt, tsched, 19)
+
+    # torch's scheduler + optimizer state into fresh scratchgan objects, and scratchgan's into torch's
+    topt2, sopt2, tsched2, ssched2 = _sched_pair(name)
+    sopt2.load_state_dict(topt_sd)  # lr and initial_lr live in the optimizer's param_groups
+    ssched2.load_state_dict(tsd)
+    tsched2.load_state_dict(ssd)
+    topt2.load_state_dict(sopt.state_dict())
+    np.testing.assert_allclose(_advance(sopt2, ssched2, 19), want, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(_advance(topt2, tsched2, 19), want, rtol=1e-15, atol=0)
