@@ -2,7 +2,7 @@
 from . import functional, init, utils
 from .layers import Dropout, Embedding, Flatten, Identity, LeakyReLU, Linear, ReLU, Sigmoid, Softplus, Tanh
 from .loss import BCELoss, BCEWithLogitsLoss, MSELoss
-from .module import Module, ModuleList, Parameter, Sequential
+from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .conv import Conv2d, ConvTranspose2d, Upsample, UpsamplingNearest2d
 from .norm import BatchNorm1d, BatchNorm2d
 
@@ -11,4 +11,4 @@ __all__ = [
     "Tanh", "Sigmoid", "Softplus", "Identity", "Flatten", "Dropout", "BCELoss", "BCEWithLogitsLoss", "MSELoss",
     "Conv2d", "ConvTranspose2d", "BatchNorm2d", "Upsample", "UpsamplingNearest2d",
 ]
-__all__ += ["Embedding", "BatchNorm1d"]
+__all__ += ["Embedding", "BatchNorm1d", "ModuleDict"]
