@@ -110,8 +110,8 @@ def save_checkpoint(path, models: dict, optimizers: dict, meta: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {}
     for name, module in models.items():
-        for key, value in module.state_dict().items():
-            arrays[f"{name}/{key}"] = value
+        for key, value in module.state_dict().items():  # Tensors (views of the model) -> host arrays
+            arrays[f"{name}/{key}"] = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
     meta = dict(meta, format=FORMAT, version=VERSION, optimizers={})
     for name, opt in optimizers.items():
         meta["optimizers"][name] = _flatten_optimizer(name, opt.state_dict(), arrays)
