@@ -118,10 +118,11 @@ def test_norm_layers_keys_defaults_unbatched_and_repr():
     assert nn.LayerNorm([2, 3]).weight.shape == (2, 3)
     assert list(nn.InstanceNorm2d(3).state_dict()) == []
     assert list(nn.GroupNorm(2, 4).state_dict()) == ["weight", "bias"]
-    assert repr(nn.LayerNorm(4)) == "LayerNorm((4,), eps=1e-05, elementwise_affine=True)"
-    assert repr(nn.GroupNorm(2, 4)) == "GroupNorm(2, 4, eps=1e-05, affine=True)"
+    assert repr(nn.LayerNorm(4)) == "LayerNorm((4,), eps=1e-05, elementwise_affine=True, bias=True)"
+    assert repr(nn.GroupNorm(2, 4)) == "GroupNorm(2, 4, eps=1e-05, affine=True, bias=True)"
     assert repr(nn.InstanceNorm2d(3)) == \
-        "InstanceNorm2d(3, eps=1e-05, momentum=0.1, affine=False, track_running_stats=False)"
+        "InstanceNorm2d(3, eps=1e-05, momentum=0.1, affine=False, bias=False, track_running_stats=False)"
+    assert list(nn.InstanceNorm2d(3, affine=True, bias=False).state_dict()) == ["weight"]
     x = np.random.default_rng(5).standard_normal((3, 4, 5)).astype(np.float32)
     inorm = nn.InstanceNorm2d(3)
     np.testing.assert_allclose(inorm(sg.tensor(x)).array, inorm(sg.tensor(x[None])).array[0], rtol=1e-6)
@@ -220,13 +221,14 @@ def ref_avg_pool(x, k, s, p, ceil_mode, count_include_pad, divisor_override=None
 
 
 @st.composite
-def pool_configs(draw):
-    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+def pool_configs(draw, max_k=3, max_hw=7, divisors=(None,)):
+    """avg_pool2d settings whose output is non-empty (padding at most half the kernel, as PyTorch requires)."""
+    k = (draw(st.integers(1, max_k)), draw(st.integers(1, max_k)))
     s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     p = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
-    h, w = draw(st.integers(max(1, k[0] - 2 * p[0]), 7)), draw(st.integers(max(1, k[1] - 2 * p[1]), 7))
+    h, w = draw(st.integers(max(1, k[0] - 2 * p[0]), max_hw)), draw(st.integers(max(1, k[1] - 2 * p[1]), max_hw))
     return dict(shape=(draw(small), draw(small), h, w), k=k, s=s, p=p, ceil_mode=draw(st.booleans()),
-                count_include_pad=draw(st.booleans()))
+                count_include_pad=draw(st.booleans()), divisor_override=draw(st.sampled_from(divisors)))
 
 
 @given(cfg=pool_configs())
