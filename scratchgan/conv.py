@@ -33,19 +33,17 @@ NumPy's elementwise ops (BatchNorm, ReLU) keep that layout.
 
 Memory and cache.  The batch is processed in chunks of about CHUNK_ELEMENTS column-matrix
 values, so a chunk's columns stay in cache between their copy and their GEMM; the chunk
-buffers (columns, padded input) come from a per-thread workspace that is reused from call
-to call instead of fresh allocations.  No column matrix outlives its op: a backward pass
+buffers (columns, padded input) come from the per-thread pool of ``workspace.py``, reused from
+call to call instead of fresh allocations.  No column matrix outlives its op: a backward pass
 recomputes im2col (a copy) rather than keeping a batch-sized matrix alive from the forward.
 """
 from __future__ import annotations
-
-import math
-import threading
 
 from . import backend as B
 from .norm import channel_sum
 from .ops import getitem, squeeze, unsqueeze
 from .tensor import Tensor, apply_op
+from .workspace import WORKSPACE
 
 __all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "interpolate", "upsample_nearest", "avg_pool2d",
            "conv2d_output_size", "conv_transpose2d_output_size"]
@@ -200,32 +198,6 @@ def _chunks(n: int, rows_per_image: int, k: int, xp=None):
     step = max(1, budget // max(1, rows_per_image * k), -(-MIN_CHUNK_ROWS // max(1, rows_per_image)))
     return [slice(i, min(n, i + step)) for i in range(0, n, step)]
 
-
-class _Workspace(threading.local):
-    """Scratch buffers reused from call to call (per thread, per array module and dtype).
-
-    The column matrices, padded inputs and GEMM partials are temporaries of a few MiB each,
-    made once per batch chunk; taking them from here instead of fresh allocations saves the
-    page faults that a new large NumPy array costs on every use (and keeps them in cache).
-    A workspace buffer never escapes the kernel that asked for it.
-    """
-
-    def __init__(self):
-        self.buffers = {}
-
-    def get(self, xp, name: str, shape, dtype):
-        size = math.prod(shape)
-        key = (xp.__name__, name, B.numpy.dtype(dtype).str)
-        buf = self.buffers.get(key)
-        if buf is None or buf.size < size:
-            buf = self.buffers[key] = xp.empty(size, dtype=dtype)
-        return buf[:size].reshape(shape)
-
-    def clear(self):
-        self.buffers.clear()
-
-
-WORKSPACE = _Workspace()
 
 def _pad_into(out, part, ph, pw):
     """out[:, ph:ph + h, pw:pw + w] = part and zeros around it (only the border is zeroed)."""

@@ -22,6 +22,7 @@ import math
 from . import backend as B
 from .ops import broadcast_to, mean, reshape
 from .tensor import Tensor, apply_op, is_grad_enabled
+from .workspace import WORKSPACE
 
 __all__ = ["batch_norm", "channel_sum", "channel_dot", "channel_affine", "standardize", "layer_norm", "instance_norm",
            "group_norm"]
@@ -204,8 +205,6 @@ def _normalize_parts(x: Tensor, eps: float, m: int):
 
 def _scratch_like(xp, a, name: str):
     """A reusable scratch array with a's shape, dtype and memory layout (channels-last or C order)."""
-    from .conv import WORKSPACE  # noqa: PLC0415  (conv imports this module)
-
     if a.ndim == 4 and not a.flags.c_contiguous and _rows_by_channel(a) is not None:
         n, c, h, w = a.shape
         return WORKSPACE.get(xp, name, (n, h, w, c), a.dtype).transpose(0, 3, 1, 2)
