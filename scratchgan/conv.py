@@ -694,13 +694,13 @@ def _window_sum_adjoint_array(g, pg: _PoolGeometry):
 def _window_sum(x: Tensor, pg: _PoolGeometry) -> Tensor:
     # d(window sum) = the adjoint: each pixel collects g from every window that contains it
     return apply_op(_window_sum_array(x.array, pg), (x,), lambda g, out: (_window_sum_adjoint(g, pg),),
-                    "window_sum")
+                    "window_sum", saved=())
 
 
 def _window_sum_adjoint(g: Tensor, pg: _PoolGeometry) -> Tensor:
     # linear, so its own adjoint is the window sum again (double backprop)
     return apply_op(_window_sum_adjoint_array(g.array, pg), (g,), lambda gg, out: (_window_sum(gg, pg),),
-                    "window_sum_adjoint")
+                    "window_sum_adjoint", saved=())
 
 
 def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,

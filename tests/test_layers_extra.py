@@ -546,3 +546,28 @@ def test_kaiming_xavier_orthogonal_trunc_normal_statistics():
     init.orthogonal_(p)
     init.trunc_normal_(p.data)
     assert p.requires_grad and p.is_leaf
+
+
+# ---- version counter: what each new op's backward reads -----------------------------------------------
+def test_saved_tensors_of_the_new_ops():
+    """softmax/log_softmax read their output, the norms read their input: writing into those after the
+    forward raises at backward; pooling and constant padding are linear and read nothing."""
+    x = sg.randn(1, 2, 2, 4, requires_grad=True)
+    for fn in (lambda h: F.softmax(h, 1), lambda h: F.log_softmax(h, -1)):
+        y = fn(x * 1.0)
+        y.mul_(2.0)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+    for fn in (lambda h: F.layer_norm(h, 4), lambda h: F.instance_norm(h), lambda h: F.group_norm(h, 1)):
+        h = x * 1.0
+        y = fn(h)
+        h.add_(1.0)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+    for fn in (lambda h: F.avg_pool2d(h, (1, 2)), lambda h: F.pad(h, (1, 1, 0, 2))):
+        x.grad = None
+        h = x * 1.0
+        y = fn(h)
+        h.mul_(3.0)
+        y.sum().backward()
+        assert x.grad is not None and np.isfinite(x.grad.array).all()
