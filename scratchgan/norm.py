@@ -21,7 +21,7 @@ import math
 
 from . import backend as B
 from .ops import broadcast_to, mean, reshape
-from .tensor import Tensor, apply_op, is_grad_enabled
+from .tensor import OUTPUT, Tensor, apply_op, is_grad_enabled
 from .workspace import WORKSPACE
 
 __all__ = ["batch_norm", "channel_sum", "channel_dot", "channel_affine", "standardize", "layer_norm", "instance_norm",
@@ -288,7 +288,7 @@ def standardize(x: Tensor, dims, eps: float = 1e-5) -> Tensor:
             inv_t, xhat = Tensor(inv), out.detach()
         return (inv_t * (g - mean(g, dim=dims, keepdim=True) - xhat * mean(g * xhat, dim=dims, keepdim=True)),)
 
-    return apply_op(data, (x,), backward, "standardize")
+    return apply_op(data, (x,), backward, "standardize", saved=(x, OUTPUT))
 
 
 def _affine(y: Tensor, weight, bias, shape) -> Tensor:
