@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import backend as B
 from .losses import _check_same_shape, bce, bce_with_logits, reduce
+from .ops import embedding as _embedding
 from .ops import leaky_relu, linear, logsigmoid, relu, sigmoid, softplus, tanh
 from .tensor import Tensor
 from .conv import conv2d, conv_transpose2d, interpolate, upsample_nearest
@@ -18,6 +19,7 @@ __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss",
     "conv2d", "conv_transpose2d", "batch_norm", "interpolate", "upsample_nearest",
 ]
+__all__ += ["embedding"]
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
@@ -49,3 +51,15 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor: 
     _check_same_shape("mse_loss", input, target)
     d = input - target
     return reduce(d * d, reduction)
+
+
+def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm=None, norm_type: float = 2.0,  # noqa: A002
+              scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """``weight[input]``: look up rows of an embedding table; ``padding_idx``'s row gets no gradient."""
+    if max_norm is not None:
+        raise NotImplementedError("embedding: max_norm (renormalising rows in place) is not implemented")
+    if scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: scale_grad_by_freq and sparse gradients are not implemented")
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx += weight.shape[0]
+    return _embedding(input, weight, padding_idx)

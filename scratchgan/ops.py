@@ -542,6 +542,33 @@ def index_add_zeros(g: Tensor, key, shape, advanced: bool) -> Tensor:
     return apply_op(data, (g,), lambda gg, out: (getitem(gg, key),), "index_add")
 
 
+def embedding(indices, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Rows of ``weight`` (num_embeddings, dim) picked by integer ``indices``: out[..., :] = weight[i].
+
+    The gradient is the adjoint of the gather, a scatter-add of g's rows into a zero table
+    (an index used twice gets both rows' gradients); the ``padding_idx`` row gets none.
+    """
+    idx = indices.array if isinstance(indices, Tensor) else indices
+    if not hasattr(idx, "dtype"):
+        idx = _xp(weight).asarray(idx)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be an integer tensor (int64, as .long() gives), got dtype {idx.dtype}")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape {weight.shape}")
+    n = weight.shape[0]
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
+        bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
+        raise IndexError(f"embedding: index {bad} is out of range for a table of {n} rows (valid: 0 to {n - 1})")
+    xp = B.get_array_module(idx, weight.array)
+
+    def backward(g, out):  # dW[r] = Σ_{positions p with indices[p] = r} g[p]
+        if padding_idx is not None:
+            g = g * Tensor((idx != padding_idx)[..., None].astype(g.dtype))
+        return (index_add_zeros(g, idx, weight.shape, True),)
+
+    return apply_op(xp.take(weight.array, idx, axis=0), (weight,), backward, "embedding")
+
+
 def cat(tensors, dim: int = 0) -> Tensor:
     tensors = list(tensors)
     if not tensors:

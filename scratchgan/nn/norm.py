@@ -1,4 +1,4 @@
-"""BatchNorm2d with PyTorch's signature, parameters, buffers and state_dict keys."""
+"""BatchNorm1d and BatchNorm2d with PyTorch's signatures, parameters, buffers and state_dict keys."""
 from __future__ import annotations
 
 from .. import backend as B
@@ -6,13 +6,13 @@ from ..norm import batch_norm
 from ..tensor import Tensor
 from .module import Module, Parameter
 
-__all__ = ["BatchNorm2d"]
+__all__ = ["BatchNorm1d", "BatchNorm2d"]
 
 _np = B.numpy
 
 
-class BatchNorm2d(Module):
-    """Per-channel normalisation of (N, C, H, W) input (Ioffe & Szegedy, 2015).
+class _BatchNorm(Module):
+    """Per-channel normalisation of (N, C, *) input (Ioffe & Szegedy, 2015).
 
     Training: normalise with the batch statistics and update ``running_mean``/``running_var``
     (exponential average with ``momentum``; momentum=None gives the cumulative average over
@@ -53,12 +53,15 @@ class BatchNorm2d(Module):
             if self.bias is not None:
                 self.bias.array[...] = 0
 
+    _dims = "(N, C, *)"
+
     def _check_input(self, x: Tensor):
-        if x.ndim != 4:
-            raise ValueError(f"{self!r}: expected 4-D input (N, C, H, W), got {x.ndim}-D input of shape {x.shape}")
+        if x.ndim not in self._ndims:
+            want = " or ".join(f"{n}-D" for n in self._ndims)
+            raise ValueError(f"{self!r}: expected {want} input {self._dims}, got {x.ndim}-D input of shape {x.shape}")
         if x.shape[1] != self.num_features:
             raise ValueError(f"{self!r}: expected input with {self.num_features} channels "
-                             f"(N, {self.num_features}, H, W), got shape {x.shape}")
+                             f"{self._dims.replace('C', str(self.num_features))}, got shape {x.shape}")
 
     def forward(self, x: Tensor) -> Tensor:
         self._check_input(x)
@@ -75,3 +78,19 @@ class BatchNorm2d(Module):
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
                 f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """BatchNorm over (N, C) or (N, C, L) input: statistics per feature C over N (and L).
+
+    As in PyTorch the second positional argument is ``eps``: PyTorch-GAN's ``nn.BatchNorm1d(n, 0.8)``
+    sets eps = 0.8 (a large eps that damps the normalisation), not the momentum.
+    """
+
+    _ndims, _dims = (2, 3), "(N, C) or (N, C, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """BatchNorm over (N, C, H, W) input: statistics per channel C over N, H and W."""
+
+    _ndims, _dims = (4,), "(N, C, H, W)"
