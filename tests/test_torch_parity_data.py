@@ -102,3 +102,27 @@ def test_random_split_lengths_match_torch():
         t = [len(p) for p in tdata.random_split(range(11), lengths)]
         s = [len(p) for p in sdata.random_split(range(11), lengths)]
         assert s == t, lengths
+
+
+# ---- save / load next to torch.save / torch.load ----------------------------------------------------------
+def test_a_torch_file_is_named_as_such(tmp_path):
+    torch.save({"w": torch.ones(2)}, tmp_path / "t.pt")
+    with pytest.raises(ValueError, match="t.pt is not a file saved by scratchgan.save: it is a PyTorch file"):
+        sg.load(tmp_path / "t.pt")
+
+
+def test_saved_state_dict_loads_into_torch_and_back(tmp_path):
+    """A scratchgan save of a state_dict carries what torch needs: same keys, shapes, dtypes, values."""
+    sg.manual_seed(0)
+    smodel = sg.nn.Sequential(sg.nn.Linear(3, 4), sg.nn.BatchNorm1d(4), sg.nn.Linear(4, 1))
+    tmodel = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 1))
+    sg.save(smodel.state_dict(), tmp_path / "m.pt")
+    loaded = sg.load(tmp_path / "m.pt")
+    assert list(loaded) == list(tmodel.state_dict())
+    tmodel.load_state_dict({k: torch.from_numpy(np.array(v.array if isinstance(v, sg.Tensor) else v))
+                            for k, v in loaded.items()})
+    x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    smodel.eval()
+    tmodel.eval()
+    np.testing.assert_allclose(smodel(sg.from_numpy(x)).detach().numpy(),
+                               tmodel(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
