@@ -12,6 +12,7 @@ from .ops import (abs, add, cat, clamp, div, exp, flatten, log, logsigmoid, logs
                   mean, min, minimum, mul, neg, norm, permute, pow, relu, reshape, sigmoid, softplus, sqrt,
                   squeeze, stack, std, sub, sum, tanh, transpose, unsqueeze, var, where)
 from .generator import Generator
+from .ops import log_softmax, softmax
 from .serialization import load, save
 from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
