@@ -186,7 +186,7 @@ class _Reader:
                 dev = _target_device(node.get("device", "cpu"), self.map_location, self.name)
                 data = B.to_device(self.array(key), dev)
                 rg = bool(node.get("requires_grad", False))
-                self._tensors[key] = Parameter(data, requires_grad=rg) if node.get("parameter") else Tensor(data, rg)
+                self._tensors[key] = Parameter(data, requires_grad=rg) if node.get("parameter") else Tensor(data, requires_grad=rg)
             return self._tensors[key]
         if tag == "ndarray":
             return self.array(node["array"])
