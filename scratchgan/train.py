@@ -660,7 +660,7 @@ def _first_non_finite(s: TrainState) -> str | None:
     for net_name, net, opt_name, opt in (("G", s.G, "optG", s.optG), ("D", s.D, "optD", s.optD)):
         for pname, p in net.named_parameters():
             arrays.append((f"{net_name}.{pname}", p.array))
-            arrays += [(f"{opt_name} {k} of {net_name}.{pname}", v) for k, v in opt.state.get(id(p), {}).items()
+            arrays += [(f"{opt_name} {k} of {net_name}.{pname}", v) for k, v in opt.state.get(p, {}).items()
                        if hasattr(v, "shape")]
     xp = B.get_array_module(arrays[0][1])
     if bool(xp.stack([xp.isfinite(a).all() for _, a in arrays]).all()):  # one device sync per step

@@ -156,7 +156,7 @@ def test_non_finite_optimizer_state_stops_like_a_nan_loss(tmp_path):
     vanish, so the weights stay finite).  The guard checks weights and moments after every step."""
     def overflow(state):
         if state.step == 6:
-            v = state.optD.state[id(next(state.D.parameters()))]["exp_avg_sq"]
+            v = state.optD.state[next(state.D.parameters())]["exp_avg_sq"]
             v[0] = np.inf
 
     cfg = tiny(tmp_path, steps=20, checkpoint_every=5)
