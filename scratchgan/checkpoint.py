@@ -133,6 +133,15 @@ def _read_all(path: Path) -> dict:
         raise CheckpointError(f"{path}: no such checkpoint file")
     if path.is_dir():
         raise CheckpointError(f"{path}: is a folder, not a checkpoint file (did you mean {path / 'checkpoint.npz'}?)")
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic == b"\x93NUMPY":
+        raise CheckpointError(f"{path}: is a .npy array (samples written by `scratchgan sample`?), not a checkpoint; "
+                              f"give a run's checkpoint.npz, or its run folder")
+    if not magic.startswith(b"PK"):
+        what = "an empty file" if not magic else "not a .npz archive"
+        raise CheckpointError(f"{path}: not a scratchgan checkpoint ({what}); give a run's checkpoint.npz, or its "
+                              f"run folder")
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
