@@ -136,29 +136,44 @@ def batch_norm(x: Tensor, running_mean, running_var, weight: Tensor | None, bias
 # ---- Adam, the paper's four lines ----------------------------------------------------------------------
 class Adam(_FastAdam):
     """Adam (Kingma & Ba, 2015, Algorithm 1) line by line, with PyTorch's results: for each parameter θ
-    with gradient g (plus λθ with weight_decay λ, PyTorch's L2 form), at step t = 1, 2, ...
+    with gradient g, at step t = 1, 2, ...
 
         m ← β₁·m + (1 − β₁)·g            the moving mean of the gradient
         v ← β₂·v + (1 − β₂)·g²           the moving mean of its square
         m̂ = m/(1 − β₁ᵗ),  v̂ = v/(1 − β₂ᵗ)   bias corrections: m and v start at 0
         θ ← θ − lr·m̂/(√v̂ + eps)
 
+    PyTorch's options, each one line before or inside these: ``maximize`` ascends (g ← −g);
+    ``weight_decay`` λ adds λθ to g (L2), or with ``decoupled_weight_decay`` (AdamW) shrinks θ by
+    (1 − lr·λ) first; ``amsgrad`` uses the largest v seen so far in v̂.
+
     Only ``step`` differs from ``scratchgan.optim.Adam`` (the fast version, which rearranges these
     lines into in-place passes over memory): constructor, state and state_dict are inherited.
     """
 
-    def step(self):
+    def step(self, closure=None):
+        loss = self._closure(closure)
         for group, p in self._params():
             if p.grad is None:
                 continue
             lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
             xp = B.get_array_module(p.array)
-            g = p.grad.array + wd * p.array
-            st = self.state.setdefault(id(p), {"step": 0, "exp_avg": xp.zeros_like(p.array),
-                                               "exp_avg_sq": xp.zeros_like(p.array)})
+            g = -p.grad.array if group["maximize"] else p.grad.array
+            if group["decoupled_weight_decay"]:
+                p.array *= 1 - lr * wd
+            else:
+                g = g + wd * p.array
+            st = self.state[p]
+            if not st:
+                st.update(step=0, exp_avg=xp.zeros_like(p.array), exp_avg_sq=xp.zeros_like(p.array))
+                if group["amsgrad"]:
+                    st["max_exp_avg_sq"] = xp.zeros_like(p.array)
             st["step"] += 1
             t = st["step"]
             m = st["exp_avg"] = b1 * st["exp_avg"] + (1 - b1) * g
             v = st["exp_avg_sq"] = b2 * st["exp_avg_sq"] + (1 - b2) * g * g
+            if group["amsgrad"]:
+                v = st["max_exp_avg_sq"] = xp.maximum(st["max_exp_avg_sq"], v)
             m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
             p.array -= lr * m_hat / (xp.sqrt(v_hat) + eps)
+        return loss

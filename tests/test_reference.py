@@ -96,14 +96,16 @@ def test_batch_norm_eval_fast_equals_reference(device):
     assert_same(fast, ref, "batch_norm eval")
 
 
-@pytest.mark.parametrize("betas,weight_decay", [((0.9, 0.999), 0.0), ((0.5, 0.999), 0.1), ((0.0, 0.9), 0.0)])
-def test_adam_fast_equals_reference_over_20_steps(device, betas, weight_decay):
+@pytest.mark.parametrize("betas,weight_decay,options", [
+    ((0.9, 0.999), 0.0, {}), ((0.5, 0.999), 0.1, {}), ((0.0, 0.9), 0.0, {}),
+    ((0.5, 0.99), 0.1, dict(amsgrad=True, maximize=True)), ((0.9, 0.999), 0.1, dict(decoupled_weight_decay=True))])
+def test_adam_fast_equals_reference_over_20_steps(device, betas, weight_decay, options):
     rng = np.random.default_rng(5)
     start = [rng.standard_normal((3, 4)), rng.standard_normal(5)]
     runs = {}
     for name, Adam in (("fast", optim.Adam), ("reference", reference.Adam)):
         params = [nn.Parameter(t64(a, device, False)) for a in start]
-        runs[name] = (params, Adam(params, lr=1e-2, betas=betas, eps=1e-8, weight_decay=weight_decay))
+        runs[name] = (params, Adam(params, lr=1e-2, betas=betas, eps=1e-8, weight_decay=weight_decay, **options))
     steps = np.random.default_rng(6)
     for _ in range(20):
         grads = [steps.standard_normal(a.shape) for a in start]
@@ -116,7 +118,8 @@ def test_adam_fast_equals_reference_over_20_steps(device, betas, weight_decay):
     fast_state, ref_state = (opt.state_dict()["state"] for _, opt in runs.values())
     for i in fast_state:
         assert fast_state[i]["step"] == ref_state[i]["step"] == 20
-        for key in ("exp_avg", "exp_avg_sq"):
+        assert fast_state[i].keys() == ref_state[i].keys()
+        for key in fast_state[i].keys() - {"step"}:
             np.testing.assert_allclose(fast_state[i][key], ref_state[i][key], rtol=1e-12, atol=1e-14)
 
 
