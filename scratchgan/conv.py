@@ -426,6 +426,8 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     """2-D cross-correlation, PyTorch's ``F.conv2d``: x (N, C, H, W), weight (O, C, kh, kw), bias (O,).
 
     Output (N, O, Ho, Wo) with Ho = ⌊(H + 2·padding − dilation·(kh − 1) − 1)/stride⌋ + 1.
+    The plain version (im2col by indexing, one matmul, autograd for the backward) is
+    ``scratchgan.reference.conv2d``; the tests check that both agree, values and gradients.
     """
     _check_groups(groups, _who)
     _check_4d(weight, _who, "weight")
@@ -464,6 +466,7 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     Output (N, C_out, Hout, Wout), Hout = (H − 1)·stride − 2·padding + dilation·(kh − 1)
     + output_padding + 1.  ``output_size`` (H, W) may be given instead of ``output_padding``,
     as ``nn.ConvTranspose2d.forward(x, output_size)`` allows.
+    The plain version (one matmul, then col2im by a scatter-add) is ``scratchgan.reference.conv_transpose2d``.
     """
     _check_groups(groups, _who)
     _check_4d(weight, _who, "weight")

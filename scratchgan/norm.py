@@ -166,6 +166,8 @@ def batch_norm(x: Tensor, running_mean=None, running_var=None, weight: Tensor | 
     Evaluation: the running statistics replace μ and σ², so y is an affine map of x.
 
     ``running_mean``/``running_var`` are Tensors (buffers) or arrays, or None (no tracking).
+    The plain version (the formula as Tensor ops, autograd for the backward) is
+    ``scratchgan.reference.batch_norm``; the tests check that both agree, values and gradients.
     """
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected input of shape (N, C, *), got {x.shape}")
