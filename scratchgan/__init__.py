@@ -11,6 +11,7 @@ from .creation import (arange, as_tensor, empty, from_numpy, full, full_like, li
 from .ops import (abs, add, cat, clamp, div, exp, flatten, log, logsigmoid, logsumexp, matmul, max, maximum,
                   mean, min, minimum, mul, neg, norm, permute, pow, relu, reshape, sigmoid, softplus, sqrt,
                   squeeze, stack, std, sub, sum, tanh, transpose, unsqueeze, var, where)
+from .ops import log_softmax, softmax
 from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
 __version__ = "0.1.0"

@@ -9,6 +9,11 @@ differentiated again (double backprop, as WGAN-GP's gradient penalty needs).
 
 The engine sorts the graph with an explicit stack (no recursion limit on deep
 graphs) and walks it once in reverse, summing gradients that meet at a node.
+
+This file defines no arithmetic: the operators (``+ - * / ** @``, indexing, comparisons)
+and the methods (``.sum()``, ``.exp()``, ``.reshape()``, ...) are attached to the class by
+``ops._bind()``, which runs when ``ops.py`` is imported (``import scratchgan`` does that).
+``ops.py`` needs ``Tensor`` and ``apply_op`` from here, so binding there keeps the import one-way.
 """
 from __future__ import annotations
 
