@@ -1,4 +1,5 @@
-"""2-D convolution, transposed convolution and nearest-neighbour upsampling (NCHW, groups=1).
+"""2-D convolution, transposed convolution, nearest-neighbour upsampling and average pooling (NCHW,
+groups=1).
 
 Three ops, each the adjoint of the others in one argument.  For a convolution
 y = conv2d(x, W) (W of shape (out, in, kh, kw)):
@@ -32,21 +33,19 @@ NumPy's elementwise ops (BatchNorm, ReLU) keep that layout.
 
 Memory and cache.  The batch is processed in chunks of about CHUNK_ELEMENTS column-matrix
 values, so a chunk's columns stay in cache between their copy and their GEMM; the chunk
-buffers (columns, padded input) come from a per-thread workspace that is reused from call
-to call instead of fresh allocations.  No column matrix outlives its op: a backward pass
+buffers (columns, padded input) come from the per-thread pool of ``workspace.py``, reused from
+call to call instead of fresh allocations.  No column matrix outlives its op: a backward pass
 recomputes im2col (a copy) rather than keeping a batch-sized matrix alive from the forward.
 """
 from __future__ import annotations
 
-import math
-import threading
-
 from . import backend as B
 from .norm import channel_sum
-from .ops import getitem
+from .ops import getitem, squeeze, unsqueeze
 from .tensor import Tensor, apply_op
+from .workspace import WORKSPACE
 
-__all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "interpolate", "upsample_nearest",
+__all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "interpolate", "upsample_nearest", "avg_pool2d",
            "conv2d_output_size", "conv_transpose2d_output_size"]
 
 # Rows of a column matrix per chunk: about 2-4 MiB of float32 for the DCGAN shapes (K = 1024..2048),
@@ -199,32 +198,6 @@ def _chunks(n: int, rows_per_image: int, k: int, xp=None):
     step = max(1, budget // max(1, rows_per_image * k), -(-MIN_CHUNK_ROWS // max(1, rows_per_image)))
     return [slice(i, min(n, i + step)) for i in range(0, n, step)]
 
-
-class _Workspace(threading.local):
-    """Scratch buffers reused from call to call (per thread, per array module and dtype).
-
-    The column matrices, padded inputs and GEMM partials are temporaries of a few MiB each,
-    made once per batch chunk; taking them from here instead of fresh allocations saves the
-    page faults that a new large NumPy array costs on every use (and keeps them in cache).
-    A workspace buffer never escapes the kernel that asked for it.
-    """
-
-    def __init__(self):
-        self.buffers = {}
-
-    def get(self, xp, name: str, shape, dtype):
-        size = math.prod(shape)
-        key = (xp.__name__, name, B.numpy.dtype(dtype).str)
-        buf = self.buffers.get(key)
-        if buf is None or buf.size < size:
-            buf = self.buffers[key] = xp.empty(size, dtype=dtype)
-        return buf[:size].reshape(shape)
-
-    def clear(self):
-        self.buffers.clear()
-
-
-WORKSPACE = _Workspace()
 
 def _pad_into(out, part, ph, pw):
     """out[:, ph:ph + h, pw:pw + w] = part and zeros around it (only the border is zeroed)."""
@@ -453,6 +426,8 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     """2-D cross-correlation, PyTorch's ``F.conv2d``: x (N, C, H, W), weight (O, C, kh, kw), bias (O,).
 
     Output (N, O, Ho, Wo) with Ho = ⌊(H + 2·padding − dilation·(kh − 1) − 1)/stride⌋ + 1.
+    The plain version (im2col by indexing, one matmul, autograd for the backward) is
+    ``scratchgan.reference.conv2d``; the tests check that both agree, values and gradients.
     """
     _check_groups(groups, _who)
     _check_4d(weight, _who, "weight")
@@ -491,6 +466,7 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     Output (N, C_out, Hout, Wout), Hout = (H − 1)·stride − 2·padding + dilation·(kh − 1)
     + output_padding + 1.  ``output_size`` (H, W) may be given instead of ``output_padding``,
     as ``nn.ConvTranspose2d.forward(x, output_size)`` allows.
+    The plain version (one matmul, then col2im by a scatter-add) is ``scratchgan.reference.conv_transpose2d``.
     """
     _check_groups(groups, _who)
     _check_4d(weight, _who, "weight")
@@ -626,3 +602,149 @@ def interpolate(x: Tensor, size=None, scale_factor=None, mode: str = "nearest", 
     rows = xp.minimum((xp.arange(oh) * scale_h).astype(xp.int64), h - 1)
     cols = xp.minimum((xp.arange(ow) * scale_w).astype(xp.int64), w - 1)
     return getitem(x, (slice(None), slice(None), rows[:, None], cols[None, :]))
+
+
+# ---- average pooling ---------------------------------------------------------------------------
+class _PoolGeometry:
+    """Windows of ``F.avg_pool2d``: kernel (kh, kw), stride, padding and the output size.
+
+    Output rows Ho = ⌊(H + 2p − k)/s⌋ + 1 (⌈·⌉ with ceil_mode, dropping a last window that would
+    start in the right padding).  Window o covers padded rows [o·s, o·s + k), i.e. input rows
+    [o·s − p, o·s − p + k).  ``rows`` = (o − 1)·s + k is the padded extent that the windows reach.
+    """
+
+    def __init__(self, x_hw, kernel_size, stride, padding, ceil_mode, who):
+        self.kh, self.kw = _pair(kernel_size, "kernel_size", who)
+        self.sh, self.sw = _pair(kernel_size if stride is None or stride == [] else stride, "stride", who)
+        self.ph, self.pw = _pair(padding, "padding", who)
+        self.h, self.w = x_hw
+        if min(self.kh, self.kw, self.sh, self.sw) < 1 or min(self.ph, self.pw) < 0:
+            raise ValueError(f"{who}: kernel_size and stride must be positive and padding >= 0, got "
+                             f"kernel_size={(self.kh, self.kw)}, stride={(self.sh, self.sw)}, "
+                             f"padding={(self.ph, self.pw)}")
+        if 2 * self.ph > self.kh or 2 * self.pw > self.kw:
+            raise ValueError(f"{who}: pad should be at most half of effective kernel size, got "
+                             f"kernel_size={(self.kh, self.kw)}, padding={(self.ph, self.pw)}")
+        self.ho = self._out(self.h, self.kh, self.sh, self.ph, ceil_mode)
+        self.wo = self._out(self.w, self.kw, self.sw, self.pw, ceil_mode)
+        if self.ho < 1 or self.wo < 1:
+            raise ValueError(f"{who}: input of spatial size {tuple(x_hw)} is too small for kernel_size="
+                             f"{(self.kh, self.kw)} with padding={(self.ph, self.pw)} (output size "
+                             f"{(self.ho, self.wo)})")
+        self.rows = (self.ho - 1) * self.sh + self.kh
+        self.cols = (self.wo - 1) * self.sw + self.kw
+
+    @staticmethod
+    def _out(n, k, s, p, ceil_mode):
+        span = n + 2 * p - k
+        if span < 0:
+            return 0
+        o = (-(-span // s) if ceil_mode else span // s) + 1
+        if ceil_mode and (o - 1) * s >= n + p:  # the last window must start inside the input or left pad
+            o -= 1
+        return o
+
+    def divisor(self, xp, count_include_pad: bool, dtype):
+        """(Ho, Wo) window sizes: within the padded input (count_include_pad) or within the input."""
+        def counts(o, s, k, p, n):
+            start = xp.arange(o) * s - p
+            stop = xp.minimum(start + k, n + p)
+            if not count_include_pad:
+                start, stop = xp.maximum(start, 0), xp.minimum(stop, n)
+            return (stop - start).astype(dtype)
+
+        return (counts(self.ho, self.sh, self.kh, self.ph, self.h)[:, None]
+                * counts(self.wo, self.sw, self.kw, self.pw, self.w)[None, :])
+
+
+def _zeros_in_layout(like, shape):
+    """Zeros of an (N, C, H, W) ``shape`` in ``like``'s memory order: channels-last if it is (as the
+    convolutions' outputs are), else C order, so the slice adds below read and write matching orders."""
+    xp = B.get_array_module(like)
+    if not like.flags.c_contiguous and like.transpose(0, 2, 3, 1).flags.c_contiguous:
+        n, c, h, w = shape
+        return xp.zeros((n, h, w, c), dtype=like.dtype).transpose(0, 3, 1, 2)
+    return xp.zeros(shape, dtype=like.dtype)
+
+
+def _strided_sum(a, axis: int, k: int, s: int, o: int):
+    """t[..., q, ...] = Σ_{i<k} a[..., q·s + i, ...] along ``axis``, for q < o: k vectorised slice adds."""
+    def view(i):
+        key = [slice(None)] * 4
+        key[axis] = slice(i, i + (o - 1) * s + 1, s)
+        return a[tuple(key)]
+    out = view(0).copy(order="K")  # "K": keeps a channels-last layout
+    for i in range(1, k):
+        out += view(i)
+    return out
+
+
+def _strided_sum_adjoint(g, axis: int, k: int, s: int, size: int):
+    """The adjoint of _strided_sum: each g[q] is added back to the k positions q·s + i (size positions)."""
+    shape = list(g.shape)
+    shape[axis] = size
+    out = _zeros_in_layout(g, shape)
+    o = g.shape[axis]
+    for i in range(k):
+        key = [slice(None)] * 4
+        key[axis] = slice(i, i + (o - 1) * s + 1, s)
+        out[tuple(key)] += g
+    return out
+
+
+def _window_sum_array(x, pg: _PoolGeometry):
+    """s[n, c, i, j] = Σ over window (i, j) of the zero-padded x.  Separable: a strided sum down the
+    rows, then one along the columns (kh + kw slice adds, no loop over pixels)."""
+    if pg.ph == pg.pw == 0 and pg.rows <= pg.h and pg.cols <= pg.w:
+        src = x  # every window lies inside x: no padded copy
+    else:
+        src = _zeros_in_layout(x, x.shape[:2] + (pg.rows, pg.cols))
+        h, w = min(pg.h, pg.rows - pg.ph), min(pg.w, pg.cols - pg.pw)  # the rows/columns windows reach
+        src[:, :, pg.ph:pg.ph + h, pg.pw:pg.pw + w] = x[:, :, :h, :w]
+    return _strided_sum(_strided_sum(src, 2, pg.kh, pg.sh, pg.ho), 3, pg.kw, pg.sw, pg.wo)
+
+
+def _window_sum_adjoint_array(g, pg: _PoolGeometry):
+    """The adjoint of the window sum: every input pixel gets the sum of g over the windows that
+    cover it.  The two strided sums' adjoints in reverse order, then the padding is cut off."""
+    rows, cols = max(pg.rows, pg.ph + pg.h), max(pg.cols, pg.pw + pg.w)
+    t = _strided_sum_adjoint(g, 3, pg.kw, pg.sw, cols)
+    full = _strided_sum_adjoint(t, 2, pg.kh, pg.sh, rows)
+    return full[:, :, pg.ph:pg.ph + pg.h, pg.pw:pg.pw + pg.w]
+
+
+def _window_sum(x: Tensor, pg: _PoolGeometry) -> Tensor:
+    # d(window sum) = the adjoint: each pixel collects g from every window that contains it
+    return apply_op(_window_sum_array(x.array, pg), (x,), lambda g, out: (_window_sum_adjoint(g, pg),),
+                    "window_sum", saved=())
+
+
+def _window_sum_adjoint(g: Tensor, pg: _PoolGeometry) -> Tensor:
+    # linear, so its own adjoint is the window sum again (double backprop)
+    return apply_op(_window_sum_adjoint_array(g.array, pg), (g,), lambda gg, out: (_window_sum(gg, pg),),
+                    "window_sum_adjoint", saved=())
+
+
+def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override=None, *, _who="avg_pool2d") -> Tensor:
+    """PyTorch's ``F.avg_pool2d`` on (N, C, H, W) or (C, H, W): the mean of each window,
+
+        y[n, c, i, j] = Σ_window x_pad / divisor(i, j),
+
+    divisor = the window's size inside the padded input (count_include_pad) or inside the input,
+    or ``divisor_override``.  Linear in x: dx = window_sum_adjoint(g / divisor)."""
+    if x.ndim == 3:
+        return squeeze(avg_pool2d(unsqueeze(x, 0), kernel_size, stride, padding, ceil_mode, count_include_pad,
+                                  divisor_override, _who=_who), 0)
+    if x.ndim != 4:
+        raise ValueError(f"{_who}: expected 3-D (C, H, W) or 4-D (N, C, H, W) input, got {x.ndim}-D input "
+                         f"of shape {x.shape}")
+    pg = _PoolGeometry(x.shape[2:], kernel_size, stride, padding, ceil_mode, _who)
+    xp = B.get_array_module(x.array)
+    if divisor_override is not None:
+        if int(divisor_override) == 0:
+            raise ValueError(f"{_who}: divisor must be not zero")
+        scale = Tensor(xp.asarray(1.0 / divisor_override, dtype=x.dtype))
+    else:
+        scale = Tensor(1.0 / pg.divisor(xp, count_include_pad, x.dtype))
+    return _window_sum(x, pg) * scale

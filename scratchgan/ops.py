@@ -576,6 +576,33 @@ def index_add_zeros(g: Tensor, key, shape, advanced: bool) -> Tensor:
     return apply_op(data, (g,), lambda gg, out: (getitem(gg, key),), "index_add", saved=())
 
 
+def embedding(indices, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Rows of ``weight`` (num_embeddings, dim) picked by integer ``indices``: out[..., :] = weight[i].
+
+    The gradient is the adjoint of the gather, a scatter-add of g's rows into a zero table
+    (an index used twice gets both rows' gradients); the ``padding_idx`` row gets none.
+    """
+    idx = indices.array if isinstance(indices, Tensor) else indices
+    if not hasattr(idx, "dtype"):
+        idx = _xp(weight).asarray(idx)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be an integer tensor (int64, as .long() gives), got dtype {idx.dtype}")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape {weight.shape}")
+    n = weight.shape[0]
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
+        bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
+        raise IndexError(f"embedding: index {bad} is out of range for a table of {n} rows (valid: 0 to {n - 1})")
+    xp = B.get_array_module(idx, weight.array)
+
+    def backward(g, out):  # dW[r] = Σ_{positions p with indices[p] = r} g[p]
+        if padding_idx is not None:
+            g = g * Tensor((idx != padding_idx)[..., None].astype(g.dtype))
+        return (index_add_zeros(g, idx, weight.shape, True),)
+
+    return apply_op(xp.take(weight.array, idx, axis=0), (weight,), backward, "embedding")
+
+
 def cat(tensors, dim: int = 0) -> Tensor:
     tensors = list(tensors)
     if not tensors:
@@ -1060,3 +1087,189 @@ def _bind():
 
 
 _bind()
+
+
+# =============================================================================================
+# ---- softmax family, one_hot, pad, normalize, unflatten (torch.nn.functional) ----------------
+# =============================================================================================
+def _softmax_dim(x: Tensor, dim, who: str) -> int:
+    """PyTorch's implicit dim for a legacy ``softmax(x)`` call: 0 for 0-, 1- and 3-D input, else 1."""
+    if dim is None:
+        import warnings  # noqa: PLC0415
+
+        warnings.warn(f"Implicit dimension choice for {who} has been deprecated. "
+                      "Change the call to include dim=X as an argument.", stacklevel=3)
+        dim = 0 if x.ndim in (0, 1, 3) else 1
+    return _norm_dims(dim, x.ndim)[0]
+
+
+def _with_dtype(x: Tensor, dtype) -> Tensor:
+    return x if dtype is None else to(x, dtype)
+
+
+def log_softmax(x: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """log softmax(x) = x − logsumexp(x) along ``dim``, with the max subtracted first: finite for
+    logits of any size (±1e4 included)."""
+    x = _with_dtype(x, dtype)
+    d = _softmax_dim(x, dim, "log_softmax")
+    xp = _xp(x)
+    m = x.array.max(axis=d, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0)
+    shifted = x.array - m
+    data = shifted - xp.log(xp.exp(shifted).sum(axis=d, keepdims=True))
+
+    def backward(g, out):  # d log softmax = dx − softmax(x)·Σ dx:  gx = g − e^out·Σg
+        return (g - exp(out) * sum(g, dim=d, keepdim=True),)
+
+    return apply_op(data, (x,), backward, "log_softmax", saved=(OUTPUT,))
+
+
+def softmax(x: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """softmax(x) = e^(x − max) / Σ e^(x − max) along ``dim``."""
+    x = _with_dtype(x, dtype)
+    d = _softmax_dim(x, dim, "softmax")
+    xp = _xp(x)
+    m = x.array.max(axis=d, keepdims=True)
+    e = xp.exp(x.array - xp.where(xp.isfinite(m), m, 0))
+    data = e / e.sum(axis=d, keepdims=True)
+
+    def backward(g, out):  # d softmax = s·(dx − Σ s·dx):  gx = s·(g − Σ g·s)
+        return (out * (g - sum(g * out, dim=d, keepdim=True)),)
+
+    return apply_op(data, (x,), backward, "softmax", saved=(OUTPUT,))
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """(*,) class indices -> (*, num_classes) int64 with a 1 at each index; num_classes=-1 takes
+    max + 1.  Not differentiable (integer output), as in PyTorch."""
+    if tensor.dtype.kind not in "iu":
+        raise RuntimeError(f"one_hot is only applicable to index tensor of integer type, got dtype {tensor.dtype}")
+    xp = _xp(tensor)
+    idx = tensor.array
+    if idx.size and int(idx.min()) < 0:
+        raise RuntimeError("one_hot: class values must be non-negative.")
+    if num_classes == -1:
+        num_classes = int(idx.max()) + 1 if idx.size else 0
+        if not idx.size:
+            raise RuntimeError("one_hot: can not infer total number of classes from empty tensor.")
+    elif idx.size and int(idx.max()) >= num_classes:
+        raise RuntimeError(f"one_hot: class values must be smaller than num_classes ({num_classes}), "
+                           f"got {int(idx.max())}.")
+    return Tensor((idx[..., None] == xp.arange(num_classes)).astype(_np.int64))
+
+
+def _pad_pairs(x: Tensor, pad, who="pad"):
+    """F.pad's flat (left_last, right_last, left_second_last, ...) as one (before, after) per dim."""
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"{who}: padding length must be even and at most twice the input's {x.ndim} dims, "
+                         f"got pad={pad} for input of shape {x.shape}")
+    pairs = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        pairs[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    return pairs
+
+
+def _pad_constant(x: Tensor, pairs, value) -> Tensor:
+    """Constant padding; negative amounts crop, as in PyTorch.  Output region ``dst`` = input
+    region ``src``: forward fills then copies, the gradient is g[dst] put back at src."""
+    shape = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape, pairs))
+    if builtins.min(shape, default=1) < 0:
+        raise ValueError(f"pad: padding {pairs} gives a negative output size {shape} for input {x.shape}")
+    src = tuple(slice(builtins.max(-lo, 0), n - builtins.max(-hi, 0)) for n, (lo, hi) in zip(x.shape, pairs))
+    dst = tuple(slice(builtins.max(lo, 0), builtins.max(lo, 0) + (s.stop - s.start)) for s, (lo, _) in zip(src, pairs))
+    xp = _xp(x)
+    data = xp.full(shape, value, dtype=x.dtype)
+    data[dst] = x.array[src]
+
+    def backward(g, out):  # d out[dst] = dx[src]; the padding is constant
+        inner = getitem(g, dst)
+        return (inner if inner.shape == x.shape else index_add_zeros(inner, src, x.shape, False),)
+
+    return apply_op(data, (x,), backward, "pad", saved=())
+
+
+def _pad_index(xp, n: int, lo: int, hi: int, mode: str):
+    """Source index of each output position along one dim for the index-based padding modes."""
+    i = xp.arange(-lo, n + hi)
+    if mode == "replicate":
+        return xp.clip(i, 0, n - 1)
+    if mode == "circular":
+        return i % n
+    return (n - 1) - xp.abs((n - 1) - xp.abs(i))  # reflect: mirror about the first and last element
+
+
+def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:  # noqa: A002 - torch's names
+    """``F.pad``: ``pad`` = (left, right) for the last dim, then the second-to-last, ...
+
+    constant: any number of dims, negative amounts crop.  reflect / replicate / circular: gathers
+    along each padded dim (so the gradient of a repeated pixel adds up, through indexing); only the
+    last 1-3 dims, as in PyTorch, and reflect needs pad < size."""
+    x = input
+    pairs = _pad_pairs(x, pad)
+    if mode == "constant":
+        return _pad_constant(x, pairs, 0.0 if value is None else value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise NotImplementedError(f"pad: mode {mode!r} is not implemented (constant, reflect, replicate, circular)")
+    if value:
+        raise ValueError(f"pad: padding mode {mode!r} doesn't take in value argument")
+    padded = len(pad) // 2
+    if padded > 3 or x.ndim < padded + 1:
+        raise NotImplementedError(f"pad: mode {mode!r} pads only the last 1-3 dims of a batched or unbatched "
+                                  f"input; got pad={tuple(pad)} for input of shape {x.shape}")
+    xp = _xp(x)
+    out = x
+    for d, (lo, hi) in enumerate(pairs):
+        if lo == hi == 0:
+            continue
+        n = x.shape[d]
+        if builtins.min(lo, hi) < 0:
+            raise NotImplementedError(f"pad: negative padding is only implemented for mode 'constant', got {pad}")
+        if mode == "reflect" and builtins.max(lo, hi) >= n:
+            raise ValueError(f"pad: padding size should be less than the corresponding input dimension for "
+                             f"mode 'reflect', but got padding ({lo}, {hi}) at dim {d} of input {x.shape}")
+        if mode == "circular" and builtins.max(lo, hi) > n:
+            raise ValueError(f"pad: padding value causes wrapping around more than once for mode 'circular' "
+                             f"(padding ({lo}, {hi}) at dim {d} of input {x.shape})")
+        out = getitem(out, (slice(None),) * d + (_pad_index(xp, n, lo, hi, mode),))
+    return out
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None) -> Tensor:  # noqa: A002
+    """x / max(‖x‖_p, eps) along ``dim`` (``F.normalize``); the eps floor keeps a zero vector zero."""
+    if out is not None:
+        raise NotImplementedError("normalize: out= is not implemented")
+    x = input
+    if p in (2, 2.0):
+        n = norm(x, 2, dim=dim, keepdim=True)
+    elif p == math.inf:
+        n = max(abs(x), dim=dim, keepdim=True).values
+    elif p in (1, 1.0):
+        n = sum(abs(x), dim=dim, keepdim=True)
+    else:
+        n = sum(abs(x) ** float(p), dim=dim, keepdim=True) ** (1.0 / float(p))
+    return x / expand(clamp(n, min=eps), x.shape)
+
+
+def unflatten(x: Tensor, dim: int, sizes) -> Tensor:
+    """Split dim ``dim`` into ``sizes`` (one entry may be -1), the inverse of flatten."""
+    (d,) = _norm_dims(dim, x.ndim)
+    sizes = tuple(int(s) for s in sizes)
+    known = math.prod(s for s in sizes if s != -1)
+    if sizes.count(-1) > 1 or (-1 in sizes and (known == 0 or x.shape[d] % known)) or \
+            (-1 not in sizes and known != x.shape[d]):
+        raise ValueError(f"unflatten: sizes {sizes} don't multiply up to the size of dim {d} ({x.shape[d]}) "
+                         f"of input of shape {x.shape}")
+    if -1 in sizes:
+        sizes = tuple(x.shape[d] // known if s == -1 else s for s in sizes)
+    return reshape(x, x.shape[:d] + sizes + x.shape[d + 1:])
+
+
+def _bind_functional_methods():
+    T = Tensor
+    T.unflatten = unflatten
+    T.softmax = lambda x, dim, dtype=None: softmax(x, dim, dtype=dtype)
+    T.log_softmax = lambda x, dim, dtype=None: log_softmax(x, dim, dtype=dtype)
+
+
+_bind_functional_methods()

@@ -10,6 +10,11 @@ differentiated again (double backprop, as WGAN-GP's gradient penalty needs).
 The engine sorts the graph with an explicit stack (no recursion limit on deep
 graphs) and walks it once in reverse, summing gradients that meet at a node.
 
+This file defines no arithmetic: the operators (``+ - * / ** @``, indexing, comparisons)
+and the methods (``.sum()``, ``.exp()``, ``.reshape()``, ...) are attached to the class by
+``ops._bind()``, which runs when ``ops.py`` is imported (``import scratchgan`` does that).
+``ops.py`` needs ``Tensor`` and ``apply_op`` from here, so binding there keeps the import one-way.
+
 In-place ops and the version counter (PyTorch's rules; see ``inplace`` below)
 ---------------------------------------------------------------------------
 Memory can change under the graph: ``h.relu_()``, ``x[:, 0] = 0``, ``p -= lr * p.grad``.
@@ -209,6 +214,13 @@ class Tensor:
         if self.device.type != "cpu":
             raise TypeError(f"can't convert {self.device} tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first.")
         return self.array
+
+    def __array__(self, dtype=None, copy=None):
+        """``numpy.asarray(t)`` as PyTorch allows it: CPU tensors that need no gradient."""
+        a = self.numpy()
+        if dtype is not None and a.dtype != dtype:
+            return a.astype(dtype)
+        return a.copy() if copy else a
 
     def tolist(self):
         return B.to_numpy(self.array).tolist()
