@@ -600,7 +600,9 @@ def embedding(indices, weight: Tensor, padding_idx: int | None = None) -> Tensor
             g = g * Tensor((idx != padding_idx)[..., None].astype(g.dtype))
         return (index_add_zeros(g, idx, weight.shape, True),)
 
-    return apply_op(xp.take(weight.array, idx, axis=0), (weight,), backward, "embedding")
+    # the backward scatters by the indices: a later write into an index tensor would misroute it
+    return apply_op(xp.take(weight.array, idx, axis=0), (weight,), backward, "embedding",
+                    saved=(indices,) if isinstance(indices, Tensor) else ())
 
 
 def cat(tensors, dim: int = 0) -> Tensor:
@@ -721,7 +723,10 @@ def repeat_interleave(x: Tensor, repeats, dim=None) -> Tensor:
     if not isinstance(counts, int) and tuple(counts.shape) not in ((), (1,), (n,)):
         raise ValueError(f"repeat_interleave: repeats must have shape ({n},) or be a single number, "
                          f"got shape {tuple(counts.shape)}")
-    index = xp.repeat(xp.arange(n), counts)
+    if isinstance(counts, int):
+        index = xp.repeat(xp.arange(n), counts)
+    else:  # per-element counts: the index is built on the host (CuPy's repeat takes no array of counts)
+        index = B.to_device(_np.repeat(_np.arange(n), B.to_numpy(counts).reshape(-1)), x.device)
     return getitem(x, (slice(None),) * d + (index,))
 
 
@@ -1048,6 +1053,7 @@ def _bind():
     T.__isub__ = sub_
     T.__imul__ = mul_
     T.__itruediv__ = div_
+    T.__ipow__ = pow_
     T.__eq__, T.__ne__, T.__lt__, T.__le__, T.__gt__, T.__ge__ = eq, ne, lt, le, gt, ge
     T.__hash__ = object.__hash__  # tensors are graph nodes: hash by identity, like torch
 
