@@ -90,6 +90,37 @@ def test_in_place_activations_and_setitem():
     run_both(fn, A, B)
 
 
+@pytest.mark.parametrize("case", range(4))
+def test_in_place_through_views(case):
+    def fn(fw, a, w):
+        w = w[0, :3]
+        h = a[:2, :3] * 1
+        if case == 0:  # x[i] += v, a write through a row view, through a reshape
+            z = h + 0
+            h[0] += w
+            h[1].mul_(w)
+            h.view(6).relu_()
+            out = (h * h).sum() + z.sum()
+        elif case == 1:  # a view read after its base was written follows the base
+            v = h[:1]
+            h.mul_(2)
+            out = (v * w).sum()
+        elif case == 2:  # ... but a consumer recorded before keeps the old values
+            v = h[:1]
+            z = v.sum()
+            h.mul_(w)
+            out = z + (v * v).sum()
+        else:  # a constant base that becomes a graph node through an add
+            b = fw.zeros(2, 3, dtype=a.dtype)
+            v = b[0]
+            b.add_(h)
+            b.t()[1:].clamp_(min=0.1)
+            out = (v * 2).sum() + (b * b).sum()
+        out.backward()
+        return h, out
+    run_both(fn, A, B)
+
+
 def test_fill_zero_copy_on_activations():
     def fn(fw, a, w):
         h = a * 2
