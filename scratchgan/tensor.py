@@ -44,8 +44,13 @@ Two things must then stay right.
 
 An in-place op on a leaf that requires grad is refused while recording (its old value
 would be lost to the very gradient it is a leaf for); under ``no_grad`` it is how
-optimisers, clipping and EMA write.  An in-place op through a view (``x[0] += 1``,
-``h.view(n, -1).relu_()``) rebases the view's base as well, as PyTorch's CopySlices does.
+optimisers, clipping and EMA write.
+
+Views.  An in-place op through a view (``x[0] += 1``, ``h.view(n, -1).relu_()``) rebases the
+view's base as well, as PyTorch's CopySlices does: the base's new node is "the old base with
+the view's region replaced".  A view whose memory was written through its base since its
+node was made is stale; the next op that reads it first gives it a fresh node from the
+base's current one (``_refresh_view``), as PyTorch regenerates a view's grad_fn.
 """
 from __future__ import annotations
 
@@ -410,6 +415,10 @@ def inplace(x: Tensor, name: str, update, graph_op, needs_grad: bool = False, ke
     snapshot gets a copy of it.
     """
     _check_inplace(x, name)
+    if not getattr(x.array.flags, "writeable", True):  # an expand()/broadcast_to() view
+        raise RuntimeError(f"{name}: unsupported operation: more than one element of the written-to tensor "
+                           "refers to a single memory location. Please clone() the tensor before performing "
+                           "the operation.")
     base = x._base
     if not (is_grad_enabled() and (x.requires_grad or needs_grad or (base is not None and base.requires_grad))):
         update(x.array)

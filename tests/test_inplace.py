@@ -177,6 +177,12 @@ def test_in_place_through_views_rebases_the_base():
         w2[:1].zero_()
 
 
+def test_in_place_on_an_expanded_tensor_raises_pytorchs_error():
+    x = sg.ones(3, 1).expand(3, 4)
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        x.add_(1)
+
+
 # ---- rebase: earlier consumers keep the old value's node ---------------------------------------------
 def test_consumer_recorded_before_the_write_sees_the_old_node():
     a = leaf([1.0, 2.0, 3.0])
