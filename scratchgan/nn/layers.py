@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from .. import functional as F
-from ..ops import flatten
+from ..ops import flatten, unflatten
 from ..tensor import Tensor
-from .init import default_layer_init_
-from .module import Module, new_parameter
+from .init import default_layer_init_, normal_
+from .module import Module, Parameter, new_parameter
 
 
 class Linear(Module):
@@ -96,3 +96,98 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p}, inplace=False"
+
+
+class Embedding(Module):
+    """A lookup table: row i of ``weight`` (num_embeddings, embedding_dim) is the vector of index i.
+
+    weight ~ N(0, 1) as in PyTorch; the ``padding_idx`` row starts at zero and gets no gradient.
+    cGANs embed class labels with it (``nn.Embedding(n_classes, n_classes)``).
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, max_norm=None,
+                 norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False, _weight=None,
+                 _freeze: bool = False, device=None, dtype=None):
+        super().__init__()
+        if max_norm is not None:
+            raise NotImplementedError("Embedding: max_norm (renormalising looked-up rows in place) is not implemented")
+        if scale_grad_by_freq or sparse:
+            raise NotImplementedError("Embedding: scale_grad_by_freq and sparse gradients are not implemented")
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        if padding_idx is not None:
+            if not -self.num_embeddings <= padding_idx < self.num_embeddings:
+                raise ValueError(f"Embedding: padding_idx must be within num_embeddings ({self.num_embeddings}), "
+                                 f"got {padding_idx}")
+            padding_idx %= self.num_embeddings
+        self.padding_idx, self.max_norm, self.norm_type = padding_idx, None, norm_type
+        self.scale_grad_by_freq, self.sparse = False, False
+        if _weight is None:
+            self.weight = new_parameter(self.num_embeddings, self.embedding_dim)
+            self.weight.requires_grad = not _freeze
+            self.reset_parameters()
+        else:
+            if tuple(_weight.shape) != (self.num_embeddings, self.embedding_dim):
+                raise ValueError(f"Embedding: _weight of shape {tuple(_weight.shape)} does not match "
+                                 f"({self.num_embeddings}, {self.embedding_dim})")
+            self.weight = Parameter(_weight, requires_grad=not _freeze)
+        if device is not None or dtype is not None:
+            self.to(*(a for a in (device, dtype) if a is not None))
+
+    def reset_parameters(self):
+        normal_(self.weight)
+        if self.padding_idx is not None:
+            self.weight.array[self.padding_idx] = 0
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze: bool = True, padding_idx: int | None = None, max_norm=None,
+                        norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False):
+        if embeddings.ndim != 2:
+            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape {tuple(embeddings.shape)}")
+        rows, cols = embeddings.shape
+        return cls(rows, cols, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse, _weight=embeddings,
+                   _freeze=freeze)
+
+    def forward(self, indices) -> Tensor:
+        return F.embedding(indices, self.weight, self.padding_idx)
+
+    def extra_repr(self):
+        return f"{self.num_embeddings}, {self.embedding_dim}" + (
+            f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")
+
+
+class Unflatten(Module):
+    """Split dim ``dim`` into ``unflattened_size``: Unflatten(1, (C, H, W)) turns a Linear's
+    (N, C·H·W) output into images, the inverse of Flatten."""
+
+    def __init__(self, dim: int, unflattened_size):
+        super().__init__()
+        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+
+    def forward(self, x):
+        if not -x.ndim <= self.dim < max(x.ndim, 1):
+            raise ValueError(f"{self!r}: dim {self.dim} is out of range for input of shape {x.shape}")
+        try:
+            return unflatten(x, self.dim, self.unflattened_size)
+        except ValueError:
+            raise ValueError(f"{self!r}: unflattened_size {self.unflattened_size} does not multiply up to "
+                             f"size {x.shape[self.dim]} of dim {self.dim} of input of shape {x.shape}") from None
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class Softmax(Module):
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return F.softmax(x, self.dim, _stacklevel=5)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    def forward(self, x):
+        return F.log_softmax(x, self.dim, _stacklevel=5)

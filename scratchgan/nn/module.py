@@ -33,6 +33,26 @@ def new_parameter(*shape) -> Parameter:
     return Parameter(_np.empty(shape, dtype=_np.float32))
 
 
+class RemovableHandle:
+    """What ``register_*_hook`` returns: ``handle.remove()`` takes the hook off again."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: OrderedDict, hook):
+        self.hooks, self.id = hooks, RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+        hooks[self.id] = hook
+
+    def remove(self):
+        self.hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
 class Module:
     """Base class of every layer and model."""
 
@@ -40,6 +60,8 @@ class Module:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
         object.__setattr__(self, "training", True)
 
     # ---- registration ---------------------------------------------------------------------
@@ -60,6 +82,12 @@ class Module:
                                 "Parameter or Module (assign a Parameter, a Module or None)")
             (self._parameters if name in self._parameters else self._modules)[name] = None
         object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        for registry in (self._parameters, self._buffers, self._modules):
+            registry.pop(name, None)
+        self.__dict__.get("_non_persistent", set()).discard(name)
+        object.__delattr__(self, name)
 
     def register_buffer(self, name: str, tensor, persistent: bool = True):
         """A state tensor that is saved but not learned (BatchNorm's running statistics)."""
@@ -84,7 +112,24 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        for hook in tuple(self._forward_pre_hooks.values()):  # spectral_norm recomputes its weight here
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        out = self.forward(*args, **kwargs)
+        for hook in tuple(self._forward_hooks.values()):
+            result = hook(self, args, out)
+            if result is not None:
+                out = result
+        return out
+
+    def register_forward_pre_hook(self, hook) -> "RemovableHandle":
+        """``hook(module, args)`` runs before each forward; a non-None result replaces the inputs."""
+        return RemovableHandle(self._forward_pre_hooks, hook)
+
+    def register_forward_hook(self, hook) -> "RemovableHandle":
+        """``hook(module, args, output)`` runs after each forward; a non-None result replaces the output."""
+        return RemovableHandle(self._forward_hooks, hook)
 
     # ---- traversal --------------------------------------------------------------------------
     def named_modules(self, prefix: str = ""):
