@@ -9,23 +9,23 @@ Layout (all plain NumPy arrays; nothing is pickled, so loading runs no code):
                                  step, epoch, RNG states, optimizer scalars (Adam's step count)
                                  and param_groups (lr, betas, ...), and the list of array keys
 
-Writing is atomic: the arrays go to a temporary file in the same folder, which is
-flushed, fsync'ed and then ``os.replace``'d over the old checkpoint, so a crash or
-Ctrl-C mid-write leaves the previous checkpoint whole.  Loading checks the file
+Writing is atomic (``runs.atomic_write``): the arrays go to a temporary file in the same
+folder, which is flushed, fsync'ed and then ``os.replace``'d over the old checkpoint, so a
+crash or Ctrl-C mid-write leaves the previous checkpoint whole.  Loading checks the file
 before anything touches a model and raises ``CheckpointError`` naming the file
 for a truncated, corrupt or incomplete checkpoint.
 """
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .runs import atomic_write
 
 FORMAT = "scratchgan-checkpoint"
 VERSION = 1
@@ -119,24 +119,8 @@ def save_checkpoint(path, models: dict, optimizers: dict, meta: dict) -> Path:
     meta["arrays"] = sorted(arrays)
     arrays["meta"] = np.array(json.dumps(meta, allow_nan=False))
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable (POSIX; not possible on every platform)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
+    with atomic_write(path, "wb") as f:
+        np.savez(f, **arrays)
     return path
 
 

@@ -1,4 +1,5 @@
-"""2-D convolution, transposed convolution and nearest-neighbour upsampling (NCHW, groups=1).
+"""2-D convolution, transposed convolution, nearest-neighbour upsampling and average pooling (NCHW,
+groups=1).
 
 Three ops, each the adjoint of the others in one argument.  For a convolution
 y = conv2d(x, W) (W of shape (out, in, kh, kw)):
@@ -32,21 +33,19 @@ NumPy's elementwise ops (BatchNorm, ReLU) keep that layout.
 
 Memory and cache.  The batch is processed in chunks of about CHUNK_ELEMENTS column-matrix
 values, so a chunk's columns stay in cache between their copy and their GEMM; the chunk
-buffers (columns, padded input) come from a per-thread workspace that is reused from call
-to call instead of fresh allocations.  No column matrix outlives its op: a backward pass
+buffers (columns, padded input) come from the per-thread pool of ``workspace.py``, reused from
+call to call instead of fresh allocations.  No column matrix outlives its op: a backward pass
 recomputes im2col (a copy) rather than keeping a batch-sized matrix alive from the forward.
 """
 from __future__ import annotations
 
-import math
-import threading
-
 from . import backend as B
 from .norm import channel_sum
-from .ops import getitem
+from .ops import getitem, squeeze, unsqueeze
 from .tensor import Tensor, apply_op
+from .workspace import WORKSPACE
 
-__all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "interpolate", "upsample_nearest",
+__all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "interpolate", "upsample_nearest", "avg_pool2d",
            "conv2d_output_size", "conv_transpose2d_output_size"]
 
 # Rows of a column matrix per chunk: about 2-4 MiB of float32 for the DCGAN shapes (K = 1024..2048),
@@ -199,32 +198,6 @@ def _chunks(n: int, rows_per_image: int, k: int, xp=None):
     step = max(1, budget // max(1, rows_per_image * k), -(-MIN_CHUNK_ROWS // max(1, rows_per_image)))
     return [slice(i, min(n, i + step)) for i in range(0, n, step)]
 
-
-class _Workspace(threading.local):
-    """Scratch buffers reused from call to call (per thread, per array module and dtype).
-
-    The column matrices, padded inputs and GEMM partials are temporaries of a few MiB each,
-    made once per batch chunk; taking them from here instead of fresh allocations saves the
-    page faults that a new large NumPy array costs on every use (and keeps them in cache).
-    A workspace buffer never escapes the kernel that asked for it.
-    """
-
-    def __init__(self):
-        self.buffers = {}
-
-    def get(self, xp, name: str, shape, dtype):
-        size = math.prod(shape)
-        key = (xp.__name__, name, B.numpy.dtype(dtype).str)
-        buf = self.buffers.get(key)
-        if buf is None or buf.size < size:
-            buf = self.buffers[key] = xp.empty(size, dtype=dtype)
-        return buf[:size].reshape(shape)
-
-    def clear(self):
-        self.buffers.clear()
-
-
-WORKSPACE = _Workspace()
 
 def _pad_into(out, part, ph, pw):
     """out[:, ph:ph + h, pw:pw + w] = part and zeros around it (only the border is zeroed)."""
@@ -620,3 +593,136 @@ def interpolate(x: Tensor, size=None, scale_factor=None, mode: str = "nearest", 
     rows = xp.minimum((xp.arange(oh) * scale_h).astype(xp.int64), h - 1)
     cols = xp.minimum((xp.arange(ow) * scale_w).astype(xp.int64), w - 1)
     return getitem(x, (slice(None), slice(None), rows[:, None], cols[None, :]))
+
+
+# ---- average pooling ---------------------------------------------------------------------------
+class _PoolGeometry:
+    """Windows of ``F.avg_pool2d``: kernel (kh, kw), stride, padding and the output size.
+
+    Output rows Ho = ⌊(H + 2p − k)/s⌋ + 1 (⌈·⌉ with ceil_mode, dropping a last window that would
+    start in the right padding).  Window o covers padded rows [o·s, o·s + k), i.e. input rows
+    [o·s − p, o·s − p + k).  ``rows`` = (o − 1)·s + k is the padded extent that the windows reach.
+    """
+
+    def __init__(self, x_hw, kernel_size, stride, padding, ceil_mode, who):
+        self.kh, self.kw = _pair(kernel_size, "kernel_size", who)
+        self.sh, self.sw = _pair(kernel_size if stride is None or stride == [] else stride, "stride", who)
+        self.ph, self.pw = _pair(padding, "padding", who)
+        self.h, self.w = x_hw
+        if min(self.kh, self.kw, self.sh, self.sw) < 1 or min(self.ph, self.pw) < 0:
+            raise ValueError(f"{who}: kernel_size and stride must be positive and padding >= 0, got "
+                             f"kernel_size={(self.kh, self.kw)}, stride={(self.sh, self.sw)}, "
+                             f"padding={(self.ph, self.pw)}")
+        if 2 * self.ph > self.kh or 2 * self.pw > self.kw:
+            raise ValueError(f"{who}: pad should be at most half of effective kernel size, got "
+                             f"kernel_size={(self.kh, self.kw)}, padding={(self.ph, self.pw)}")
+        self.ho = self._out(self.h, self.kh, self.sh, self.ph, ceil_mode)
+        self.wo = self._out(self.w, self.kw, self.sw, self.pw, ceil_mode)
+        if self.ho < 1 or self.wo < 1:
+            raise ValueError(f"{who}: input of spatial size {tuple(x_hw)} is too small for kernel_size="
+                             f"{(self.kh, self.kw)} with padding={(self.ph, self.pw)} (output size "
+                             f"{(self.ho, self.wo)})")
+        self.rows = (self.ho - 1) * self.sh + self.kh
+        self.cols = (self.wo - 1) * self.sw + self.kw
+
+    @staticmethod
+    def _out(n, k, s, p, ceil_mode):
+        span = n + 2 * p - k
+        if span < 0:
+            return 0
+        o = (-(-span // s) if ceil_mode else span // s) + 1
+        if ceil_mode and (o - 1) * s >= n + p:  # the last window must start inside the input or left pad
+            o -= 1
+        return o
+
+    @property
+    def non_overlapping(self) -> bool:
+        """Windows tile the input exactly from its corner: a reshape and a sum, no strided view."""
+        return ((self.kh, self.kw) == (self.sh, self.sw) and self.ph == self.pw == 0
+                and self.rows <= self.h and self.cols <= self.w)
+
+    def divisor(self, xp, count_include_pad: bool, dtype):
+        """(Ho, Wo) window sizes: within the padded input (count_include_pad) or within the input."""
+        def counts(o, s, k, p, n):
+            start = xp.arange(o) * s - p
+            stop = xp.minimum(start + k, n + p)
+            if not count_include_pad:
+                start, stop = xp.maximum(start, 0), xp.minimum(stop, n)
+            return (stop - start).astype(dtype)
+
+        return (counts(self.ho, self.sh, self.kh, self.ph, self.h)[:, None]
+                * counts(self.wo, self.sw, self.kw, self.pw, self.w)[None, :])
+
+
+def _window_sum_array(x, pg: _PoolGeometry):
+    """s[n, c, i, j] = Σ over window (i, j) of the zero-padded x."""
+    xp = B.get_array_module(x)
+    n, c = x.shape[:2]
+    if pg.non_overlapping:
+        part = x[:, :, :pg.rows, :pg.cols]
+        return part.reshape(n, c, pg.ho, pg.kh, pg.wo, pg.kw).sum(axis=(3, 5))
+    pad = xp.zeros((n, c, pg.rows, pg.cols), dtype=x.dtype)
+    h, w = min(pg.h, pg.rows - pg.ph), min(pg.w, pg.cols - pg.pw)  # the rows/columns windows reach
+    pad[:, :, pg.ph:pg.ph + h, pg.pw:pg.pw + w] = x[:, :, :h, :w]
+    sN, sC, sH, sW = pad.strides
+    windows = xp.lib.stride_tricks.as_strided(pad, (n, c, pg.ho, pg.wo, pg.kh, pg.kw),
+                                              (sN, sC, pg.sh * sH, pg.sw * sW, sH, sW))
+    return windows.sum(axis=(4, 5))
+
+
+def _window_sum_adjoint_array(g, pg: _PoolGeometry):
+    """The adjoint of the window sum: every input pixel gets the sum of g over the windows that
+    cover it.  One strided slice add per kernel offset (kh·kw adds), then the padding is cut off."""
+    xp = B.get_array_module(g)
+    n, c = g.shape[:2]
+    if pg.non_overlapping:
+        tiles = xp.broadcast_to(g[:, :, :, None, :, None], (n, c, pg.ho, pg.kh, pg.wo, pg.kw))
+        tiles = tiles.reshape(n, c, pg.rows, pg.cols)
+        if (pg.rows, pg.cols) == (pg.h, pg.w):
+            return tiles
+        out = xp.zeros((n, c, pg.h, pg.w), dtype=g.dtype)
+        out[:, :, :pg.rows, :pg.cols] = tiles
+        return out
+    full = xp.zeros((n, c, max(pg.rows, pg.ph + pg.h), max(pg.cols, pg.pw + pg.w)), dtype=g.dtype)
+    hi, wi = (pg.ho - 1) * pg.sh + 1, (pg.wo - 1) * pg.sw + 1
+    for i in range(pg.kh):
+        for j in range(pg.kw):
+            full[:, :, i:i + hi:pg.sh, j:j + wi:pg.sw] += g
+    return full[:, :, pg.ph:pg.ph + pg.h, pg.pw:pg.pw + pg.w]
+
+
+def _window_sum(x: Tensor, pg: _PoolGeometry) -> Tensor:
+    # d(window sum) = the adjoint: each pixel collects g from every window that contains it
+    return apply_op(_window_sum_array(x.array, pg), (x,), lambda g, out: (_window_sum_adjoint(g, pg),),
+                    "window_sum")
+
+
+def _window_sum_adjoint(g: Tensor, pg: _PoolGeometry) -> Tensor:
+    # linear, so its own adjoint is the window sum again (double backprop)
+    return apply_op(_window_sum_adjoint_array(g.array, pg), (g,), lambda gg, out: (_window_sum(gg, pg),),
+                    "window_sum_adjoint")
+
+
+def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override=None, *, _who="avg_pool2d") -> Tensor:
+    """PyTorch's ``F.avg_pool2d`` on (N, C, H, W) or (C, H, W): the mean of each window,
+
+        y[n, c, i, j] = Σ_window x_pad / divisor(i, j),
+
+    divisor = the window's size inside the padded input (count_include_pad) or inside the input,
+    or ``divisor_override``.  Linear in x: dx = window_sum_adjoint(g / divisor)."""
+    if x.ndim == 3:
+        return squeeze(avg_pool2d(unsqueeze(x, 0), kernel_size, stride, padding, ceil_mode, count_include_pad,
+                                  divisor_override, _who=_who), 0)
+    if x.ndim != 4:
+        raise ValueError(f"{_who}: expected 3-D (C, H, W) or 4-D (N, C, H, W) input, got {x.ndim}-D input "
+                         f"of shape {x.shape}")
+    pg = _PoolGeometry(x.shape[2:], kernel_size, stride, padding, ceil_mode, _who)
+    xp = B.get_array_module(x.array)
+    if divisor_override is not None:
+        if int(divisor_override) == 0:
+            raise ValueError(f"{_who}: divisor must be not zero")
+        scale = Tensor(xp.asarray(1.0 / divisor_override, dtype=x.dtype))
+    else:
+        scale = Tensor(1.0 / pg.divisor(xp, count_include_pad, x.dtype))
+    return _window_sum(x, pg) * scale

@@ -1,23 +1,27 @@
 """The functional surface, shaped like ``torch.nn.functional``.
 
 The ops themselves live with their backward passes in ``ops.py`` (pointwise,
-reductions), ``conv.py`` (convolutions) and ``norm.py`` (batch norm); this module
-gathers them under PyTorch's names and adds the few that are compositions.
+reductions, softmax, pad), ``conv.py`` (convolutions, pooling), ``norm.py`` (batch, layer,
+instance and group norm) and ``losses.py``; this module gathers them under PyTorch's names and adds the few that are compositions.
 """
 from __future__ import annotations
 
 from . import backend as B
+from . import losses as L
 from .losses import _check_same_shape, bce, bce_with_logits, reduce
 from .ops import embedding as _embedding
-from .ops import leaky_relu, linear, logsigmoid, relu, sigmoid, softplus, tanh
+from .ops import (leaky_relu, linear, log_softmax, logsigmoid, normalize, one_hot, pad, relu, sigmoid, softmax,
+                  softplus, tanh)
 from .tensor import Tensor
-from .conv import conv2d, conv_transpose2d, interpolate, upsample_nearest
-from .norm import batch_norm
+from .conv import avg_pool2d, conv2d, conv_transpose2d, interpolate, upsample_nearest
+from .norm import batch_norm, group_norm, instance_norm, layer_norm
 
 __all__ = [
     "linear", "relu", "leaky_relu", "tanh", "sigmoid", "softplus", "logsigmoid", "dropout",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss",
     "conv2d", "conv_transpose2d", "batch_norm", "interpolate", "upsample_nearest",
+    "layer_norm", "instance_norm", "group_norm", "avg_pool2d", "l1_loss", "nll_loss", "cross_entropy",
+    "softmax", "log_softmax", "one_hot", "pad", "normalize",
 ]
 __all__ += ["embedding"]
 
@@ -63,3 +67,27 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm=No
     if padding_idx is not None and padding_idx < 0:
         padding_idx += weight.shape[0]
     return _embedding(input, weight, padding_idx)
+
+
+# ---- classification and L1 losses: PyTorch's full signatures ----------------------------------------
+def _no_legacy(who, size_average, reduce):
+    if size_average is not None or reduce is not None:
+        raise NotImplementedError(f"{who}: the deprecated size_average/reduce arguments are not supported; "
+                                  "use reduction='mean' | 'sum' | 'none'")
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:  # noqa: A002
+    _no_legacy("l1_loss", size_average, reduce)
+    return L.l1_loss(input, target, reduction)
+
+
+def nll_loss(input: Tensor, target: Tensor, weight=None, size_average=None, ignore_index: int = -100,  # noqa: A002
+             reduce=None, reduction: str = "mean") -> Tensor:
+    _no_legacy("nll_loss", size_average, reduce)
+    return L.nll_loss(input, target, weight, ignore_index, reduction)
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None, ignore_index: int = -100,  # noqa: A002
+                  reduce=None, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    _no_legacy("cross_entropy", size_average, reduce)
+    return L.cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)

@@ -5,11 +5,12 @@ import dataclasses
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .runs import atomic_write
 
 
 @dataclass(frozen=True)
@@ -148,13 +149,7 @@ def write_report(run_dir: str | os.PathLike, result, filename: str = "metrics.js
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / filename
-    fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=f".{filename}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(to_dict(result), f, indent=2, sort_keys=True, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f:
+        json.dump(to_dict(result), f, indent=2, sort_keys=True, allow_nan=False)
+        f.write("\n")
     return path

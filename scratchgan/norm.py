@@ -20,10 +20,12 @@ from __future__ import annotations
 import math
 
 from . import backend as B
-from .ops import broadcast_to, reshape
+from .ops import broadcast_to, mean, reshape
 from .tensor import Tensor, apply_op, is_grad_enabled
+from .workspace import WORKSPACE
 
-__all__ = ["batch_norm", "channel_sum", "channel_dot", "channel_affine"]
+__all__ = ["batch_norm", "channel_sum", "channel_dot", "channel_affine", "standardize", "layer_norm", "instance_norm",
+           "group_norm"]
 
 
 # ---- raw-array helpers ----------------------------------------------------------------------
@@ -203,8 +205,6 @@ def _normalize_parts(x: Tensor, eps: float, m: int):
 
 def _scratch_like(xp, a, name: str):
     """A reusable scratch array with a's shape, dtype and memory layout (channels-last or C order)."""
-    from .conv import WORKSPACE  # noqa: PLC0415  (conv imports this module)
-
     if a.ndim == 4 and not a.flags.c_contiguous and _rows_by_channel(a) is not None:
         n, c, h, w = a.shape
         return WORKSPACE.get(xp, name, (n, h, w, c), a.dtype).transpose(0, 3, 1, 2)
@@ -254,3 +254,118 @@ def _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps,
 
     parents = (x,) + tuple(p for p in (weight, bias) if p is not None)
     return apply_op(y, parents, backward, "batch_norm")
+
+
+# ---- standardisation over chosen axes: LayerNorm, InstanceNorm, GroupNorm -----------------------
+def standardize(x: Tensor, dims, eps: float = 1e-5) -> Tensor:
+    """x̂ = (x − μ)/√(σ² + eps), μ and the *biased* σ² taken over ``dims`` (kept as size-1 axes).
+
+    The one op behind layer_norm, instance_norm and group_norm (they differ only in the axes and
+    in where the affine parameters broadcast).  With M values per group:
+
+        dx = (1/σ)·(g − mean(g) − x̂·mean(g·x̂))
+
+    Under create_graph, x − μ and 1/σ are rebuilt from x with Tensor ops, so the second derivative
+    (WGAN-GP through a LayerNorm critic) sees their dependence on x.
+    """
+    dims = tuple(d % x.ndim for d in dims)
+    xp = B.get_array_module(x.array)
+    xc = x.array - x.array.mean(axis=dims, keepdims=True)
+    inv = 1.0 / xp.sqrt((xc * xc).mean(axis=dims, keepdims=True) + eps)
+    inv = inv.astype(x.dtype, copy=False)
+    data = xc * inv
+
+    def backward(g, out):  # dx = (1/σ)(g − mean g − x̂·mean(g x̂))
+        if is_grad_enabled():
+            xc_t = x - mean(x, dim=dims, keepdim=True)
+            inv_t = (mean(xc_t * xc_t, dim=dims, keepdim=True) + eps) ** -0.5
+            xhat = xc_t * inv_t
+        else:
+            inv_t, xhat = Tensor(inv), out.detach()
+        return (inv_t * (g - mean(g, dim=dims, keepdim=True) - xhat * mean(g * xhat, dim=dims, keepdim=True)),)
+
+    return apply_op(data, (x,), backward, "standardize")
+
+
+def _affine(y: Tensor, weight, bias, shape) -> Tensor:
+    """y·weight + bias with the parameters reshaped to ``shape`` (broadcast over y)."""
+    if weight is not None:
+        y = y * reshape(weight, shape)
+    if bias is not None:
+        y = y + reshape(bias, shape)
+    return y
+
+
+def layer_norm(x: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """PyTorch's ``F.layer_norm``: standardise over the last len(normalized_shape) dims, then
+    y = x̂·weight + bias, weight and bias of shape ``normalized_shape`` (elementwise)."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or x.ndim < k or x.shape[x.ndim - k:] != shape:
+        raise ValueError(f"layer_norm: given normalized_shape={list(shape)}, expected input with shape "
+                         f"(*, {', '.join(map(str, shape))}), but got input of size {x.shape}")
+    for name, v in (("weight", weight), ("bias", bias)):
+        if v is not None and v.shape != shape:
+            raise ValueError(f"layer_norm: {name} must have shape {shape} (normalized_shape), got {v.shape}")
+    y = standardize(x, tuple(range(x.ndim - k, x.ndim)), eps)
+    return _affine(y, weight, bias, shape)
+
+
+def _check_per_channel(who, x, named):
+    c = x.shape[1]
+    for name, v in named:
+        if v is not None and tuple(_data(v).shape) != (c,):
+            raise ValueError(f"{who}: {name} must have shape ({c},) for input of shape {x.shape}, "
+                             f"got {tuple(_data(v).shape)}")
+
+
+def instance_norm(x: Tensor, running_mean=None, running_var=None, weight: Tensor | None = None,
+                  bias: Tensor | None = None, use_input_stats: bool = True, momentum: float = 0.1,
+                  eps: float = 1e-5) -> Tensor:
+    """PyTorch's ``F.instance_norm`` on (N, C, *): each (n, c) slice is standardised over its own
+    spatial values (Ulyanov et al., 2016), then y = x̂·weight[c] + bias[c].
+
+    With running statistics and ``use_input_stats``, they move (in place, outside the graph) towards
+    the batch average of the per-instance mean and *unbiased* variance:
+        r ← (1 − momentum)·r + momentum·mean_n(stat[n, c]).
+    ``use_input_stats=False`` normalises with the running statistics instead (an affine map)."""
+    if x.ndim < 3:
+        raise ValueError(f"instance_norm: expected input of shape (N, C, *) with at least one spatial dim, "
+                         f"got {x.shape}")
+    _check_per_channel("instance_norm", x, (("running_mean", running_mean), ("running_var", running_var),
+                                             ("weight", weight), ("bias", bias)))
+    weight, bias = _as_tensor(weight), _as_tensor(bias)
+    cs = _channel_shape(x.ndim, x.shape[1])
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise ValueError("instance_norm: use_input_stats=False needs running_mean and running_var")
+        return _batch_norm_eval(x, _data(running_mean), _data(running_var), weight, bias, eps)
+    spatial = tuple(range(2, x.ndim))
+    m = math.prod(x.shape[2:])
+    if m <= 1:
+        raise ValueError(f"instance_norm: expected more than 1 spatial element when training, got input size {x.shape}")
+    for r, stat in ((running_mean, "mean"), (running_var, "var")):
+        if r is not None:  # stat[n, c] over the spatial values; the variance unbiased (ddof=1)
+            per_instance = x.array.mean(axis=spatial) if stat == "mean" else x.array.var(axis=spatial, ddof=1)
+            a = _data(r)
+            a *= 1.0 - momentum
+            a += (momentum * per_instance.mean(axis=0)).astype(a.dtype, copy=False)
+    return _affine(standardize(x, spatial, eps), weight, bias, cs)
+
+
+def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """PyTorch's ``F.group_norm`` on (N, C, *): the C channels split into ``num_groups`` groups of
+    C/G, each (n, group) standardised over its channels and spatial values (Wu & He, 2018), then
+    y = x̂·weight[c] + bias[c].  G = 1 is a LayerNorm over (C, *); G = C is InstanceNorm."""
+    if x.ndim < 2:
+        raise ValueError(f"group_norm: expected input of shape (N, C, *), got {x.shape}")
+    c = x.shape[1]
+    if num_groups < 1 or c % num_groups:
+        raise ValueError(f"group_norm: expected number of channels in input ({c}, shape {x.shape}) to be "
+                         f"divisible by num_groups ({num_groups})")
+    _check_per_channel("group_norm", x, (("weight", weight), ("bias", bias)))
+    grouped = reshape(x, (x.shape[0], num_groups, -1))
+    y = reshape(standardize(grouped, (2,), eps), x.shape)
+    return _affine(y, weight, bias, _channel_shape(x.ndim, c))

@@ -3,29 +3,34 @@
     config = TrainConfig(data="ring8", steps=30_000, batch_size=512, pack=4, lr_decay=0.5, seed=0, out="runs/ring8")
     result = train(config)
 
-One training step (``train_step``) is the loop of Goodfellow et al. (2014) as every
-PyTorch tutorial writes it:
+The file reads in the order a run happens:
 
-    1. draw noise z and a real batch x;
-    2. update D on x (label 1, or 1 − smoothing) and on the *detached* fake G(z) (label 0);
-       repeat ``d_steps`` times;
-    3. update G through D on the same fakes: non-saturating −log D(G(z)), or minimax log(1 − D(G(z))).
+1. **the configuration** (``TrainConfig``): everything that defines a run;
+2. **the loop** (``train``): set the learning rates, take one step, then the bookkeeping of that step;
+3. **one step** (``train_step``), the loop of Goodfellow et al. (2014) as every PyTorch tutorial writes it:
 
-With ``pack`` = m > 1 (PacGAN, Lin et al. 2018), D judges m samples at once, concatenated
-along features (toy data) or channels (images): a generator that collapses onto a few
-modes makes packs that look alike, which a packed D spots at once.
+       1. draw noise z and a real batch x;
+       2. update D on x (label 1, or 1 − smoothing) and on the *detached* fake G(z) (label 0);
+          repeat ``d_steps`` times;
+       3. update G through D on the same fakes: non-saturating −log D(G(z)), or minimax log(1 − D(G(z))).
 
-Around the step, ``train`` keeps the bookkeeping that makes a run repeatable and safe:
-a seed (chosen and printed when not given), fixed noise for progress pictures,
-``metrics.csv``, pictures, a loss-curve PNG, an atomic ``checkpoint.npz`` every N steps
-and at the end, ``resume`` bit for bit, Ctrl-C that saves and stops, and a guard that
-stops at the first non-finite loss and keeps the last good checkpoint.
+   With ``pack`` = m > 1 (PacGAN, Lin et al. 2018), D judges m samples at once, concatenated
+   along features (toy data) or channels (images): a generator that collapses onto a few
+   modes makes packs that look alike, which a packed D spots at once;
+4. **starting a run**: the seed (chosen and printed when not given), the data, the models and
+   optimizers, ``resume`` bit for bit from a checkpoint, the run folder;
+5. **the bookkeeping around each step**, each a small named part: the learning-rate schedule,
+   ``metrics.csv`` and the progress bar, pictures of fixed noise, an atomic ``checkpoint.npz``
+   every N steps, Ctrl-C that saves and stops, and the guard that stops at the first non-finite
+   loss and keeps the last good checkpoint;
+6. **the end of a run**: the final checkpoint, pictures, the evaluation (toy data), and the helpers
+   that use a finished run (``generate``, ``models_from_checkpoint``).
+
+How the files of a run folder are written (atomically) lives in ``scratchgan.runs``.
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
-import json
 import math
 import secrets
 import signal
@@ -43,6 +48,7 @@ from . import losses
 from . import metrics as M
 from . import nn
 from . import optim
+from . import runs
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .creation import manual_seed, randn
 from .tensor import Tensor, no_grad
@@ -191,7 +197,210 @@ class TrainResult:
     pictures: list = field(default_factory=list)
 
 
-# ----------------------------------------------------------------------------- models and data
+# ----------------------------------------------------------------------------- the loop
+
+
+def train(config: TrainConfig, callbacks=None) -> TrainResult:
+    """Train a GAN as ``config`` says, writing everything into ``config.out``.  See the module docstring."""
+    run = _start_run(config)  # seed, data, models, optimizers, resume, run folder
+    s = run.state
+    try:
+        with _StopRequests() as stop, run.log, run.bar:
+            while s.step < s.total_steps:
+                _set_learning_rates(run, s.step)
+                run.in_step = True  # a hard abort from here to the end of the step keeps the last whole checkpoint
+                s.stats = train_step(s.G, s.D, s.optG, s.optD, run.batches, s.config, run.nz, run.device,
+                                     step=s.step + 1)
+                s.step, run.in_step = s.step + 1, False
+                s.epoch, epochs_done = _epoch_progress(run.batches)
+                # ---- bookkeeping of the step --------------------------------------------------------------
+                _log_step(run)
+                _progress_pictures(run, epochs_done)
+                _checkpoint_if_due(run)
+                for cb in callbacks or ():
+                    cb(s)
+                if stop.requested:
+                    raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        return _stop_interrupted(run)
+    except NonFiniteLossError as e:
+        raise _diverged(run, e) from None
+    return _finish(run)
+
+
+# ----------------------------------------------------------------------------- one step
+
+
+def _set_requires_grad(module: nn.Module, flag: bool):
+    for p in module.parameters():
+        p.requires_grad = flag
+
+
+def _check_finite(what: str, value: float, step: int):
+    if not math.isfinite(value):
+        raise NonFiniteLossError(f"non-finite {what} = {value} at step {step}", step, None)
+
+
+def train_step(G, D, optG, optD, real_batches, config: TrainConfig, nz: int, device, step: int = 0) -> StepStats:
+    """One GAN step: ``d_steps`` updates of D, then one update of G.  Raises NonFiniteLossError before
+    applying an update whose loss is NaN or infinite, so the weights stay those of the last good step."""
+    bs = config.batch_size
+    real_label = 1.0 - config.label_smoothing
+    # --- D: maximise log D(x) + log(1 - D(G(z))) -------------------------------------------------
+    for _ in range(config.d_steps):
+        x = Tensor(B.to_device(next(real_batches), device))
+        z = randn(bs, nz, device=device)
+        fake = G(z)
+        optD.zero_grad()
+        real_logits = D(x).reshape(-1)
+        fake_logits = D(fake.detach()).reshape(-1)  # detach: this loss must not reach G
+        loss_D = losses.discriminator_loss(real_logits, fake_logits, real_label=real_label)
+        _check_finite("loss_D", loss_D.item(), step)
+        loss_D.backward()
+        optD.step()
+    # --- G: fool the updated D on the same fakes ---------------------------------------------------
+    optG.zero_grad()
+    _set_requires_grad(D, False)  # G's step needs gradients through D, not for D's weights
+    try:
+        loss_G = losses.generator_loss(D(fake).reshape(-1), kind="minimax" if config.loss == "minimax" else "ns")
+        _check_finite("loss_G", loss_G.item(), step)
+        loss_G.backward()
+    finally:
+        _set_requires_grad(D, True)
+    optG.step()
+    d_x = real_logits.detach().sigmoid().mean().item()
+    d_g_z = fake_logits.detach().sigmoid().mean().item()
+    return StepStats(loss_D.item(), loss_G.item(), d_x, d_g_z)
+
+
+# ----------------------------------------------------------------------------- starting a run
+
+
+@dataclass
+class _Run:
+    """A run in progress: the state the loop updates, and what its bookkeeping needs besides."""
+
+    state: TrainState
+    result: TrainResult
+    device: B.device
+    nz: int
+    batches: datasets.BatchIterator
+    target: object  # the toy distribution (None for images)
+    fixed_noise: np.ndarray  # the noise of every progress picture
+    sample_every: int  # steps between progress pictures; 0: one each epoch
+    log: runs.MetricsLog
+    bar: object  # tqdm progress bar
+    seconds_before: float = 0.0  # training time before a resume
+    last_good: Path | None = None  # the last whole checkpoint, kept when the guard stops the run
+    last_epoch_done: int = 0
+    in_step: bool = False
+    t_start: float = field(default_factory=time.perf_counter)
+
+    @property
+    def out(self) -> Path:
+        return self.result.out
+
+    def elapsed(self) -> float:
+        return self.seconds_before + time.perf_counter() - self.t_start
+
+
+def _start_run(config: TrainConfig) -> _Run:
+    """Everything before the first step: a copy of the config, checked; the seed; the data; the run folder;
+    models, optimizers and batches drawn from the seed; and, when resuming, the checkpoint's state."""
+    config = dataclasses.replace(config)
+    config.validate()
+    ckpt = load_checkpoint(runs.checkpoint_path(config.resume)) if config.resume else None
+    seed = config.seed = _choose_seed(config, ckpt)
+    device = resolve_device(config.device)
+    # The seed also feeds three independent streams of its own (numpy's SeedSequence([seed, k])): the toy
+    # data sample (k=2), the batch order (k=3) and the fixed noise of the pictures (k=1).  The global RNG
+    # (weights init, then the noise z of every step) is never touched by pictures or evaluation.
+    real, target = load_training_data(config, seed)  # first: a missing dataset fails before anything is written
+    out = _open_run_folder(config, resuming=ckpt is not None)
+
+    # Models, optimizers and data: all drawn from the seed, so a run is a function of its config.
+    manual_seed(seed)
+    G, D, nz = build_models(config)
+    G.to(device)
+    D.to(device)
+    optG = optim.Adam(G.parameters(), lr=config.lr, betas=config.betas)
+    optD = optim.Adam(D.parameters(), lr=config.lr_d or config.lr, betas=config.betas)
+    batch_seed = int(np.random.SeedSequence([seed, 3]).generate_state(1)[0])
+    batches = datasets.BatchIterator(real, config.batch_size, seed=batch_seed)
+    n_fixed = config.n_fixed or (64 if real.ndim == 4 else 1000)
+    fixed_noise = np.random.default_rng([seed, 1]).standard_normal((n_fixed, nz), dtype=np.float32)
+    if config.steps is not None:
+        total = config.steps
+    else:
+        total = max(1, (config.epochs or 1) * batches.steps_per_epoch // config.d_steps)
+    state = TrainState(config, G, D, optG, optD, total_steps=total)
+    seconds_before = _resume(ckpt, state, batches) if ckpt is not None else 0.0
+
+    runs.write_json(out / "config.json", config.to_dict())
+    _say(config, f"training {config.data} ({'toy MLPs' if config.is_toy else config.model}) on {device}: "
+                 f"{total} steps, batch {config.batch_size}, pack {config.pack}, seed {seed}; writing to {out}")
+    return _Run(state=state, device=device, nz=nz, batches=batches, target=target, fixed_noise=fixed_noise,
+                result=TrainResult(out=out, seed=seed, step=state.step, total_steps=total, epoch=0.0, checkpoint=None),
+                sample_every=config.sample_every or (0 if real.ndim == 4 else max(1, total // 10)),
+                log=runs.MetricsLog(out / "metrics.csv", _CSV_FIELDS, state.step if ckpt is not None else None),
+                bar=_progress_bar(config, total, state.step), seconds_before=seconds_before,
+                last_good=ckpt.path if ckpt is not None else None, last_epoch_done=_epoch_progress(batches)[1])
+
+
+def _choose_seed(config: TrainConfig, ckpt) -> int:
+    """A resumed run keeps its checkpoint's seed; no seed given: a random one, printed so the run can be repeated."""
+    if ckpt is not None:
+        return int(ckpt.config["seed"])
+    if config.seed is None:
+        seed = secrets.randbelow(2**31)
+        _say(config, f"seed: {seed} (chosen at random; pass --seed {seed} to repeat this run)", always=True)
+        return seed
+    return int(config.seed)
+
+
+def _open_run_folder(config: TrainConfig, resuming: bool) -> Path:
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not resuming and (out / runs.CHECKPOINT).exists():
+        _say(config, f"note: {out} already holds a run; its files are being replaced "
+                     f"(to continue it instead: --resume {out / runs.CHECKPOINT})", always=True)
+    return out
+
+
+def _resume(ckpt, state: TrainState, batches: datasets.BatchIterator) -> float:
+    """Continue exactly where the checkpoint left off: weights, optimizer moments, step, both random streams.
+    Returns the training time already spent."""
+    ckpt.load_into({"G": state.G, "D": state.D}, {"optG": state.optG, "optD": state.optD})
+    state.step = ckpt.step
+    try:
+        B.set_rng_state(ckpt.rng["host"])
+        batches.load_state_dict(ckpt.rng["batches"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{ckpt.path}: cannot restore the random state ({e})") from None
+    _say(state.config, f"resuming from {ckpt.path} at step {state.step} of {state.total_steps}")
+    if state.step >= state.total_steps:
+        _say(state.config, f"the checkpoint is already at step {state.step} >= {state.total_steps}; pass more "
+                           f"--steps/--epochs to continue", always=True)
+    return float(ckpt.meta.get("seconds", 0.0))
+
+
+def config_from_checkpoint(path, **overrides) -> TrainConfig:
+    """The config saved in a checkpoint, with ``overrides`` (steps, epochs, out, ...) and ``resume`` set."""
+    path = runs.checkpoint_path(path)
+    ckpt = load_checkpoint(path)
+    cfg = TrainConfig.from_dict(ckpt.config)
+    for k, v in overrides.items():
+        setattr(cfg, k, v)
+    if "steps" in overrides and overrides["steps"] is not None:
+        cfg.epochs = None
+    if "epochs" in overrides and overrides["epochs"] is not None:
+        cfg.steps = None
+    cfg.resume = str(path)
+    cfg.dry_run = bool(ckpt.config.get("dry_run", False))
+    return cfg
+
+
+# models and data ---------------------------------------------------------------------------------------------
 
 
 def resolve_device(name: str) -> B.device:
@@ -269,52 +478,213 @@ def load_training_data(config: TrainConfig, seed: int):
     return images, None
 
 
-# ----------------------------------------------------------------------------- one step
+# ----------------------------------------------------------------------------- the bookkeeping around each step
+
+# schedule ---------------------------------------------------------------------------------------------------
 
 
-def _set_requires_grad(module: nn.Module, flag: bool):
-    for p in module.parameters():
-        p.requires_grad = flag
+def _set_learning_rates(run: _Run, step: int) -> None:
+    """Both learning rates times the schedule's factor for this step."""
+    s = run.state
+    factor = _lr_factor(s.config, step, s.total_steps)
+    for opt, lr in ((s.optG, s.config.lr), (s.optD, s.config.lr_d or s.config.lr)):
+        for group in opt.param_groups:
+            group["lr"] = lr * factor
 
 
-def _check_finite(what: str, value: float, step: int):
-    if not math.isfinite(value):
-        raise NonFiniteLossError(f"non-finite {what} = {value} at step {step}", step, None)
+def _lr_factor(config: TrainConfig, step: int, total: int) -> float:
+    """1, then a linear fall to 0 over the last ``lr_decay`` fraction of the run (step counts from 0)."""
+    if config.lr_decay <= 0:
+        return 1.0
+    span = config.lr_decay * total
+    return min(1.0, (total - step) / span)
 
 
-def train_step(G, D, optG, optD, real_batches, config: TrainConfig, nz: int, device, step: int = 0) -> StepStats:
-    """One GAN step: ``d_steps`` updates of D, then one update of G.  Raises NonFiniteLossError before
-    applying an update whose loss is NaN or infinite, so the weights stay those of the last good step."""
-    bs = config.batch_size
-    real_label = 1.0 - config.label_smoothing
-    # --- D: maximise log D(x) + log(1 - D(G(z))) -------------------------------------------------
-    for _ in range(config.d_steps):
-        x = Tensor(B.to_device(next(real_batches), device))
-        z = randn(bs, nz, device=device)
-        fake = G(z)
-        optD.zero_grad()
-        real_logits = D(x).reshape(-1)
-        fake_logits = D(fake.detach()).reshape(-1)  # detach: this loss must not reach G
-        loss_D = losses.discriminator_loss(real_logits, fake_logits, real_label=real_label)
-        _check_finite("loss_D", loss_D.item(), step)
-        loss_D.backward()
-        optD.step()
-    # --- G: fool the updated D on the same fakes ---------------------------------------------------
-    optG.zero_grad()
-    _set_requires_grad(D, False)  # G's step needs gradients through D, not for D's weights
-    try:
-        loss_G = losses.generator_loss(D(fake).reshape(-1), kind="minimax" if config.loss == "minimax" else "ns")
-        _check_finite("loss_G", loss_G.item(), step)
-        loss_G.backward()
-    finally:
-        _set_requires_grad(D, True)
-    optG.step()
-    d_x = real_logits.detach().sigmoid().mean().item()
-    d_g_z = fake_logits.detach().sigmoid().mean().item()
-    return StepStats(loss_D.item(), loss_G.item(), d_x, d_g_z)
+def _epoch_progress(it: datasets.BatchIterator) -> tuple[float, int]:
+    """(epochs as a float, completed epochs) of a drop_last BatchIterator."""
+    done = it.epoch + (1 if it.n - it.position < it.batch_size else 0)
+    return it.epoch + it.position / it.n, done
 
 
-# ----------------------------------------------------------------------------- sampling and evaluation
+# metrics.csv and the progress bar -----------------------------------------------------------------------------
+
+_CSV_FIELDS = ("step", "epoch", *(f.name for f in dataclasses.fields(StepStats)), "seconds")
+
+
+def _log_step(run: _Run) -> None:
+    """A row of metrics.csv every ``log_every`` steps (and at the last); the bar moves every step."""
+    s, c = run.state, run.state.config
+    if s.step % c.log_every == 0 or s.step == s.total_steps:
+        stats = dataclasses.asdict(s.stats)
+        run.log.write({"step": s.step, "epoch": f"{s.epoch:.4f}", **{k: f"{v:.6g}" for k, v in stats.items()},
+                       "seconds": f"{run.elapsed():.3f}"})
+        run.bar.set_postfix({"loss_D": f"{s.stats.loss_D:.3f}", "loss_G": f"{s.stats.loss_G:.3f}",
+                             "D(x)": f"{s.stats.D_x:.2f}", "D(G(z))": f"{s.stats.D_G_z:.2f}"}, refresh=False)
+        if run.bar.disable and not c.quiet and s.step % max(1, s.total_steps // 10) < c.log_every:
+            print(f"step {s.step}/{s.total_steps}  epoch {s.epoch:.2f}  loss_D {s.stats.loss_D:.4f}  "
+                  f"loss_G {s.stats.loss_G:.4f}  D(x) {s.stats.D_x:.3f}  D(G(z)) {s.stats.D_G_z:.3f}  "
+                  f"{run.elapsed():.0f}s", flush=True)
+    run.bar.update(1)
+
+
+def _progress_bar(config: TrainConfig, total: int, initial: int):
+    from tqdm.auto import tqdm  # noqa: PLC0415
+
+    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, smoothing=0.05,
+                disable=config.quiet or not sys.stderr.isatty(), desc=f"train {config.data}", file=sys.stderr)
+
+
+def _say(config: TrainConfig, *msg, always: bool = False):
+    """Progress talk is silenced by ``quiet``; the seed, warnings and the final report are ``always`` printed."""
+    if always or not config.quiet:
+        print(*msg, flush=True)
+
+
+# pictures -----------------------------------------------------------------------------------------------------
+
+
+def _progress_pictures(run: _Run, epochs_done: int) -> None:
+    """Samples of the fixed noise every ``sample_every`` steps, or at the end of each epoch."""
+    s, c = run.state, run.state.config
+    if run.sample_every and s.step % run.sample_every == 0 and s.step < s.total_steps:
+        _picture(run, f"samples_step{s.step:06d}.png", f"{c.data}, step {s.step}")
+    elif not run.sample_every and epochs_done > run.last_epoch_done:
+        _picture(run, f"samples_epoch{epochs_done:03d}.png", f"{c.data}, epoch {epochs_done}")
+    run.last_epoch_done = epochs_done
+
+
+def _picture(run: _Run, name: str, title: str) -> None:
+    from .plotting import save_samples_picture  # noqa: PLC0415 - matplotlib loads only when drawing
+
+    path = run.out / name
+    save_samples_picture(generate(run.state.G, run.fixed_noise, device=run.device), path, run.target, title)
+    run.result.pictures.append(path)
+
+
+def _write_loss_curves(run: _Run) -> None:
+    from .plotting import read_metrics_csv, save_loss_curves  # noqa: PLC0415
+
+    cols = read_metrics_csv(run.out / "metrics.csv")
+    if cols:
+        save_loss_curves(cols, run.out / "losses.png", title=f"{run.state.config.data}: losses")
+
+
+# checkpoints and the guard ------------------------------------------------------------------------------------
+
+
+def _checkpoint_if_due(run: _Run) -> None:
+    """Every ``checkpoint_every`` steps, after the guard has checked that the weights are finite."""
+    s, c = run.state, run.state.config
+    if c.checkpoint_every and s.step % c.checkpoint_every == 0 and s.step < s.total_steps:
+        _check_weights_finite(s.G, s.D, s.step)
+        run.last_good = run.result.checkpoint = _save(run)
+
+
+def _save(run: _Run, completed: bool = False) -> Path:
+    s = run.state
+    meta = {"config": s.config.to_dict(), "step": s.step, "epoch": _epoch_progress(run.batches)[0],
+            "seconds": run.elapsed(), "completed": completed,
+            "rng": {"host": B.get_rng_state(), "batches": run.batches.state_dict()},
+            "nz": run.nz, "scratchgan": _version()}
+    return save_checkpoint(run.out / runs.CHECKPOINT, {"G": s.G, "D": s.D}, {"optG": s.optG, "optD": s.optD}, meta)
+
+
+def _check_weights_finite(G, D, step):
+    for name, module in (("G", G), ("D", D)):
+        for pname, p in module.named_parameters():
+            xp = B.get_array_module(p.array)
+            if not bool(xp.isfinite(p.array).all()):
+                raise NonFiniteLossError(f"non-finite weights in {name}.{pname} after step {step}", step, None)
+
+
+def _diverged(run: _Run, e: NonFiniteLossError) -> NonFiniteLossError:
+    """The guard fired: the loss curves so far, and an error naming the step and the checkpoint kept."""
+    _write_loss_curves(run)
+    where = (f"the last good checkpoint {run.last_good} is kept (step {load_checkpoint(run.last_good).step})"
+             if run.last_good else "no checkpoint had been written yet")
+    return NonFiniteLossError(f"training stopped: {e}; {where}. Try a lower --lr.", e.step, run.last_good)
+
+
+def _version() -> str:
+    from . import __version__  # noqa: PLC0415
+
+    return __version__
+
+
+# Ctrl-C -------------------------------------------------------------------------------------------------------
+
+
+class _StopRequests:
+    """The first Ctrl-C asks the loop to stop after the current step (it then saves a checkpoint);
+    a second one raises KeyboardInterrupt at once.  Only installable in the main thread."""
+
+    def __init__(self):
+        self.requested = False
+        self.previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nCtrl-C: stopping after this step and saving a checkpoint (Ctrl-C again to abort now)",
+              file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
+
+
+def _stop_interrupted(run: _Run) -> TrainResult:
+    """Stopped by Ctrl-C (or a callback's KeyboardInterrupt): save, and say how to continue."""
+    s, result = run.state, run.result
+    result.interrupted = True
+    if run.in_step:  # a hard abort inside a step: D may be updated and G not; keep the last whole checkpoint
+        _say(s.config, f"interrupted inside step {s.step + 1}; kept the last checkpoint "
+                       f"({run.last_good or 'none was written'})", always=True)
+        result.checkpoint = run.last_good
+    else:
+        result.checkpoint = _save(run)
+        _say(s.config, f"interrupted at step {s.step}/{s.total_steps}: checkpoint saved to {result.checkpoint}\n"
+                       f"continue with: scratchgan train --resume {result.checkpoint}", always=True)
+    _wrap_up(run)
+    return result
+
+
+# ----------------------------------------------------------------------------- the end of a run
+
+
+def _wrap_up(run: _Run) -> None:
+    s, result = run.state, run.result
+    result.step, result.epoch, result.stats, result.seconds = s.step, s.epoch, s.stats, run.elapsed()
+    _write_loss_curves(run)
+
+
+def _finish(run: _Run) -> TrainResult:
+    """The final checkpoint, the picture of the fixed noise, and the evaluation (toy data)."""
+    s, c, out, result = run.state, run.state.config, run.out, run.result
+    _wrap_up(run)
+    if s.step > 0:
+        result.checkpoint = _save(run, completed=True)
+    _picture(run, "samples.png", f"{c.data}, step {s.step} (fixed noise)")
+    _say(c, f"done: {s.step} steps in {result.seconds:.0f}s; checkpoint {result.checkpoint}", always=True)
+    if run.target is not None:
+        samples = generate(s.G, c.eval_samples, run.nz, device=run.device, seed=result.seed + 4)
+        result.evaluation = evaluate_samples(samples, run.target)
+        M.write_report(out, result.evaluation, "eval.json")
+        _say(c, M.format_report(result.evaluation, f"evaluation on {c.eval_samples} samples "
+                                                  f"(written to {out / 'eval.json'}):"), always=True)
+    _say(c, f"pictures: {out / 'samples.png'} and {out / 'losses.png'} (progress pictures: {out}/samples_*.png)",
+         always=True)
+    return result
+
+
+# sampling and evaluation -------------------------------------------------------------------------------------
 
 
 def generate(G: nn.Module, noise_or_n, nz: int | None = None, device="cpu", seed: int | None = None,
@@ -343,311 +713,12 @@ def evaluate_samples(samples: np.ndarray, target):
     return M.mode_coverage(samples, target.centers, target.std)
 
 
-# ----------------------------------------------------------------------------- run bookkeeping
-
-_CSV_FIELDS = ("step", "epoch", "loss_D", "loss_G", "D_x", "D_G_z", "seconds")
-
-
-class _MetricsLog:
-    """metrics.csv, flushed row by row; on resume, rows past the checkpoint's step are dropped."""
-
-    def __init__(self, path: Path, resume_step: int | None):
-        self.path = path
-        kept = []
-        if resume_step is not None and path.is_file():
-            with open(path, newline="") as f:
-                kept = [r for r in csv.DictReader(f) if r.get("step", "").isdigit() and int(r["step"]) <= resume_step]
-        self.file = open(path, "w", newline="")
-        self.writer = csv.DictWriter(self.file, fieldnames=_CSV_FIELDS)
-        self.writer.writeheader()
-        self.writer.writerows({k: r.get(k, "") for k in _CSV_FIELDS} for r in kept)
-        self.file.flush()
-
-    def write(self, step, epoch, stats: StepStats, seconds):
-        self.writer.writerow({"step": step, "epoch": f"{epoch:.4f}", "loss_D": f"{stats.loss_D:.6g}",
-                              "loss_G": f"{stats.loss_G:.6g}", "D_x": f"{stats.D_x:.6g}",
-                              "D_G_z": f"{stats.D_G_z:.6g}", "seconds": f"{seconds:.3f}"})
-        self.file.flush()
-
-    def close(self):
-        self.file.close()
-
-
-class _StopOnSigint:
-    """The first Ctrl-C asks the loop to stop after the current step (it then saves a checkpoint);
-    a second one raises KeyboardInterrupt at once.  Only installable in the main thread."""
-
-    def __init__(self):
-        self.requested = False
-        self.previous = None
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        print("\nCtrl-C: stopping after this step and saving a checkpoint (Ctrl-C again to abort now)",
-              file=sys.stderr, flush=True)
-
-    def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-        return False
-
-
-def _progress_bar(config: TrainConfig, total: int, initial: int):
-    from tqdm.auto import tqdm  # noqa: PLC0415
-
-    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, smoothing=0.05,
-                disable=config.quiet or not sys.stderr.isatty(), desc=f"train {config.data}", file=sys.stderr)
-
-
-def _say(config: TrainConfig, *msg, always: bool = False):
-    """Progress talk is silenced by ``quiet``; the seed, warnings and the final report are ``always`` printed."""
-    if always or not config.quiet:
-        print(*msg, flush=True)
-
-
-def _epoch_progress(it: datasets.BatchIterator) -> tuple[float, int]:
-    """(epochs as a float, completed epochs) of a drop_last BatchIterator."""
-    done = it.epoch + (1 if it.n - it.position < it.batch_size else 0)
-    return it.epoch + it.position / it.n, done
-
-
-def _lr_factor(config: TrainConfig, step: int, total: int) -> float:
-    """1, then a linear fall to 0 over the last ``lr_decay`` fraction of the run (step counts from 0)."""
-    if config.lr_decay <= 0:
-        return 1.0
-    span = config.lr_decay * total
-    return min(1.0, (total - step) / span)
-
-
-# ----------------------------------------------------------------------------- the loop
-
-
-def config_from_checkpoint(path, **overrides) -> TrainConfig:
-    """The config saved in a checkpoint, with ``overrides`` (steps, epochs, out, ...) and ``resume`` set."""
-    path = _checkpoint_path(path)
-    ckpt = load_checkpoint(path)
-    cfg = TrainConfig.from_dict(ckpt.config)
-    for k, v in overrides.items():
-        setattr(cfg, k, v)
-    if "steps" in overrides and overrides["steps"] is not None:
-        cfg.epochs = None
-    if "epochs" in overrides and overrides["epochs"] is not None:
-        cfg.steps = None
-    cfg.resume = str(path)
-    cfg.dry_run = bool(ckpt.config.get("dry_run", False))
-    return cfg
-
-
-def _checkpoint_path(path) -> Path:
-    path = Path(path)
-    return path / "checkpoint.npz" if path.is_dir() else path
-
-
-def train(config: TrainConfig, callbacks=None) -> TrainResult:
-    """Train a GAN as ``config`` says, writing everything into ``config.out``.  See the module docstring."""
-    config = dataclasses.replace(config)
-    config.validate()
-    callbacks = list(callbacks or [])
-    ckpt = load_checkpoint(_checkpoint_path(config.resume)) if config.resume else None
-    if ckpt is not None:
-        config.seed = int(ckpt.config["seed"])
-    if config.seed is None:
-        config.seed = secrets.randbelow(2**31)
-        _say(config, f"seed: {config.seed} (chosen at random; pass --seed {config.seed} to repeat this run)", always=True)
-    seed = int(config.seed)
-    device = resolve_device(config.device)
-    # The seed also feeds three independent streams of its own (numpy's SeedSequence([seed, k])): the toy
-    # data sample (k=2), the batch order (k=3) and the fixed noise of the pictures (k=1).  The global RNG
-    # (weights init, then the noise z of every step) is never touched by pictures or evaluation.
-    real, target = load_training_data(config, seed)  # first: a missing dataset fails before anything is written
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt_path = out / "checkpoint.npz"
-    if ckpt is None and ckpt_path.exists():
-        _say(config, f"note: {out} already holds a run; its files are being replaced "
-                     f"(to continue it instead: --resume {ckpt_path})", always=True)
-
-    # Models, optimizers and data: all drawn from the seed, so a run is a function of its config.
-    manual_seed(seed)
-    G, D, nz = build_models(config)
-    G.to(device)
-    D.to(device)
-    optG = optim.Adam(G.parameters(), lr=config.lr, betas=config.betas)
-    optD = optim.Adam(D.parameters(), lr=config.lr_d or config.lr, betas=config.betas)
-    batch_seed = int(np.random.SeedSequence([seed, 3]).generate_state(1)[0])
-    batches = datasets.BatchIterator(real, config.batch_size, seed=batch_seed)
-    n_fixed = config.n_fixed or (64 if real.ndim == 4 else 1000)
-    fixed_noise = np.random.default_rng([seed, 1]).standard_normal((n_fixed, nz), dtype=np.float32)
-    if config.steps is not None:
-        total = config.steps
-    else:
-        total = max(1, (config.epochs or 1) * batches.steps_per_epoch // config.d_steps)
-    sample_every = config.sample_every or (0 if real.ndim == 4 else max(1, total // 10))
-
-    step, seconds_before = 0, 0.0
-    if ckpt is not None:  # continue exactly where the checkpoint left off
-        ckpt.load_into({"G": G, "D": D}, {"optG": optG, "optD": optD})
-        step, seconds_before = ckpt.step, float(ckpt.meta.get("seconds", 0.0))
-        try:
-            B.set_rng_state(ckpt.rng["host"])
-            batches.load_state_dict(ckpt.rng["batches"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise CheckpointError(f"{ckpt.path}: cannot restore the random state ({e})") from None
-        _say(config, f"resuming from {ckpt.path} at step {step} of {total}")
-        if step >= total:
-            _say(config, f"the checkpoint is already at step {step} >= {total}; pass more --steps/--epochs to continue",
-                 always=True)
-    (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-    _say(config, f"training {config.data} ({'toy MLPs' if config.is_toy else config.model}) on {device}: "
-                 f"{total} steps, batch {config.batch_size}, pack {config.pack}, seed {seed}; writing to {out}")
-
-    log = _MetricsLog(out / "metrics.csv", step if ckpt is not None else None)
-    state = TrainState(config, G, D, optG, optD, step=step, total_steps=total)
-    result = TrainResult(out=out, seed=seed, step=step, total_steps=total, epoch=0.0, checkpoint=None)
-    last_good = ckpt.path if ckpt is not None else None
-    t_start = time.perf_counter()
-
-    def elapsed():
-        return seconds_before + time.perf_counter() - t_start
-
-    def save(completed=False):
-        meta = {"config": config.to_dict(), "step": state.step, "epoch": _epoch_progress(batches)[0],
-                "seconds": elapsed(), "completed": completed,
-                "rng": {"host": B.get_rng_state(), "batches": batches.state_dict()},
-                "nz": nz, "scratchgan": _version()}
-        return save_checkpoint(ckpt_path, {"G": G, "D": D}, {"optG": optG, "optD": optD}, meta)
-
-    def picture(name, title):
-        path = out / name
-        _save_samples(generate(G, fixed_noise, device=device), path, target, title)
-        result.pictures.append(path)
-
-    bar = _progress_bar(config, total, step)
-    in_step = False
-    last_epoch_done = _epoch_progress(batches)[1]
-    try:
-        with _StopOnSigint() as sigint:
-            while state.step < total:
-                # ---- one step -------------------------------------------------------------------------
-                factor = _lr_factor(config, state.step, total)
-                for opt, lr in ((optG, config.lr), (optD, config.lr_d or config.lr)):
-                    for group in opt.param_groups:
-                        group["lr"] = lr * factor
-                in_step = True
-                stats = train_step(G, D, optG, optD, batches, config, nz, device, step=state.step + 1)
-                state.step += 1
-                in_step = False
-                state.stats = stats
-                state.epoch, epochs_done = _epoch_progress(batches)
-                # ---- bookkeeping ----------------------------------------------------------------------
-                if state.step % config.log_every == 0 or state.step == total:
-                    log.write(state.step, state.epoch, stats, elapsed())
-                    bar.set_postfix({"loss_D": f"{stats.loss_D:.3f}", "loss_G": f"{stats.loss_G:.3f}",
-                                     "D(x)": f"{stats.D_x:.2f}", "D(G(z))": f"{stats.D_G_z:.2f}"}, refresh=False)
-                    if bar.disable and not config.quiet and state.step % max(1, total // 10) < config.log_every:
-                        print(f"step {state.step}/{total}  epoch {state.epoch:.2f}  loss_D {stats.loss_D:.4f}  "
-                              f"loss_G {stats.loss_G:.4f}  D(x) {stats.D_x:.3f}  D(G(z)) {stats.D_G_z:.3f}  "
-                              f"{elapsed():.0f}s", flush=True)
-                bar.update(1)
-                if sample_every and state.step % sample_every == 0 and state.step < total:
-                    picture(f"samples_step{state.step:06d}.png", f"{config.data}, step {state.step}")
-                elif not sample_every and epochs_done > last_epoch_done:
-                    picture(f"samples_epoch{epochs_done:03d}.png", f"{config.data}, epoch {epochs_done}")
-                last_epoch_done = epochs_done
-                if config.checkpoint_every and state.step % config.checkpoint_every == 0 and state.step < total:
-                    _check_weights_finite(G, D, state.step)
-                    last_good = result.checkpoint = save()
-                for cb in callbacks:
-                    cb(state)
-                if sigint.requested:
-                    raise KeyboardInterrupt
-    except KeyboardInterrupt:
-        bar.close()
-        result.interrupted = True
-        if in_step:  # a hard abort inside a step: D may be updated and G not; keep the last whole checkpoint
-            _say(config, f"interrupted inside step {state.step + 1}; kept the last checkpoint "
-                         f"({last_good or 'none was written'})", always=True)
-            result.checkpoint = last_good
-        else:
-            result.checkpoint = save()
-            _say(config, f"interrupted at step {state.step}/{total}: checkpoint saved to {result.checkpoint}\n"
-                         f"continue with: scratchgan train --resume {result.checkpoint}", always=True)
-    except NonFiniteLossError as e:
-        bar.close()
-        log.close()
-        _write_loss_curves(out, config)
-        where = (f"the last good checkpoint {last_good} is kept (step {load_checkpoint(last_good).step})"
-                 if last_good else "no checkpoint had been written yet")
-        raise NonFiniteLossError(
-            f"training stopped: {e}; {where}. Try a lower --lr.",
-            e.step, last_good) from None
-    finally:
-        bar.close()
-        if not log.file.closed:
-            log.close()
-
-    result.step, result.epoch, result.stats, result.seconds = state.step, state.epoch, state.stats, elapsed()
-    _write_loss_curves(out, config)
-    if result.interrupted:
-        return result
-
-    # ---- the end: final checkpoint, pictures, evaluation ---------------------------------------------
-    if state.step > 0:
-        result.checkpoint = save(completed=True)
-    picture("samples.png", f"{config.data}, step {state.step} (fixed noise)")
-    _say(config, f"done: {state.step} steps in {result.seconds:.0f}s; checkpoint {result.checkpoint}", always=True)
-    if target is not None:
-        samples = generate(G, config.eval_samples, nz, device=device, seed=seed + 4)
-        result.evaluation = evaluate_samples(samples, target)
-        M.write_report(out, result.evaluation, "eval.json")
-        _say(config, M.format_report(result.evaluation, f"evaluation on {config.eval_samples} samples "
-                                                      f"(written to {out / 'eval.json'}):"), always=True)
-    _say(config, f"pictures: {out / 'samples.png'} and {out / 'losses.png'} (progress pictures: {out}/samples_*.png)",
-         always=True)
-    return result
-
-
-def _check_weights_finite(G, D, step):
-    for name, module in (("G", G), ("D", D)):
-        for pname, p in module.named_parameters():
-            xp = B.get_array_module(p.array)
-            if not bool(xp.isfinite(p.array).all()):
-                raise NonFiniteLossError(f"non-finite weights in {name}.{pname} after step {step}", step, None)
-
-
-def _save_samples(samples, path, target, title):
-    from .plotting import save_samples_picture  # noqa: PLC0415 - matplotlib loads only when drawing
-
-    return save_samples_picture(samples, path, target, title)
-
-
-def _write_loss_curves(out: Path, config: TrainConfig):
-    from .plotting import read_metrics_csv, save_loss_curves  # noqa: PLC0415
-
-    cols = read_metrics_csv(out / "metrics.csv")
-    if cols:
-        save_loss_curves(cols, out / "losses.png", title=f"{config.data}: losses")
-
-
-def _version() -> str:
-    from . import __version__  # noqa: PLC0415
-
-    return __version__
-
-
 # ----------------------------------------------------------------------------- using a finished run
 
 
 def models_from_checkpoint(path, device="cpu"):
     """(G, D, nz, config) rebuilt from a checkpoint, weights loaded, on ``device``."""
-    ckpt = load_checkpoint(_checkpoint_path(path))
+    ckpt = load_checkpoint(runs.checkpoint_path(path))
     config = TrainConfig.from_dict(ckpt.config)
     state = B.get_rng_state()
     try:

@@ -95,3 +95,159 @@ def test_optimizer_rejects_bad_hyper_parameters_and_empty_lists():
         optim.Adam([p], betas=(1.0, 0.999))
     with pytest.raises(ValueError, match="empty"):
         optim.Adam([])
+
+
+# ---- RMSprop, AdamW, AMSGrad against their formulas ----------------------------------------------
+def rmsprop_reference(theta, grads, lr, alpha, eps, wd, mu, centered):
+    """RMSprop as written in torch.optim.RMSprop's docs (no bias correction, eps outside the sqrt)."""
+    s, gbar, b = np.zeros_like(theta), np.zeros_like(theta), np.zeros_like(theta)
+    for g in grads:
+        g = g + wd * theta
+        s = alpha * s + (1 - alpha) * g * g
+        if centered:
+            gbar = alpha * gbar + (1 - alpha) * g
+            d = np.sqrt(s - gbar * gbar) + eps
+        else:
+            d = np.sqrt(s) + eps
+        if mu > 0:
+            b = mu * b + g / d
+            theta = theta - lr * b
+        else:
+            theta = theta - lr * g / d
+    return theta
+
+
+def _run(opt_cls, theta0, grads, **kw):
+    p = nn.Parameter(sg.tensor(theta0, dtype=sg.float64))
+    opt = opt_cls([p], **kw)
+    for g in grads:
+        p.grad = sg.tensor(g, dtype=sg.float64)
+        opt.step()
+    return p.detach().numpy(), opt
+
+
+@given(lr=st.sampled_from([1e-3, 5e-3, 1e-2]), alpha=st.sampled_from([0.9, 0.99]), wd=st.sampled_from([0.0, 0.1]),
+       mu=st.sampled_from([0.0, 0.9]), centered=st.booleans(), seed=st.integers(0, 100))
+def test_rmsprop_matches_closed_form(lr, alpha, wd, mu, centered, seed):
+    rng = np.random.default_rng(seed)
+    theta0, grads = rng.standard_normal(6), [rng.standard_normal(6) for _ in range(6)]
+    got, opt = _run(optim.RMSprop, theta0, grads, lr=lr, alpha=alpha, eps=1e-8, weight_decay=wd, momentum=mu,
+                    centered=centered)
+    np.testing.assert_allclose(got, rmsprop_reference(theta0, grads, lr, alpha, 1e-8, wd, mu, centered),
+                               rtol=1e-10, atol=1e-12)
+    state = opt.state_dict()["state"][0]
+    assert set(state) == {"step", "square_avg"} | ({"momentum_buffer"} if mu else set()) | (
+        {"grad_avg"} if centered else set())
+    assert state["step"] == 6
+
+
+def test_rmsprop_first_step_is_g_over_sqrt_one_minus_alpha():
+    """s₁ = (1−α)g², so the first step is lr·g/(√(1−α)|g| + ε) = lr·sign(g)/√(1−α): 10·lr for α = 0.99."""
+    got, _ = _run(optim.RMSprop, np.zeros(3), [np.array([2.0, -3.0, 1e3])], lr=1e-3)
+    np.testing.assert_allclose(got, [-1e-2, 1e-2, -1e-2], rtol=1e-6)
+
+
+def test_rmsprop_defaults_are_pytorchs():
+    opt = optim.RMSprop([nn.Parameter(sg.zeros(2))])
+    g = opt.param_groups[0]
+    assert (g["lr"], g["alpha"], g["eps"], g["weight_decay"], g["momentum"], g["centered"]) == (
+        0.01, 0.99, 1e-8, 0, 0, False)
+
+
+def adam_reference_full(theta, grads, lr, b1, b2, eps, wd, amsgrad, decoupled):
+    m, v, vmax = np.zeros_like(theta), np.zeros_like(theta), np.zeros_like(theta)
+    for t, g in enumerate(grads, start=1):
+        if decoupled:
+            theta = theta * (1 - lr * wd)
+        else:
+            g = g + wd * theta
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        vmax = np.maximum(vmax, v)
+        vh = (vmax if amsgrad else v) / (1 - b2 ** t)
+        theta = theta - lr * (m / (1 - b1 ** t)) / (np.sqrt(vh) + eps)
+    return theta
+
+
+@given(lr=st.sampled_from([1e-3, 1e-2]), b1=st.sampled_from([0.0, 0.5, 0.9]), b2=st.sampled_from([0.9, 0.999]),
+       wd=st.sampled_from([0.0, 1e-2, 0.5]), amsgrad=st.booleans(), seed=st.integers(0, 100))
+def test_adamw_and_amsgrad_match_closed_form(lr, b1, b2, wd, amsgrad, seed):
+    rng = np.random.default_rng(seed)
+    theta0 = rng.standard_normal(6)
+    # shrinking gradients: v falls, so AMSGrad's max(v) differs from v
+    grads = [rng.standard_normal(6) * 0.5 ** k for k in range(8)]
+    got, opt = _run(optim.AdamW, theta0, grads, lr=lr, betas=(b1, b2), weight_decay=wd, amsgrad=amsgrad)
+    np.testing.assert_allclose(got, adam_reference_full(theta0, grads, lr, b1, b2, 1e-8, wd, amsgrad, True),
+                               rtol=1e-10, atol=1e-12)
+    got, opt = _run(optim.Adam, theta0, grads, lr=lr, betas=(b1, b2), weight_decay=wd, amsgrad=amsgrad)
+    np.testing.assert_allclose(got, adam_reference_full(theta0, grads, lr, b1, b2, 1e-8, wd, amsgrad, False),
+                               rtol=1e-10, atol=1e-12)
+    assert ("max_exp_avg_sq" in opt.state_dict()["state"][0]) == amsgrad
+
+
+def test_amsgrad_differs_from_adam_when_gradients_shrink():
+    grads = [np.array([1.0]), np.array([0.01]), np.array([0.01]), np.array([0.01])]
+    plain, _ = _run(optim.Adam, np.zeros(1), grads, lr=0.1, betas=(0.0, 0.9))
+    ams, opt = _run(optim.Adam, np.zeros(1), grads, lr=0.1, betas=(0.0, 0.9), amsgrad=True)
+    assert abs(ams[0]) < abs(plain[0])  # the remembered large v keeps later steps small
+    st_ = opt.state_dict()["state"][0]
+    assert st_["max_exp_avg_sq"][0] > st_["exp_avg_sq"][0]
+
+
+def test_adamw_decay_is_decoupled_from_the_gradient():
+    """With a zero gradient Adam's step is 0/(0+eps) = 0, so AdamW only shrinks: θ(1 − lr·λ)ᵗ."""
+    got, _ = _run(optim.AdamW, np.array([2.0, -4.0]), [np.zeros(2)] * 5, lr=0.1, weight_decay=0.5)
+    np.testing.assert_allclose(got, np.array([2.0, -4.0]) * 0.95 ** 5, rtol=1e-12)
+    assert optim.AdamW([nn.Parameter(sg.zeros(1))]).param_groups[0]["weight_decay"] == 1e-2
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda ps: optim.Adam(ps, lr=float("nan")), "learning rate"),
+    (lambda ps: optim.Adam(ps, lr=float("inf")), "learning rate"),
+    (lambda ps: optim.Adam(ps, betas=(0.9, float("nan"))), "index 1"),
+    (lambda ps: optim.Adam(ps, eps=float("nan")), "epsilon"),
+    (lambda ps: optim.AdamW(ps, lr=-1.0), "learning rate"),
+    (lambda ps: optim.RMSprop(ps, alpha=float("nan")), "alpha"),
+    (lambda ps: optim.RMSprop(ps, momentum=-0.5), "momentum"),
+    (lambda ps: optim.RMSprop(ps, eps=float("inf")), "epsilon"),
+    (lambda ps: optim.SGD(ps, lr=float("nan")), "learning rate"),
+])
+def test_non_finite_or_negative_hyper_parameters_raise(make, match):
+    with pytest.raises(ValueError, match=match):
+        make([nn.Parameter(sg.zeros(2))])
+
+
+def test_unsupported_options_raise_by_name():
+    with pytest.raises(NotImplementedError, match="fused"):
+        optim.Adam([nn.Parameter(sg.zeros(2))], fused=True)
+
+
+def test_state_is_keyed_by_parameter_and_step_takes_a_closure():
+    p = nn.Parameter(sg.tensor([1.0, 2.0]))
+    opt = optim.RMSprop([p], lr=0.1, momentum=0.5)
+
+    def closure():
+        opt.zero_grad()
+        loss = (p * p).sum()
+        loss.backward()
+        return loss
+
+    loss = opt.step(closure)
+    assert float(loss) == 5.0
+    assert opt.state[p]["step"] == 1 and opt.state[p]["momentum_buffer"].shape == (2,)
+
+
+@pytest.mark.parametrize("make", [lambda ps: optim.RMSprop(ps, lr=1e-2, momentum=0.9, centered=True, weight_decay=1e-3),
+                                  lambda ps: optim.AdamW(ps, lr=1e-2, amsgrad=True),
+                                  lambda ps: optim.RMSprop(ps, lr=1e-3)])
+def test_new_optimizers_resume_exactly(make):
+    test_optimizer_state_dict_resume_is_exact(make)
+
+
+def test_param_groups_keep_their_own_options():
+    a, b = nn.Parameter(sg.zeros(2)), nn.Parameter(sg.zeros(3))
+    opt = optim.RMSprop([{"params": [a]}, {"params": [b], "lr": 0.5, "centered": True}], lr=0.1)
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.5]
+    assert opt.state_dict()["param_groups"][1]["params"] == [1]
+    with pytest.raises(ValueError, match="more than one"):
+        opt.add_param_group({"params": [a]})

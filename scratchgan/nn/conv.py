@@ -1,4 +1,4 @@
-"""Conv2d, ConvTranspose2d and Upsample with PyTorch's signatures, names, shapes and init."""
+"""Conv2d, ConvTranspose2d, Upsample and AvgPool2d with PyTorch's signatures, names, shapes and init."""
 from __future__ import annotations
 
 from .. import conv as C
@@ -6,7 +6,7 @@ from ..tensor import Tensor
 from .init import default_layer_init_
 from .module import Module, new_parameter
 
-__all__ = ["Conv2d", "ConvTranspose2d", "Upsample", "UpsamplingNearest2d"]
+__all__ = ["Conv2d", "ConvTranspose2d", "Upsample", "UpsamplingNearest2d", "AvgPool2d"]
 
 
 class _ConvNd(Module):
@@ -142,3 +142,23 @@ class Upsample(Module):
 class UpsamplingNearest2d(Upsample):
     def __init__(self, size=None, scale_factor=None):
         super().__init__(size, scale_factor, "nearest")
+
+
+class AvgPool2d(Module):
+    """The mean of each kernel_size window of (N, C, H, W) or (C, H, W); stride defaults to
+    kernel_size (non-overlapping windows, which DCGAN-style critics use to downsample)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
+                 divisor_override=None):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None and stride != [] else kernel_size
+        self.padding, self.ceil_mode = padding, ceil_mode
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
+
+    def forward(self, x: Tensor) -> Tensor:
+        return C.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
+                            self.divisor_override, _who=self)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

@@ -6,12 +6,13 @@ tutorial's ``weights_init`` passes).
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 from .. import backend as B
 from ..tensor import Tensor, no_grad
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "kaiming_uniform_",
-           "xavier_uniform_", "xavier_normal_"]
+           "kaiming_normal_", "xavier_uniform_", "xavier_normal_", "orthogonal_", "trunc_normal_"]
 
 
 def _fill(t, host_values):
@@ -35,16 +36,28 @@ def _fan_in_and_fan_out(t):
     return shape[1] * k, shape[0] * k
 
 
+_LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
+
+
 def calculate_gain(nonlinearity: str, param=None) -> float:
-    if nonlinearity in ("linear", "conv1d", "conv2d", "conv_transpose2d", "sigmoid"):
+    """The factor that keeps activations' variance: 1 for linear maps and sigmoid, 5/3 for tanh,
+    √2 for relu, √(2/(1 + slope²)) for leaky_relu (slope 0.01 unless given), 3/4 for selu."""
+    if nonlinearity in _LINEAR or nonlinearity == "sigmoid":
         return 1.0
     if nonlinearity == "tanh":
         return 5.0 / 3
     if nonlinearity == "relu":
         return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
-        slope = 0.01 if param is None else param
+        if param is None:
+            slope = 0.01
+        elif isinstance(param, (int, float)) and not isinstance(param, bool):
+            slope = param
+        else:
+            raise ValueError(f"calculate_gain: negative_slope {param} not a valid number")
         return math.sqrt(2.0 / (1 + slope ** 2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
     raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
 
 
@@ -68,12 +81,23 @@ def ones_(t):
     return constant_(t, 1.0)
 
 
+def _kaiming_std(t, a, mode, nonlinearity) -> float:
+    """gain/√fan (He et al., 2015): fan_in keeps the forward variance, fan_out the backward one."""
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"Mode {mode} not supported, please use one of fan_in, fan_out")
+    fan_in, fan_out = _fan_in_and_fan_out(t)
+    return calculate_gain(nonlinearity, a) / math.sqrt(fan_in if mode == "fan_in" else fan_out)
+
+
 def kaiming_uniform_(t, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None):
     """U(−b, b), b = gain·√(3/fan).  With a = √5 (PyTorch's Linear/Conv default) b = 1/√fan_in."""
-    fan_in, fan_out = _fan_in_and_fan_out(t)
-    fan = fan_in if mode == "fan_in" else fan_out
-    bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan)
+    bound = math.sqrt(3.0) * _kaiming_std(t, a, mode, nonlinearity)
     return uniform_(t, -bound, bound, generator)
+
+
+def kaiming_normal_(t, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None):
+    """N(0, std²), std = gain/√fan."""
+    return normal_(t, 0.0, _kaiming_std(t, a, mode, nonlinearity), generator)
 
 
 def xavier_uniform_(t, gain: float = 1.0, generator=None):
@@ -85,6 +109,45 @@ def xavier_uniform_(t, gain: float = 1.0, generator=None):
 def xavier_normal_(t, gain: float = 1.0, generator=None):
     fan_in, fan_out = _fan_in_and_fan_out(t)
     return normal_(t, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
+
+
+def orthogonal_(t, gain: float = 1.0, generator=None):
+    """A (semi-)orthogonal matrix (Saxe et al., 2013) over t viewed as (size(0), rest): the Q of
+    the QR decomposition of a Gaussian matrix, signs fixed by R's diagonal so Q is uniform (Haar)."""
+    shape = _shape(t)
+    if len(shape) < 2:
+        raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got shape {shape}")
+    rows = shape[0]
+    cols = math.prod(shape) // rows if rows else 0
+    if rows == 0 or cols == 0:
+        return t
+    a = (generator or B.host_rng()).normal(0.0, 1.0, size=(rows, cols))
+    if rows < cols:
+        a = a.T
+    q, r = B.numpy.linalg.qr(a)
+    q *= B.numpy.sign(B.numpy.diag(r))
+    if rows < cols:
+        q = q.T
+    return _fill(t, (gain * q).reshape(shape))
+
+
+def trunc_normal_(t, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, generator=None):
+    """N(mean, std²) restricted to [a, b] (absolute bounds, as in PyTorch), by redrawing the values
+    that fall outside; bounds that hold under 5 % of the mass use the inverse CDF instead."""
+    if not a < b:
+        raise ValueError(f"trunc_normal_: expected a < b, got a={a}, b={b}")
+    rng = generator or B.host_rng()
+    n = math.prod(_shape(t))
+    lo, hi = (NormalDist(mean, std).cdf(v) for v in (a, b))
+    if hi - lo < 0.05:  # rejection would take too many rounds: map uniform draws through Φ⁻¹
+        inv = B.numpy.vectorize(NormalDist(mean, std).inv_cdf, otypes=[float])
+        return _fill(t, B.numpy.clip(inv(rng.uniform(lo, hi, size=_shape(t))), a, b))
+    values = rng.normal(mean, std, size=n)
+    bad = (values < a) | (values > b)
+    while bad.any():  # each round keeps the fraction inside [a, b]: a few rounds for usual bounds
+        values[bad] = rng.normal(mean, std, size=int(bad.sum()))
+        bad = (values < a) | (values > b)
+    return _fill(t, values.reshape(_shape(t)))
 
 
 def default_layer_init_(weight, bias=None):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import functional as F
-from ..ops import flatten
+from ..ops import flatten, unflatten
 from ..tensor import Tensor
 from .init import default_layer_init_, normal_
 from .module import Module, Parameter, new_parameter
@@ -153,3 +153,41 @@ class Embedding(Module):
     def extra_repr(self):
         return f"{self.num_embeddings}, {self.embedding_dim}" + (
             f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")
+
+
+class Unflatten(Module):
+    """Split dim ``dim`` into ``unflattened_size``: Unflatten(1, (C, H, W)) turns a Linear's
+    (N, C·H·W) output into images, the inverse of Flatten."""
+
+    def __init__(self, dim: int, unflattened_size):
+        super().__init__()
+        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+
+    def forward(self, x):
+        if not -x.ndim <= self.dim < max(x.ndim, 1):
+            raise ValueError(f"{self!r}: dim {self.dim} is out of range for input of shape {x.shape}")
+        try:
+            return unflatten(x, self.dim, self.unflattened_size)
+        except ValueError:
+            raise ValueError(f"{self!r}: unflattened_size {self.unflattened_size} does not multiply up to "
+                             f"size {x.shape[self.dim]} of dim {self.dim} of input of shape {x.shape}") from None
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class Softmax(Module):
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return F.softmax(x, self.dim, _stacklevel=5)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    def forward(self, x):
+        return F.log_softmax(x, self.dim, _stacklevel=5)

@@ -1,7 +1,9 @@
-"""Loss modules (``nn.BCELoss``, ``nn.BCEWithLogitsLoss``, ``nn.MSELoss``)."""
+"""Loss modules (``nn.BCELoss``, ``nn.BCEWithLogitsLoss``, ``nn.MSELoss``, ``nn.L1Loss``,
+``nn.NLLLoss``, ``nn.CrossEntropyLoss``)."""
 from __future__ import annotations
 
 from .. import functional as F
+from ..tensor import Tensor
 from .module import Module
 
 
@@ -10,7 +12,9 @@ class _Loss(Module):
         super().__init__()
         if reduction not in ("mean", "sum", "none"):
             raise ValueError(f"{type(self).__name__}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-        self.weight, self.reduction = weight, reduction
+        self.reduction = reduction
+        # a buffer, as in PyTorch's _WeightedLoss: it moves with .to() and appears in the state_dict
+        self.register_buffer("weight", weight if weight is None or isinstance(weight, Tensor) else Tensor(weight))
 
     def extra_repr(self):
         return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
@@ -41,3 +45,48 @@ class MSELoss(_Loss):
 
     def forward(self, input, target):  # noqa: A002
         return F.mse_loss(input, target, reduction=self.reduction)
+
+
+def _no_legacy(self, size_average, reduce):
+    if size_average is not None or reduce is not None:
+        raise NotImplementedError(f"{type(self).__name__}: the deprecated size_average/reduce arguments are not "
+                                  "supported; use reduction='mean' | 'sum' | 'none'")
+
+
+class L1Loss(_Loss):
+    """mean |x − y| (or sum / none)."""
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
+        _no_legacy(self, size_average, reduce)
+        super().__init__(None, reduction)
+
+    def forward(self, input, target):  # noqa: A002
+        return F.l1_loss(input, target, reduction=self.reduction)
+
+
+class NLLLoss(_Loss):
+    """−w[t]·x[t] on log-probabilities (after LogSoftmax); class-index targets."""
+
+    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+                 reduction: str = "mean"):
+        _no_legacy(self, size_average, reduce)
+        super().__init__(weight, reduction)
+        self.ignore_index = ignore_index
+
+    def forward(self, input, target):  # noqa: A002
+        return F.nll_loss(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
+
+
+class CrossEntropyLoss(_Loss):
+    """LogSoftmax and NLLLoss in one stable step, on raw logits (N, C, *): class-index targets
+    (int64) or class probabilities; ``weight`` per class, ``ignore_index``, ``label_smoothing``."""
+
+    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+                 reduction: str = "mean", label_smoothing: float = 0.0):
+        _no_legacy(self, size_average, reduce)
+        super().__init__(weight, reduction)
+        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
+
+    def forward(self, input, target):  # noqa: A002
+        return F.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction,
+                               label_smoothing=self.label_smoothing)

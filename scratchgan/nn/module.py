@@ -11,7 +11,7 @@ from collections import OrderedDict, namedtuple
 
 from .. import backend as B
 from ..ops import resolve_dtype
-from ..tensor import Tensor, no_grad
+from ..tensor import Tensor, _bump, no_grad
 
 _np = B.numpy
 
@@ -367,10 +367,11 @@ class Module:
         with no_grad():
             for k, arr in values.items():
                 t = own[k]
-                if assign:
+                if assign:  # new memory under the same Tensor: a graph that saved t must notice
                     t.array = B.to_device(arr, t.device)
+                    _bump(t)
                 else:  # into the tensor's own memory: state_dict views and shared (tied) weights see it
-                    t.array[...] = B.to_device(arr, t.device)
+                    t.copy_(arr)
         return _IncompatibleKeys(missing, unexpected)
 
     # ---- printing ---------------------------------------------------------------------------

@@ -1,14 +1,34 @@
-"""BatchNorm1d and BatchNorm2d with PyTorch's signatures, parameters, buffers and state_dict keys."""
+"""BatchNorm1d, BatchNorm2d, LayerNorm, InstanceNorm2d and GroupNorm with PyTorch's signatures, parameters,
+buffers and state_dict keys."""
 from __future__ import annotations
 
+import warnings
+
 from .. import backend as B
-from ..norm import batch_norm
+from ..norm import batch_norm, group_norm, instance_norm, layer_norm
+from ..ops import squeeze, unsqueeze
 from ..tensor import Tensor
 from .module import Module, Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "InstanceNorm2d", "GroupNorm"]
 
 _np = B.numpy
+
+
+def _ones_zeros(module: Module, shape, affine: bool, bias: bool = True):
+    """weight = 1 and bias = 0 of ``shape`` (PyTorch's reset_parameters), or both None."""
+    module.register_parameter("weight", Parameter(_np.ones(shape, dtype=_np.float32)) if affine else None)
+    module.register_parameter("bias", Parameter(_np.zeros(shape, dtype=_np.float32)) if affine and bias else None)
+
+
+def _running_stats(module: Module, num_features: int, track: bool):
+    """The buffers running_mean = 0, running_var = 1, num_batches_tracked = 0 (int64), or None."""
+    if track:
+        module.register_buffer("running_mean", Tensor(_np.zeros(num_features, dtype=_np.float32)))
+        module.register_buffer("running_var", Tensor(_np.ones(num_features, dtype=_np.float32)))
+        module.register_buffer("num_batches_tracked", Tensor(_np.array(0, dtype=_np.int64)))
+    else:
+        module.running_mean = module.running_var = module.num_batches_tracked = None
 
 
 class _BatchNorm(Module):
@@ -25,18 +45,9 @@ class _BatchNorm(Module):
         super().__init__()
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:  # bias=False (keyword, as in PyTorch 2.x): a learned scale without a shift
-            self.weight = Parameter(_np.ones(num_features, dtype=_np.float32))
-            self.register_parameter("bias", Parameter(_np.zeros(num_features, dtype=_np.float32)) if bias else None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", Tensor(_np.zeros(num_features, dtype=_np.float32)))
-            self.register_buffer("running_var", Tensor(_np.ones(num_features, dtype=_np.float32)))
-            self.register_buffer("num_batches_tracked", Tensor(_np.array(0, dtype=_np.int64)))
-        else:
-            self.running_mean = self.running_var = self.num_batches_tracked = None
+        # bias=False (keyword, as in PyTorch 2.x): a learned scale without a shift
+        _ones_zeros(self, (self.num_features,), affine, bias)
+        _running_stats(self, self.num_features, track_running_stats)
         if device is not None or dtype is not None:
             self.to(*(a for a in (device, dtype) if a is not None))
 
@@ -94,3 +105,99 @@ class BatchNorm2d(_BatchNorm):
     """BatchNorm over (N, C, H, W) input: statistics per channel C over N, H and W."""
 
     _ndims, _dims = (4,), "(N, C, H, W)"
+
+
+class LayerNorm(Module):
+    """Standardise each sample over its last dims (Ba et al., 2016): y = x̂·weight + bias with the
+    mean and biased variance over ``normalized_shape``; weight and bias are elementwise, of that shape.
+
+    No batch statistics, so a WGAN-GP critic may use it (the penalty is per sample).
+    state_dict keys: weight, bias (none with elementwise_affine=False)."""
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
+                 device=None, dtype=None):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape, self.eps, self.elementwise_affine = tuple(int(s) for s in shape), eps, elementwise_affine
+        _ones_zeros(self, self.normalized_shape, elementwise_affine, bias)
+        if device is not None or dtype is not None:
+            self.to(*(a for a in (device, dtype) if a is not None))
+
+    def reset_parameters(self):
+        if self.weight is not None:
+            self.weight.array[...] = 1
+        if self.bias is not None:
+            self.bias.array[...] = 0
+
+    def forward(self, x: Tensor) -> Tensor:
+        k = len(self.normalized_shape)
+        if x.ndim < k or x.shape[x.ndim - k:] != self.normalized_shape:
+            raise ValueError(f"{self!r}: expected input of shape (*, {', '.join(map(str, self.normalized_shape))}), "
+                             f"got {x.shape}")
+        return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class InstanceNorm2d(Module):
+    """Standardise each (sample, channel) image over its H·W values (Ulyanov et al., 2016); input
+    (N, C, H, W) or unbatched (C, H, W).  PyTorch's defaults: no affine parameters, no running
+    statistics (so .eval() changes nothing).  With track_running_stats=True, training updates
+    running_mean/running_var and .eval() uses them.  state_dict keys as BatchNorm2d's when enabled."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
+                 track_running_stats: bool = False, device=None, dtype=None):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        _ones_zeros(self, (self.num_features,), affine)
+        _running_stats(self, self.num_features, track_running_stats)
+        if device is not None or dtype is not None:
+            self.to(*(a for a in (device, dtype) if a is not None))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim not in (3, 4):
+            raise ValueError(f"{self!r}: expected 3-D (C, H, W) or 4-D (N, C, H, W) input, got {x.ndim}-D input "
+                             f"of shape {x.shape}")
+        if x.ndim == 3:
+            return squeeze(self.forward(unsqueeze(x, 0)), 0)
+        if x.shape[1] != self.num_features:
+            msg = (f"{self!r}: expected input's size at dim=1 to match num_features ({self.num_features}), "
+                   f"but got input of shape {x.shape}")
+            if self.affine or self.track_running_stats:
+                raise ValueError(msg)
+            warnings.warn(msg + "; num_features is not used because affine=False", stacklevel=2)
+        # PyTorch's _InstanceNorm: input statistics unless evaluating with running statistics;
+        # num_batches_tracked is kept for the state_dict but not advanced
+        use_input_stats = self.training or not self.track_running_stats
+        return instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats,
+                             0.0 if self.momentum is None else self.momentum, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class GroupNorm(Module):
+    """Standardise each sample over groups of C/G channels (Wu & He, 2018), then a per-channel
+    y = x̂·weight[c] + bias[c].  GroupNorm(1, C) is a LayerNorm over (C, H, W) with per-channel affine
+    parameters.  state_dict keys: weight, bias."""
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, device=None,
+                 dtype=None):
+        super().__init__()
+        if num_groups < 1 or num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
+        self.num_groups, self.num_channels, self.eps, self.affine = int(num_groups), int(num_channels), eps, affine
+        _ones_zeros(self, (self.num_channels,), affine)
+        if device is not None or dtype is not None:
+            self.to(*(a for a in (device, dtype) if a is not None))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise ValueError(f"{self!r}: expected input of shape (N, {self.num_channels}, *), got {x.shape}")
+        return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"

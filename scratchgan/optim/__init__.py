@@ -1,6 +1,9 @@
-"""Optimisers written out by hand: ``Adam`` and ``SGD`` with PyTorch's semantics."""
-from .adam import Adam
+"""Optimisers written out by hand with PyTorch's semantics: ``SGD``, ``Adam`` (``amsgrad``), ``AdamW``,
+``RMSprop``; learning-rate schedules in ``lr_scheduler``."""
+from . import lr_scheduler
+from .adam import Adam, AdamW
 from .optimizer import Optimizer
+from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "Adam", "SGD"]
+__all__ = ["lr_scheduler", "Optimizer", "Adam", "AdamW", "RMSprop", "SGD"]

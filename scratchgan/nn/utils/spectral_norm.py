@@ -49,10 +49,10 @@ class SpectralNorm:
         if do_power_iteration:
             xp = B.get_array_module(weight.array)
             w_mat = self.reshape_weight_to_matrix(weight.array)
-            for _ in range(self.n_power_iterations):
-                # in place: the buffers keep their identity (state_dict views, optimizers, .to())
-                v.array[...] = _normalize_array(xp, w_mat.T @ u.array, self.eps)
-                u.array[...] = _normalize_array(xp, w_mat @ v.array, self.eps)
+            with no_grad():  # in place (copy_ bumps the versions): the buffers keep their identity
+                for _ in range(self.n_power_iterations):
+                    v.copy_(_normalize_array(xp, w_mat.T @ u.array, self.eps))
+                    u.copy_(_normalize_array(xp, w_mat @ v.array, self.eps))
         # copies: the next forward's in-place update must not change what this graph saved
         u_c, v_c = Tensor(u.array.copy()), Tensor(v.array.copy())
         sigma = matmul(u_c, matmul(self.reshape_weight_to_matrix(weight), v_c))  # σ = uᵀ W v
