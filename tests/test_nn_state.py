@@ -199,3 +199,14 @@ def test_deepcopy_of_a_module_is_independent_as_an_ema_copy_needs():
     assert ema[0].weight_orig.array.any()
     ema(sg.randn(4, 2))  # its spectral-norm hook works on its own copies
     assert not np.shares_memory(ema[0].weight_u.array, G[0].weight_u.array)
+
+
+def test_to_keeps_identity_and_moves_gradients():
+    m = nn.Linear(2, 2)
+    m(sg.ones(1, 2)).sum().backward()
+    w, g = m.weight, m.weight.grad
+    m.to("cpu")
+    assert m.weight is w and m.weight.grad is g  # nothing to move: nothing changes
+    m.double()
+    assert m.weight is w and m.weight.dtype == np.float64 and m.weight.grad.dtype == np.float64
+    np.testing.assert_array_equal(m.weight.grad.array, g.array)

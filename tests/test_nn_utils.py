@@ -307,3 +307,19 @@ def test_parametrized_spectral_norm_gradient_penalty_and_errors():
         nn.utils.parametrizations.spectral_norm(nn.Linear(2, 2), name="kernel")
     with pytest.raises(ValueError, match="does not have a parametrization on weight"):
         nn.utils.parametrize.remove_parametrizations(nn.Linear(2, 2), "weight")
+
+
+def test_spectral_norm_vectors_come_from_the_seeded_generator():
+    draws = []
+    for _ in range(2):
+        sg.manual_seed(7)
+        m = nn.utils.spectral_norm(nn.Linear(4, 3))  # the init draws first, then u ~ N(0, I_3), v ~ N(0, I_4)
+        draws.append((m.weight_u.array.copy(), m.weight_v.array.copy()))
+    np.testing.assert_array_equal(draws[0][0], draws[1][0])
+    np.testing.assert_array_equal(draws[0][1], draws[1][1])
+    sg.manual_seed(7)
+    nn.Linear(4, 3)
+    rng = backend.host_rng()
+    u, v = rng.standard_normal(3), rng.standard_normal(4)
+    np.testing.assert_allclose(draws[0][0], u / np.linalg.norm(u), rtol=1e-6)
+    np.testing.assert_allclose(draws[0][1], v / np.linalg.norm(v), rtol=1e-6)
