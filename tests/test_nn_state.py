@@ -210,3 +210,22 @@ def test_to_keeps_identity_and_moves_gradients():
     m.double()
     assert m.weight is w and m.weight.dtype == np.float64 and m.weight.grad.dtype == np.float64
     np.testing.assert_array_equal(m.weight.grad.array, g.array)
+
+
+def test_state_dict_round_trip_on_every_device(device):
+    a, b = net().to(device), net().to(device)
+    a(sg.randn(5, 3, device=device))
+    sd = a.state_dict()
+    assert all(v.device == sg.device(device) for v in sd.values())
+    host = {k: sg.backend.to_numpy(v.array) for k, v in sd.items()}  # host arrays load onto the device
+    b.load_state_dict(host)
+    for k, v in b.state_dict().items():
+        assert v.device == sg.device(device)
+        np.testing.assert_array_equal(sg.backend.to_numpy(v.array), host[k])
+    clip = nn.utils.clip_grad_norm_
+    b(sg.randn(5, 3, device=device)).sum().backward()
+    total = clip(b.parameters(), 0.1)
+    assert total.device == sg.device(device) and float(total) > 0.1
+    assert float(clip(b.parameters(), 1e9)) == pytest.approx(0.1, rel=1e-4)
+    v = nn.utils.parameters_to_vector(b.parameters())
+    assert v.device == sg.device(device) and v.shape == (sum(p.numel() for p in b.parameters()),)
