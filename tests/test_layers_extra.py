@@ -571,3 +571,12 @@ def test_saved_tensors_of_the_new_ops():
         h.mul_(3.0)
         y.sum().backward()
         assert x.grad is not None and np.isfinite(x.grad.array).all()
+
+
+def test_init_is_an_inplace_write_seen_by_the_version_counter():
+    w = nn.Linear(3, 2).weight
+    x = sg.randn(4, 3, requires_grad=True)
+    y = (x @ w.T).sum()  # matmul saves w for dL/dx
+    init.kaiming_normal_(w)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
