@@ -426,6 +426,8 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     """2-D cross-correlation, PyTorch's ``F.conv2d``: x (N, C, H, W), weight (O, C, kh, kw), bias (O,).
 
     Output (N, O, Ho, Wo) with Ho = ⌊(H + 2·padding − dilation·(kh − 1) − 1)/stride⌋ + 1.
+    The plain version (im2col by indexing, one matmul, autograd for the backward) is
+    ``scratchgan.reference.conv2d``; the tests check that both agree, values and gradients.
     """
     _check_groups(groups, _who)
     _check_4d(weight, _who, "weight")
@@ -449,7 +451,9 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
         return (gx, gw) if bias is None else (gx, gw, gb)
 
     parents = (x, weight) if bias is None else (x, weight, bias)
-    return apply_op(data, parents, backward, "conv2d")
+    # dx reads W, dW reads x
+    return apply_op(data, parents, backward, "conv2d", saved=(weight if x.requires_grad else None,
+                                                               x if weight.requires_grad else None))
 
 
 def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
@@ -462,6 +466,7 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     Output (N, C_out, Hout, Wout), Hout = (H − 1)·stride − 2·padding + dilation·(kh − 1)
     + output_padding + 1.  ``output_size`` (H, W) may be given instead of ``output_padding``,
     as ``nn.ConvTranspose2d.forward(x, output_size)`` allows.
+    The plain version (one matmul, then col2im by a scatter-add) is ``scratchgan.reference.conv_transpose2d``.
     """
     _check_groups(groups, _who)
     _check_4d(weight, _who, "weight")
@@ -497,7 +502,9 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
         return (gx, gw) if bias is None else (gx, gw, gb)
 
     parents = (x, weight) if bias is None else (x, weight, bias)
-    return apply_op(data, parents, backward, "conv_transpose2d")
+    # dx reads W, dW reads x
+    return apply_op(data, parents, backward, "conv_transpose2d", saved=(weight if x.requires_grad else None,
+                                                                         x if weight.requires_grad else None))
 
 
 def conv2d_weight(x: Tensor, weight_size, grad_output: Tensor, stride=1, padding=0, dilation=1,
@@ -523,7 +530,9 @@ def conv2d_weight(x: Tensor, weight_size, grad_output: Tensor, stride=1, padding
         gg = _crop(conv2d(x, gw, None, stride, padding, dilation), g.shape[2:]) if g.requires_grad else None
         return gx, gg
 
-    return apply_op(data, (x, g), backward, "conv2d_weight")
+    # bilinear: dx reads g, dg reads x
+    return apply_op(data, (x, g), backward, "conv2d_weight", saved=(g if x.requires_grad else None,
+                                                                     x if g.requires_grad else None))
 
 
 # ---- nearest-neighbour upsampling -----------------------------------------------------------------
@@ -555,14 +564,14 @@ def _upsample_nearest_op(x, fh, fw):
     def backward(g, out):  # each input pixel feeds fh·fw outputs: its gradient is their sum
         return (_sum_pool_op(g, fh, fw),)
 
-    return apply_op(_upsample_array(x.array, fh, fw), (x,), backward, "upsample_nearest")
+    return apply_op(_upsample_array(x.array, fh, fw), (x,), backward, "upsample_nearest", saved=())
 
 
 def _sum_pool_op(g, fh, fw):
     def backward(gg, out):  # the adjoint of the block sum is the repetition
         return (_upsample_nearest_op(gg, fh, fw),)
 
-    return apply_op(_sum_pool_array(g.array, fh, fw), (g,), backward, "sum_pool")
+    return apply_op(_sum_pool_array(g.array, fh, fw), (g,), backward, "sum_pool", saved=())
 
 
 def interpolate(x: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None) -> Tensor:

@@ -823,7 +823,7 @@ def type_(x: Tensor, dtype=None):
         inverse = {v.split(".")[-1]: k for k, v in _LEGACY_TYPES.items()}
         name = dtype.split(".")[-1]
         legacy = inverse.get(name, name)
-    return to(x, legacy if legacy is not None else dtype)
+    return to(x, dtype=legacy if legacy is not None else dtype)
 
 
 # ---- in-place ops: x.op_(...) writes the result into x (rules and rebase: tensor.py) ------------------
