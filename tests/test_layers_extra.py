@@ -423,6 +423,10 @@ def test_one_hot(device):
         F.one_hot(sg.tensor([-1, 0]))
     with pytest.raises(RuntimeError, match="integer type"):
         F.one_hot(sg.tensor([0.0, 1.0]))
+    empty = sg.tensor(np.zeros(0, dtype=np.int64), device=device)
+    assert F.one_hot(empty, 3).shape == (0, 3)
+    with pytest.raises(RuntimeError, match="empty tensor"):
+        F.one_hot(empty)
 
 
 @given(shape=st.tuples(small, st.integers(1, 4), st.integers(2, 4)),
