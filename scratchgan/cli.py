@@ -32,7 +32,6 @@ RESUME_OVERRIDABLE = {"steps", "epochs", "out", "checkpoint_every", "sample_ever
                       "data_dir"}
 
 
-
 def _positive_int(s: str) -> int:
     v = int(s)
     if v < 1:

@@ -24,15 +24,16 @@ The file reads in the order a run happens:
    along features (toy data) or channels (images): a generator that collapses onto a few
    modes makes packs that look alike, which a packed D spots at once;
 4. **starting a run**: the seed (chosen and printed when not given), the data, the models and
-   optimizers, ``resume`` bit for bit from a checkpoint, the run folder;
+   optimizers, ``resume`` bit for bit from a checkpoint, and the run folder, locked against a second
+   writer (a folder that holds another run is refused unless ``overwrite``);
 5. **the bookkeeping around each step**, each a small named part: the learning-rate schedule,
    ``metrics.csv`` and the progress bar, pictures of fixed noise, an atomic ``checkpoint.npz``
-   every N steps, Ctrl-C that saves and stops, and the guard that stops at the first non-finite
-   loss and keeps the last good checkpoint;
+   every N steps, the guard that stops at the first non-finite loss, weight or optimizer moment and
+   keeps the last good checkpoint, and Ctrl-C or SIGTERM, which save and stop;
 6. **the end of a run**: the final checkpoint, pictures, the evaluation (toy data), and the helpers
    that use a finished run (``generate``, ``models_from_checkpoint``).
 
-How the files of a run folder are written (atomically) lives in ``scratchgan.runs``.
+How the files of a run folder are written (atomically) and locked lives in ``scratchgan.runs``.
 """
 from __future__ import annotations
 
@@ -788,10 +789,14 @@ def _sampler(run: _Run) -> nn.Module:
 
 
 def _checkpoint_if_due(run: _Run) -> None:
-    """Every ``checkpoint_every`` steps (the guard has checked this step's weights and moments)."""
-    s, c = run.state, run.state.config
-    if c.checkpoint_every and s.step % c.checkpoint_every == 0 and s.step < s.total_steps:
+    """Every ``checkpoint_every`` steps (the guard has scanned this step's weights and moments)."""
+    if _checkpoint_due(run.state):
         run.last_good = run.result.checkpoint = _save(run)
+
+
+def _checkpoint_due(s: TrainState) -> bool:
+    every = s.config.checkpoint_every
+    return bool(every) and s.step % every == 0 and s.step < s.total_steps
 
 
 def _save(run: _Run, completed: bool = False) -> Path:
@@ -808,12 +813,22 @@ def _save(run: _Run, completed: bool = False) -> Path:
 
 def _guard(s: TrainState, fp: "_FloatingPointErrors") -> None:
     """Divergence stops the run like a non-finite loss: a NaN or infinity in any weight or optimizer moment
-    (huge gradients overflow Adam's v = E[g²] long before the loss turns NaN)."""
-    bad = _first_non_finite(s)
-    if bad is not None:
-        reported = f" (NumPy reported {', '.join(fp.seen)})" if fp.seen else ""
-        raise NonFiniteLossError(f"non-finite values in {bad} after step {s.step}{reported}", s.step, None)
+    (huge gradients overflow Adam's v = E[g²] long before the loss turns NaN).
+
+    A NaN or infinity is born in an overflow, an invalid operation or a division by zero, and NumPy
+    raises a flag for each: on NumPy the scan runs on a step that raised one (as good as every step, at a
+    fraction of the cost on small nets), and before every checkpoint, so a checkpoint is always finite.
+    CuPy raises no flags: there it runs every step (one device sync)."""
+    if fp.seen or _checkpoint_due(s) or s.step == s.total_steps or not _on_numpy(s):
+        bad = _first_non_finite(s)
+        if bad is not None:
+            reported = f" (NumPy reported {', '.join(fp.seen)})" if fp.seen else ""
+            raise NonFiniteLossError(f"non-finite values in {bad} after step {s.step}{reported}", s.step, None)
     fp.seen.clear()  # overflow in a value that was then discarded (a where() branch) is no divergence
+
+
+def _on_numpy(s: TrainState) -> bool:
+    return B.get_array_module(next(s.G.parameters()).array) is np
 
 
 def _first_non_finite(s: TrainState) -> str | None:
@@ -922,6 +937,10 @@ def _stop_interrupted(run: _Run, signum: int | None) -> TrainResult:
     result.interrupted, result.signal = True, signum
     if run.in_step:  # a hard abort inside a step: D may be updated and G not; keep the last whole checkpoint
         _say(s.config, f"interrupted inside step {s.step + 1}; kept the last checkpoint "
+                       f"({run.last_good or 'none was written'})", always=True)
+        result.checkpoint = run.last_good
+    elif _first_non_finite(s) is not None:  # never save a diverged model over the last good one
+        _say(s.config, f"interrupted at step {s.step}, with non-finite weights; kept the last checkpoint "
                        f"({run.last_good or 'none was written'})", always=True)
         result.checkpoint = run.last_good
     else:
