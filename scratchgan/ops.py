@@ -823,7 +823,7 @@ def type_(x: Tensor, dtype=None):
         inverse = {v.split(".")[-1]: k for k, v in _LEGACY_TYPES.items()}
         name = dtype.split(".")[-1]
         legacy = inverse.get(name, name)
-    return to(x, legacy if legacy is not None else dtype)
+    return to(x, dtype=legacy if legacy is not None else dtype)
 
 
 # ---- in-place ops: x.op_(...) writes the result into x (rules and rebase: tensor.py) ------------------
@@ -1121,7 +1121,7 @@ def log_softmax(x: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor
     def backward(g, out):  # d log softmax = dx − softmax(x)·Σ dx:  gx = g − e^out·Σg
         return (g - exp(out) * sum(g, dim=d, keepdim=True),)
 
-    return apply_op(data, (x,), backward, "log_softmax")
+    return apply_op(data, (x,), backward, "log_softmax", saved=(OUTPUT,))
 
 
 def softmax(x: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
@@ -1136,7 +1136,7 @@ def softmax(x: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
     def backward(g, out):  # d softmax = s·(dx − Σ s·dx):  gx = s·(g − Σ g·s)
         return (out * (g - sum(g * out, dim=d, keepdim=True)),)
 
-    return apply_op(data, (x,), backward, "softmax")
+    return apply_op(data, (x,), backward, "softmax", saved=(OUTPUT,))
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
@@ -1186,7 +1186,7 @@ def _pad_constant(x: Tensor, pairs, value) -> Tensor:
         inner = getitem(g, dst)
         return (inner if inner.shape == x.shape else index_add_zeros(inner, src, x.shape, False),)
 
-    return apply_op(data, (x,), backward, "pad")
+    return apply_op(data, (x,), backward, "pad", saved=())
 
 
 def _pad_index(xp, n: int, lo: int, hi: int, mode: str):

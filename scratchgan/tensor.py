@@ -215,6 +215,13 @@ class Tensor:
             raise TypeError(f"can't convert {self.device} tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first.")
         return self.array
 
+    def __array__(self, dtype=None, copy=None):
+        """``numpy.asarray(t)`` as PyTorch allows it: CPU tensors that need no gradient."""
+        a = self.numpy()
+        if dtype is not None and a.dtype != dtype:
+            return a.astype(dtype)
+        return a.copy() if copy else a
+
     def tolist(self):
         return B.to_numpy(self.array).tolist()
 

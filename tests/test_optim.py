@@ -61,10 +61,10 @@ def _train(model, opt, steps, seed):
 def test_optimizer_state_dict_resume_is_exact(make):
     sg.manual_seed(3)
     model = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 1))
-    start = model.state_dict()
+    start = {k: v.clone() for k, v in model.state_dict().items()}  # snapshots: state_dict values are views
     opt = make(model.parameters())
     _train(model, opt, 10, seed=1)
-    mid_model, mid_opt = model.state_dict(), opt.state_dict()
+    mid_model, mid_opt = {k: v.clone() for k, v in model.state_dict().items()}, opt.state_dict()
     _train(model, opt, 10, seed=2)
     # resume from the middle in fresh objects
     model2 = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 1))
