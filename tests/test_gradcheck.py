@@ -9,6 +9,7 @@ import pytest
 
 import scratchgan as sg
 from scratchgan import functional as F
+from scratchgan import ops as O
 from scratchgan.autograd import GradcheckError, gradcheck, gradgradcheck
 from scratchgan.conv import avg_pool2d, conv2d, conv2d_weight, conv_transpose2d, interpolate, upsample_nearest
 from scratchgan.norm import (batch_norm, channel_affine, channel_dot, channel_sum, group_norm, instance_norm, layer_norm,
@@ -200,18 +201,58 @@ OPS = {
             lambda r: [_u(r, (2, 3, 4))]),
     "normalize": (lambda x, d: F.normalize(x, dim=1) + F.normalize(x, 3.0, dim=0), lambda r: [_away(r, (3, 4))]),
     "unflatten": (lambda x, d: x.unflatten(1, (2, -1)), lambda r: [_u(r, (2, 6))]),
+    "clone": (lambda x, d: O.clone(x), lambda r: [_u(r, (2, 3))]),
+    "contiguous": (lambda x, d: O.contiguous(x.transpose(0, 1)), lambda r: [_u(r, (2, 3))]),
+    "t": (lambda x, d: O.t(x), lambda r: [_u(r, (2, 3))]),
+    "repeat": (lambda x, d: O.repeat(x, 2, 1, 3), lambda r: [_u(r, (2, 3))]),
+    "repeat_interleave": (lambda x, d: O.repeat_interleave(x, 2, dim=1) + O.repeat_interleave(x, 2).sum(),
+                          lambda r: [_u(r, (2, 3))]),
+    "split": (lambda x, d: O.cat([p * (k + 1.0) for k, p in enumerate(O.split(x, [1, 3], dim=1))], dim=1),
+              lambda r: [_u(r, (2, 4))]),
+    "chunk": (lambda x, d: O.cat([p * (k + 1.0) for k, p in enumerate(O.chunk(x, 2))], dim=0), lambda r: [_u(r, (3, 2))]),
+    "lerp": (lambda x, e, w, d: O.lerp(x, e, w), lambda r: [_u(r, (2, 3)), _u(r, (2, 3)), _u(r, (3,))]),
+    "masked_fill": (lambda x, v, d: O.masked_fill(x, sg.tensor([True, False, True], device=d), v),
+                    lambda r: [_u(r, (2, 3)), _u(r, ())]),
+    # (not with padding_idx: PyTorch's padding row deliberately gets no gradient though it is read)
+    "embedding": (lambda w, d: O.embedding(sg.tensor([[0, 2], [2, 1]], device=d), w), lambda r: [_u(r, (3, 4))]),
+    "type_": (lambda x, d: O.type_(x, "torch.DoubleTensor") * 2.0, lambda r: [_u(r, (3,))]),
+    # in-place ops, on a copy of the input (an in-place write to a leaf that requires grad is refused)
+    "add_": (lambda x, y, d: O.add_(x * 1.0, y, alpha=2), lambda r: [_u(r, (2, 3)), _u(r, (3,))]),
+    "sub_": (lambda x, y, d: O.sub_(x * 1.0, y, alpha=0.5), lambda r: [_u(r, (2, 3)), _u(r, (3,))]),
+    "mul_": (lambda x, y, d: O.mul_(x * 1.0, y), lambda r: [_u(r, (2, 3)), _u(r, (3,))]),
+    "div_": (lambda x, y, d: O.div_(x * 1.0, y), lambda r: [_u(r, (2, 3)), _u(r, (3,), 0.5, 2.0)]),
+    "pow_": (lambda x, p, d: O.pow_(x * 1.0, p) + O.pow_(x * 1.0, 2.5), lambda r: [_u(r, (3,), 0.5, 2.0), _u(r, (3,))]),
+    "neg_": (lambda x, d: O.neg_(x * 1.0), lambda r: [_u(r, (4,))]),
+    "exp_": (lambda x, d: O.exp_(x * 1.0), lambda r: [_u(r, (4,))]),
+    "sqrt_": (lambda x, d: O.sqrt_(x * 1.0), lambda r: [_u(r, (4,), 0.2, 3.0)]),
+    "tanh_": (lambda x, d: O.tanh_(x * 1.0), lambda r: [_u(r, (4,))]),
+    "sigmoid_": (lambda x, d: O.sigmoid_(x * 1.0), lambda r: [_u(r, (4,))]),
+    "abs_": (lambda x, d: O.abs_(x * 1.0), lambda r: [_away(r, (4,))]),
+    "clamp_": (lambda x, d: O.clamp_(x * 1.0, -0.1, 0.1), lambda r: [_away(r, (6,)) * 0.5]),
+    "relu_": (lambda x, d: O.relu_(x * 1.0), lambda r: [_away(r, (6,))]),
+    "leaky_relu_": (lambda x, d: O.leaky_relu_(x * 1.0, 0.2), lambda r: [_away(r, (6,))]),
+    "lerp_": (lambda x, e, w, d: O.lerp_(x * 1.0, e, w), lambda r: [_u(r, (2, 3)), _u(r, (2, 3)), _u(r, (3,))]),
+    "masked_fill_": (lambda x, v, d: O.masked_fill_(x * 1.0, sg.tensor([True, False, True], device=d), v),
+                     lambda r: [_u(r, (2, 3)), _u(r, ())]),
+    "fill_": (lambda x, v, d: O.fill_(x * 1.0, v) + x, lambda r: [_u(r, (2, 3)), _u(r, ())]),
+    "zero_": (lambda x, d: O.zero_(x * 1.0) + x * x, lambda r: [_u(r, (2, 3))]),
+    "copy_": (lambda x, src, d: O.copy_(x * 1.0, src) + x, lambda r: [_u(r, (2, 3)), _u(r, (3,))]),
+    # the same draws at every evaluation (a seeded generator): the result's gradient in x is 0
+    "normal_": (lambda x, d: O.normal_(x * 1.0, generator=np.random.default_rng(0)) + x * x, lambda r: [_u(r, (2, 3))]),
+    "uniform_": (lambda x, d: O.uniform_(x * 1.0, generator=np.random.default_rng(0)) + x * x,
+                 lambda r: [_u(r, (2, 3))]),
+    "setitem": (lambda x, v, d: _setitem(x * 1.0, (slice(None), 1), v), lambda r: [_u(r, (2, 3)), _u(r, (2,))]),
 }
 
-# Public functions of those modules that are not differentiable ops (sizes, dtypes, constants).
+
+def _setitem(x, key, value):
+    O.setitem(x, key, value)
+    return x
+
+# Public functions of those modules that are not differentiable ops (sizes, dtypes, constants, comparisons).
 NOT_OPS = {"resolve_dtype", "ones_like_tensor", "conv2d_output_size", "conv_transpose2d_output_size",
-           "string_padding", "one_hot"}
-
-
-# Ops merged from other branches that still owe a row in OPS (TODO: give each a row, then empty this set).
-PENDING = {'abs_', 'add_', 'argmax', 'argmin', 'chunk', 'clamp_', 'clone', 'contiguous', 'copy_', 'div_',
-           'embedding', 'eq', 'exp_', 'fill_', 'ge', 'gt', 'le', 'leaky_relu_', 'lerp', 'lerp_', 'lt', 'masked_fill',
-           'masked_fill_', 'mul_', 'ne', 'neg_', 'normal_', 'pow_', 'relu_', 'repeat', 'repeat_interleave', 'setitem',
-           'sigmoid_', 'split', 'sqrt_', 'sub_', 't', 'tanh_', 'type_', 'uniform_', 'zero_'}
+           "string_padding", "one_hot", "argmax", "argmin", "eq", "ne", "lt", "le", "gt", "ge"}
+PENDING = set()  # ops merged from other branches that still owe a row in OPS (keep empty)
 
 
 def _op_case(name, device):
