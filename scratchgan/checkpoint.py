@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .runs import atomic_write
+from .runs import CHECKPOINT, RUN_FILES, atomic_write
 
 FORMAT = "scratchgan-checkpoint"
 VERSION = 1
 
-__all__ = ["CheckpointError", "Checkpoint", "save_checkpoint", "load_checkpoint", "FORMAT", "VERSION"]
+__all__ = ["CheckpointError", "Checkpoint", "save_checkpoint", "load_checkpoint", "describe_run", "FORMAT", "VERSION"]
 
 
 class CheckpointError(ValueError):
@@ -190,3 +190,12 @@ def load_checkpoint(path) -> Checkpoint:
                   for g in flat["param_groups"]]
         ckpt.optimizers[name] = {"state": dict(sorted(state.items())), "param_groups": groups}
     return ckpt
+
+
+def describe_run(folder) -> str:
+    """'a run at step 9026' (from its checkpoint), or the files it has."""
+    folder = Path(folder)
+    try:
+        return f"a run at step {load_checkpoint(folder / CHECKPOINT).step}"
+    except CheckpointError:
+        return "a run (" + ", ".join(n for n in RUN_FILES if (folder / n).exists()) + ")"

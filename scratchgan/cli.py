@@ -28,6 +28,7 @@ RESUME_OVERRIDABLE = {"steps", "epochs", "out", "checkpoint_every", "sample_ever
                       "data_dir"}
 
 
+
 def _positive_int(s: str) -> int:
     v = int(s)
     if v < 1:
@@ -166,14 +167,14 @@ def config_from_args(args: argparse.Namespace):
 
 def _cmd_train(args) -> int:
     from . import runs  # noqa: PLC0415
-    from .checkpoint import load_checkpoint  # noqa: PLC0415
+    from .checkpoint import describe_run, load_checkpoint  # noqa: PLC0415
     from .train import NonFiniteLossError, generate, models_from_checkpoint, train  # noqa: PLC0415
 
     config = config_from_args(args)
     overwrite = getattr(args, "overwrite", False)
     if not any(hasattr(args, k) for k in ("out", "resume", "overwrite")) and runs.holds_run(config.out):
         fresh = str(runs.fresh_folder(config.out))  # the default folder holds a run: keep it, use the next one
-        print(f"note: {config.out} holds {runs.describe_run(config.out)}; this run goes to {fresh} "
+        print(f"note: {config.out} holds {describe_run(config.out)}; this run goes to {fresh} "
               f"(to continue that one: --resume {config.out}; to replace it: --out {config.out} --overwrite)")
         config.out = fresh
     try:

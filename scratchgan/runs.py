@@ -121,17 +121,6 @@ def holds_run(folder) -> bool:
     return any((folder / name).exists() for name in RUN_FILES)
 
 
-def describe_run(folder) -> str:
-    """'a run at step 9026' (from its checkpoint), or the files it has."""
-    folder = Path(folder)
-    from .checkpoint import CheckpointError, load_checkpoint  # noqa: PLC0415 - checkpoint writes through this module
-
-    try:
-        return f"a run at step {load_checkpoint(folder / CHECKPOINT).step}"
-    except CheckpointError:
-        return "a run (" + ", ".join(n for n in RUN_FILES if (folder / n).exists()) + ")"
-
-
 def clear_run(folder) -> list[Path]:
     """Remove the files a run writes (never anything else); returns them."""
     folder = Path(folder)

@@ -51,7 +51,7 @@ from . import metrics as M
 from . import nn
 from . import optim
 from . import runs
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, describe_run, load_checkpoint, save_checkpoint
 from .creation import manual_seed, randn
 from .tensor import Tensor, no_grad
 
@@ -397,7 +397,7 @@ def _open_run_folder(config: TrainConfig, ckpt, overwrite: bool) -> tuple[Path, 
     try:
         own = ckpt is not None and ckpt.path.resolve().parent == out.resolve()
         if runs.holds_run(out) and not own:
-            what = runs.describe_run(out)
+            what = describe_run(out)
             if not overwrite:
                 doing = f"resume {ckpt.path} into it" if ckpt is not None else "start a new run in it"
                 raise runs.RunFolderError(
