@@ -12,8 +12,6 @@ PACKAGE = Path(scratchgan.__file__).parent
 # Lazy imports that point back up the graph, each a deliberate break of a cycle.
 ALLOWED_LAZY = {
     ("scratchgan.tensor", "scratchgan.ops"): "Tensor.to and backward's ones need ops, which is built on Tensor",
-    ("scratchgan.runs", "scratchgan.checkpoint"): "describing a run folder reads its checkpoint, which is "
-                                                  "written through runs.atomic_write",
 }
 
 
