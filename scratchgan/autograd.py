@@ -28,7 +28,8 @@ import warnings
 from . import backend as B
 from .tensor import Tensor, enable_grad, grad, no_grad, set_grad_enabled
 
-__all__ = ["grad", "no_grad", "enable_grad", "set_grad_enabled", "gradcheck", "gradgradcheck", "GradcheckError"]
+__all__ = ["grad", "no_grad", "enable_grad", "set_grad_enabled", "gradcheck", "gradgradcheck", "GradcheckError",
+           "Variable"]
 
 _np = B.numpy  # host NumPy: the probe vectors and the scalar products are bookkeeping on the host
 
@@ -146,3 +147,10 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float 
                      for x, g in zip(targets, gs))
 
     return gradcheck(first_order, inputs + grad_outputs, eps, atol, rtol, raise_exception, seed=seed)
+
+
+def Variable(data, requires_grad: bool = False, volatile: bool = False):  # noqa: N802 - PyTorch's name
+    """Old PyTorch's wrapper, as PyTorch keeps it: a new leaf sharing ``data``'s memory (and version
+    counter), requiring grad if asked (``Variable(t, requires_grad=True)``)."""
+    t = (data if isinstance(data, Tensor) else Tensor(data)).detach()
+    return t.requires_grad_(requires_grad) if requires_grad else t

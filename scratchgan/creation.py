@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from . import backend as B
 from .ops import _shape_arg, resolve_dtype
-from .tensor import Tensor, is_grad_enabled
+from .tensor import Tensor
 
 _np = B.numpy
 
@@ -124,46 +124,50 @@ def manual_seed(seed: int):
     return B.manual_seed(seed)
 
 
-# ---- in-place fills (initialisers): no graph, on leaves only ------------------------------------
-def _check_inplace(t: Tensor, what: str):
-    if t.requires_grad and t.is_leaf and is_grad_enabled():
-        raise RuntimeError(
-            f"{what}: a leaf Tensor that requires grad is being used in an in-place operation; "
-            "wrap it in scratchgan.no_grad()"
-        )
+def randn_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return randn(*t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
 
 
-def _write(t: Tensor, host_values, what: str) -> Tensor:
-    _check_inplace(t, what)
-    t.array[...] = B.to_device(host_values, t.device)
-    return t
+def rand_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return rand(*t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
 
 
-def _fill_(t, value):
-    _check_inplace(t, "fill_")
-    t.array[...] = value
-    return t
+def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """The n × m identity matrix (m = n by default)."""
+    return _finish(_np.eye(n, m, dtype=resolve_dtype(dtype)), device, requires_grad)
 
 
-def _copy_(t, src):
-    src_data = src.array if isinstance(src, Tensor) else src
-    if tuple(src_data.shape) != t.shape:
-        raise ValueError(f"copy_: source of shape {tuple(src_data.shape)} does not match destination {t.shape}")
-    return _write(t, B.to_numpy(src_data) if B.device_of(src_data) != t.device else src_data, "copy_")
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
 
 
-def _normal_(t, mean=0.0, std=1.0, generator=None):
-    rng = generator or B.host_rng()
-    return _write(t, rng.normal(mean, std, size=t.shape).astype(t.dtype), "normal_")
+# ---- legacy typed constructors: FloatTensor(2, 3), LongTensor(np_array), x.type(FloatTensor) -------------
+class _LegacyTensorType(type):
+    """``isinstance(x, FloatTensor)`` is a dtype (and device) check, as in old PyTorch."""
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Tensor) and obj.dtype == cls.dtype and obj.device.type == cls.device_type
 
 
-def _uniform_(t, a=0.0, b=1.0, generator=None):
-    rng = generator or B.host_rng()
-    return _write(t, rng.uniform(a, b, size=t.shape).astype(t.dtype), "uniform_")
+def _legacy(name: str, dtype, device_type: str = "cpu"):
+    def __new__(cls, *args, device=None):
+        """``T(n, m, ...)``: a zero-filled tensor of that shape (PyTorch leaves it uninitialised);
+        ``T(data)``: a copy of a list, array or tensor with this dtype."""
+        dev = device if device is not None else device_type
+        if not args or all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+            return zeros(*args, dtype=cls.dtype, device=dev)
+        if len(args) != 1:
+            raise TypeError(f"{name}(): expected sizes (ints) or one data argument, got {args!r}")
+        return tensor(args[0], dtype=cls.dtype, device=dev)
+
+    return _LegacyTensorType(name, (), {"__new__": __new__, "dtype": _np.dtype(dtype), "device_type": device_type,
+                                       "__doc__": f"Legacy ``torch.{name}``: builds {_np.dtype(dtype)} tensors."})
 
 
-Tensor.fill_ = _fill_
-Tensor.zero_ = lambda t: _fill_(t, 0)
-Tensor.copy_ = _copy_
-Tensor.normal_ = _normal_
-Tensor.uniform_ = _uniform_
+FloatTensor = _legacy("FloatTensor", _np.float32)
+DoubleTensor = _legacy("DoubleTensor", _np.float64)
+HalfTensor = _legacy("HalfTensor", _np.float16)
+LongTensor = _legacy("LongTensor", _np.int64)
+IntTensor = _legacy("IntTensor", _np.int32)
+ByteTensor = _legacy("ByteTensor", _np.uint8)
+BoolTensor = _legacy("BoolTensor", _np.bool_)

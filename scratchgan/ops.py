@@ -14,7 +14,7 @@ import math
 from collections import namedtuple
 
 from . import backend as B
-from .tensor import Tensor, apply_op
+from .tensor import OUTPUT, Tensor, apply_op, inplace, is_grad_enabled
 
 _np = B.numpy  # host NumPy only for dtype objects and host-side scalars, never for tensor data
 
@@ -47,6 +47,17 @@ def _pair(a, b):
     return a, b
 
 
+def _cross(a: Tensor, b: Tensor) -> tuple:
+    """What a bilinear op's backward reads: b for a's gradient, a for b's (d(ab) = b da + a db)."""
+    return (b if a.requires_grad else None, a if b.requires_grad else None)
+
+
+# A view's backward reads nothing, but its values follow its base's memory: it records the base's
+# version, so that a later in-place write to the base (which the view's node cannot see) is an
+# error at backward instead of a wrong gradient.
+_VIEW = (OUTPUT,)
+
+
 def _norm_dims(dim, ndim):
     if dim is None:
         return None
@@ -69,7 +80,7 @@ def broadcast_to(x: Tensor, shape) -> Tensor:
     def backward(g, out):  # broadcasting copies values, so their gradients add up
         return (sum_to(g, x.shape),)
 
-    return apply_op(xp.broadcast_to(x.array, shape), (x,), backward, "broadcast_to")
+    return apply_op(xp.broadcast_to(x.array, shape), (x,), backward, "broadcast_to", saved=_VIEW, view_of=x)
 
 
 def sum_to(x: Tensor, shape) -> Tensor:
@@ -86,7 +97,7 @@ def sum_to(x: Tensor, shape) -> Tensor:
     def backward(g, out):
         return (broadcast_to(g, x.shape),)
 
-    return apply_op(data, (x,), backward, "sum_to")
+    return apply_op(data, (x,), backward, "sum_to", saved=())
 
 
 # ---- arithmetic -----------------------------------------------------------------------------
@@ -96,7 +107,7 @@ def add(a, b) -> Tensor:
     def backward(g, out):  # d(a+b) = da + db
         return (sum_to(g, a.shape) if a.requires_grad else None, sum_to(g, b.shape) if b.requires_grad else None)
 
-    return apply_op(a.array + b.array, (a, b), backward, "add")
+    return apply_op(a.array + b.array, (a, b), backward, "add", saved=())
 
 
 def sub(a, b) -> Tensor:
@@ -105,7 +116,7 @@ def sub(a, b) -> Tensor:
     def backward(g, out):  # d(a-b) = da - db
         return (sum_to(g, a.shape) if a.requires_grad else None, sum_to(-g, b.shape) if b.requires_grad else None)
 
-    return apply_op(a.array - b.array, (a, b), backward, "sub")
+    return apply_op(a.array - b.array, (a, b), backward, "sub", saved=())
 
 
 def mul(a, b) -> Tensor:
@@ -114,7 +125,7 @@ def mul(a, b) -> Tensor:
     def backward(g, out):  # d(ab) = b da + a db
         return (sum_to(g * b, a.shape) if a.requires_grad else None, sum_to(g * a, b.shape) if b.requires_grad else None)
 
-    return apply_op(a.array * b.array, (a, b), backward, "mul")
+    return apply_op(a.array * b.array, (a, b), backward, "mul", saved=_cross(a, b))
 
 
 def div(a, b) -> Tensor:
@@ -125,11 +136,11 @@ def div(a, b) -> Tensor:
         gb = sum_to(-g * a / (b * b), b.shape) if b.requires_grad else None
         return ga, gb
 
-    return apply_op(a.array / b.array, (a, b), backward, "div")
+    return apply_op(a.array / b.array, (a, b), backward, "div", saved=(b, a if b.requires_grad else None))
 
 
 def neg(x: Tensor) -> Tensor:
-    return apply_op(-x.array, (x,), lambda g, out: (-g,), "neg")
+    return apply_op(-x.array, (x,), lambda g, out: (-g,), "neg", saved=())
 
 
 def pow(x, p) -> Tensor:  # noqa: A001 - torch.pow
@@ -141,7 +152,7 @@ def pow(x, p) -> Tensor:  # noqa: A001 - torch.pow
         def backward_base(g, out):
             return (None, g * out * math.log(float(x)))
 
-        return apply_op(base.array ** p_t.array, (base, p_t), backward_base, "pow")
+        return apply_op(base.array ** p_t.array, (base, p_t), backward_base, "pow", saved=(OUTPUT,))
     if isinstance(p, Tensor):
         x, p = _pair(x, p)
 
@@ -150,7 +161,7 @@ def pow(x, p) -> Tensor:  # noqa: A001 - torch.pow
             gp = sum_to(g * out * log(x), p.shape) if p.requires_grad else None
             return gx, gp
 
-        return apply_op(x.array ** p.array, (x, p), backward, "pow")
+        return apply_op(x.array ** p.array, (x, p), backward, "pow", saved=(x, p, OUTPUT if p.requires_grad else None))
     p = float(p) if not isinstance(p, int) else p
 
     def backward_scalar(g, out):  # d x^p = p x^(p-1) dx
@@ -159,7 +170,7 @@ def pow(x, p) -> Tensor:  # noqa: A001 - torch.pow
         return (g * (x ** (p - 1)) * float(p),)
 
     data = x.array * x.array if p == 2 else x.array ** p  # a Python scalar keeps float32 float32
-    return apply_op(data, (x,), backward_scalar, "pow")
+    return apply_op(data, (x,), backward_scalar, "pow", saved=(x,))
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
@@ -183,7 +194,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         gb = sum_to(matmul(a.mT, g), b.shape) if b.requires_grad else None
         return ga, gb
 
-    return apply_op(a.array @ b.array, (a, b), backward, "matmul")
+    return apply_op(a.array @ b.array, (a, b), backward, "matmul", saved=_cross(a, b))
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -209,25 +220,27 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             return gx, gw
         return gx, gw, (sum(rows, dim=0) if bias.requires_grad else None)
 
-    return apply_op(data, parents, backward, "linear")
+    return apply_op(data, parents, backward, "linear", saved=_cross(x, weight))
 
 
 # ---- elementwise functions -----------------------------------------------------------------
 def exp(x: Tensor) -> Tensor:
-    return apply_op(_xp(x).exp(x.array), (x,), lambda g, out: (g * out,), "exp")  # d e^x = e^x dx
+    return apply_op(_xp(x).exp(x.array), (x,), lambda g, out: (g * out,), "exp", saved=(OUTPUT,))  # d e^x = e^x dx
 
 
 def log(x: Tensor) -> Tensor:
-    return apply_op(_xp(x).log(x.array), (x,), lambda g, out: (g / x,), "log")  # d log x = dx / x
+    return apply_op(_xp(x).log(x.array), (x,), lambda g, out: (g / x,), "log", saved=(x,))  # d log x = dx / x
 
 
 def sqrt(x: Tensor) -> Tensor:
-    return apply_op(_xp(x).sqrt(x.array), (x,), lambda g, out: (g / (out * 2.0),), "sqrt")  # d √x = dx / (2√x)
+    # d √x = dx / (2√x)
+    return apply_op(_xp(x).sqrt(x.array), (x,), lambda g, out: (g / (out * 2.0),), "sqrt", saved=(OUTPUT,))
 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001 - torch.abs
     xp = _xp(x)
-    return apply_op(xp.abs(x.array), (x,), lambda g, out: (g * Tensor(xp.sign(x.array)),), "abs")  # d|x| = sign(x) dx
+    # d|x| = sign(x) dx
+    return apply_op(xp.abs(x.array), (x,), lambda g, out: (g * Tensor(xp.sign(x.array)),), "abs", saved=(x,))
 
 
 def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - torch's names
@@ -235,32 +248,41 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - torch's name
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     xp = _xp(x)
-    data = xp.clip(x.array, min, max)
-
-    def backward(g, out):
+    inside = None
+    if x.requires_grad and is_grad_enabled():  # the mask now, so that clamp_ need not keep the old x
         inside = xp.ones(x.shape, dtype=bool)
         if min is not None:
             inside &= x.array >= min
         if max is not None:
             inside &= x.array <= max
+    data = xp.clip(x.array, min, max)
+
+    def backward(g, out):
         return (g * Tensor(inside.astype(x.dtype)),)
 
-    return apply_op(data, (x,), backward, "clamp")
+    return apply_op(data, (x,), backward, "clamp", saved=())
 
 
-def relu(x: Tensor) -> Tensor:
+def relu(x: Tensor, *, _out=None) -> Tensor:
+    """max(x, 0); ``_out``: the array to write into (relu_ passes x's own)."""
     xp = _xp(x)
-    # d relu(x) = [x > 0] dx
-    return apply_op(xp.maximum(x.array, 0), (x,), lambda g, out: (g * Tensor((x.array > 0).astype(x.dtype)),), "relu")
+    # d relu(x) = [relu(x) > 0] dx: read from the output (as PyTorch), so that relu_ needs no copy of x
+    return apply_op(xp.maximum(x.array, 0, out=_out), (x,), lambda g, out: (g * Tensor((out.array > 0).astype(x.dtype)),),
+                    "relu", saved=(OUTPUT,))
 
 
-def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+def _leaky_relu_array(xp, a, s, out=None):
+    # leaky(x) = max(x, s·x) for s <= 1 (min for s > 1): two in-place passes, no xp.where (10x slower)
+    scaled = xp.asarray(a * xp.asarray(s, dtype=a.dtype))  # asarray: 0-d input gives a scalar
+    return (xp.maximum if s <= 1 else xp.minimum)(a, scaled, out=scaled if out is None else out)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01, *, _out=None) -> Tensor:
+    """max(x, s·x); ``_out``: the array to write into (leaky_relu_ passes x's own)."""
     xp = _xp(x)
     s = negative_slope
-    positive = x.array > 0
-    # leaky(x) = max(x, s·x) for s <= 1 (min for s > 1): two in-place passes, no xp.where (10x slower)
-    data = xp.asarray(x.array * xp.asarray(s, dtype=x.dtype))  # asarray: 0-d input gives a scalar
-    (xp.maximum if s <= 1 else xp.minimum)(x.array, data, out=data)
+    positive = x.array > 0  # taken before an in-place write: the backward reads no x
+    data = _leaky_relu_array(xp, x.array, s, _out)
 
     def backward(g, out):  # d leaky(x) = (1 if x > 0 else slope) dx
         slope = positive.astype(x.dtype)
@@ -268,12 +290,12 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
         slope += s
         return (g * Tensor(slope),)
 
-    return apply_op(data, (x,), backward, "leaky_relu")
+    return apply_op(data, (x,), backward, "leaky_relu", saved=())
 
 
 def tanh(x: Tensor) -> Tensor:
     # d tanh(x) = (1 - tanh(x)^2) dx, from the output: no second transcendental
-    return apply_op(_xp(x).tanh(x.array), (x,), lambda g, out: (g * (1.0 - out * out),), "tanh")
+    return apply_op(_xp(x).tanh(x.array), (x,), lambda g, out: (g * (1.0 - out * out),), "tanh", saved=(OUTPUT,))
 
 
 def _sigmoid_array(xp, a):
@@ -284,7 +306,8 @@ def _sigmoid_array(xp, a):
 
 def sigmoid(x: Tensor) -> Tensor:
     # d σ(x) = σ(x)(1 - σ(x)) dx
-    return apply_op(_sigmoid_array(_xp(x), x.array), (x,), lambda g, out: (g * out * (1.0 - out),), "sigmoid")
+    return apply_op(_sigmoid_array(_xp(x), x.array), (x,), lambda g, out: (g * out * (1.0 - out),), "sigmoid",
+                    saved=(OUTPUT,))
 
 
 def _log1p_exp_neg_abs(xp, a):
@@ -295,14 +318,14 @@ def softplus(x: Tensor) -> Tensor:
     """log(1 + e^x) = max(x, 0) + log1p(e^-|x|): finite for every finite x."""
     xp = _xp(x)
     data = xp.maximum(x.array, 0) + _log1p_exp_neg_abs(xp, x.array)
-    return apply_op(data, (x,), lambda g, out: (g * sigmoid(x),), "softplus")  # d softplus = σ(x) dx
+    return apply_op(data, (x,), lambda g, out: (g * sigmoid(x),), "softplus", saved=(x,))  # d softplus = σ(x) dx
 
 
 def logsigmoid(x: Tensor) -> Tensor:
     """log σ(x) = min(x, 0) - log1p(e^-|x|): no log(0) even when σ(x) underflows."""
     xp = _xp(x)
     data = xp.minimum(x.array, 0) - _log1p_exp_neg_abs(xp, x.array)
-    return apply_op(data, (x,), lambda g, out: (g * sigmoid(-x),), "logsigmoid")  # d log σ = σ(-x) dx
+    return apply_op(data, (x,), lambda g, out: (g * sigmoid(-x),), "logsigmoid", saved=(x,))  # d log σ = σ(-x) dx
 
 
 def where(condition, a, b) -> Tensor:
@@ -319,7 +342,8 @@ def where(condition, a, b) -> Tensor:
         gb = sum_to(where(cond, zero, g), b.shape) if b.requires_grad else None
         return ga, gb
 
-    return apply_op(xp.where(cond, a.array, b.array), (a, b), backward, "where")
+    saved = (condition,) if isinstance(condition, Tensor) else ()
+    return apply_op(xp.where(cond, a.array, b.array), (a, b), backward, "where", saved=saved)
 
 
 # ---- reductions -----------------------------------------------------------------------------
@@ -339,14 +363,14 @@ def sum(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001 - t
     dims = _norm_dims(dim, x.ndim)
     data = x.array.sum(axis=dims, keepdims=keepdim)
     # d sum(x) / dx_i = 1: the gradient is copied to every summed element
-    return apply_op(data, (x,), lambda g, out: (_expand_back(g, x, dims, keepdim),), "sum")
+    return apply_op(data, (x,), lambda g, out: (_expand_back(g, x, dims, keepdim),), "sum", saved=())
 
 
 def mean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     dims = _norm_dims(dim, x.ndim)
     n = x.numel() if dims is None else math.prod(x.shape[d] for d in dims)
     data = x.array.mean(axis=dims, keepdims=keepdim)
-    return apply_op(data, (x,), lambda g, out: (_expand_back(g, x, dims, keepdim) * (1.0 / n),), "mean")
+    return apply_op(data, (x,), lambda g, out: (_expand_back(g, x, dims, keepdim) * (1.0 / n),), "mean", saved=())
 
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
@@ -362,7 +386,7 @@ def _extreme(x: Tensor, dim, keepdim, largest: bool):
             hit = (x.array == out.array).astype(x.dtype)
             return (broadcast_to(g, x.shape) * Tensor(hit / hit.sum()),)
 
-        return apply_op(data, (x,), backward, name)
+        return apply_op(data, (x,), backward, name, saved=(x, OUTPUT))
     (d,) = _norm_dims(dim, x.ndim)
     idx = x.array.argmax(axis=d) if largest else x.array.argmin(axis=d)
     idx_k = xp.expand_dims(idx, d)
@@ -376,7 +400,7 @@ def _extreme(x: Tensor, dim, keepdim, largest: bool):
         onehot = (xp.arange(x.shape[d]).reshape(shape) == idx_k).astype(x.dtype)
         return (_expand_back(g, x, (d,), keepdim) * Tensor(onehot),)
 
-    values = apply_op(data, (x,), backward, name)
+    values = apply_op(data, (x,), backward, name, saved=())
     return MaxResult(values, Tensor(idx_k if keepdim else xp.asarray(idx)))  # 1-D argmax gives a NumPy scalar
 
 
@@ -418,7 +442,7 @@ def logsumexp(x: Tensor, dim, keepdim: bool = False) -> Tensor:
     def backward(g, out):  # d lse / dx = softmax(x) = e^(x - lse)
         return (_expand_back(g, x, dims, keepdim) * exp(x - _expand_back(out, x, dims, keepdim)),)
 
-    return apply_op(data, (x,), backward, "logsumexp")
+    return apply_op(data, (x,), backward, "logsumexp", saved=(x, OUTPUT))
 
 
 def var(x: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, correction=None) -> Tensor:
@@ -438,7 +462,7 @@ def std(x: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, corre
         flat = Tensor((out.array == 0).astype(out.dtype))
         return (g * (1.0 - flat) / ((out + flat) * 2.0),)
 
-    return apply_op(_xp(v).sqrt(v.array), (v,), backward, "std")
+    return apply_op(_xp(v).sqrt(v.array), (v,), backward, "std", saved=(OUTPUT,))
 
 
 def norm(x: Tensor, p=2, dim=None, keepdim: bool = False) -> Tensor:
@@ -454,7 +478,7 @@ def norm(x: Tensor, p=2, dim=None, keepdim: bool = False) -> Tensor:
         safe = n + Tensor((n.array == 0).astype(x.dtype))
         return (_expand_back(g, x, dims, keepdim) * x / safe,)
 
-    return apply_op(data, (x,), backward, "norm")
+    return apply_op(data, (x,), backward, "norm", saved=(x, OUTPUT))
 
 
 # ---- shape ops: the gradient is the inverse rearrangement -----------------------------------
@@ -472,7 +496,7 @@ def reshape(x: Tensor, *shape) -> Tensor:
         raise ValueError(f"reshape: cannot view a tensor of shape {x.shape} ({x.numel()} elements) as {shape}") from None
     if data.shape == x.array.shape:
         return x
-    return apply_op(data, (x,), lambda g, out: (reshape(g, x.shape),), "reshape")
+    return apply_op(data, (x,), lambda g, out: (reshape(g, x.shape),), "reshape", saved=_VIEW, view_of=x)
 
 
 def permute(x: Tensor, *dims) -> Tensor:
@@ -480,7 +504,8 @@ def permute(x: Tensor, *dims) -> Tensor:
     if len(dims) != x.ndim or sorted(dims) != list(range(x.ndim)):
         raise ValueError(f"permute: {dims} is not a permutation of the {x.ndim} dims of shape {x.shape}")
     inverse = tuple(sorted(range(x.ndim), key=dims.__getitem__))
-    return apply_op(x.array.transpose(dims), (x,), lambda g, out: (permute(g, inverse),), "permute")
+    return apply_op(x.array.transpose(dims), (x,), lambda g, out: (permute(g, inverse),), "permute", saved=_VIEW,
+                    view_of=x)
 
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
@@ -519,16 +544,25 @@ def expand(x: Tensor, *shape) -> Tensor:
 
 
 def _plain_key(key):
-    """An index key with Tensors replaced by their arrays; also: does it need scatter-add?"""
+    """An index key with Tensors replaced by their arrays; also: does it need scatter-add (advanced
+    indexing, which copies), and the index Tensors (a backward reads them)."""
     parts = key if isinstance(key, tuple) else (key,)
-    parts = tuple(p.array if isinstance(p, Tensor) else p for p in parts)
+    tensors = tuple(p for p in parts if isinstance(p, Tensor))
+    if tensors:
+        parts = tuple(p.array if isinstance(p, Tensor) else p for p in parts)
     advanced = builtins.any(not isinstance(p, (int, slice, type(None), type(Ellipsis))) for p in parts)
-    return (parts if isinstance(key, tuple) else parts[0]), advanced
+    return (parts if isinstance(key, tuple) else parts[0]), advanced, tensors
 
 
 def getitem(x: Tensor, key) -> Tensor:
-    key, advanced = _plain_key(key)
-    return apply_op(x.array[key], (x,), lambda g, out: (index_add_zeros(g, key, x.shape, advanced),), "getitem")
+    key, advanced, index_tensors = _plain_key(key)
+
+    def backward(g, out):
+        return (index_add_zeros(g, key, x.shape, advanced),)
+
+    if advanced:  # a copy, gathered by the index arrays
+        return apply_op(x.array[key], (x,), backward, "getitem", saved=index_tensors)
+    return apply_op(x.array[key], (x,), backward, "getitem", saved=_VIEW, view_of=x)
 
 
 def index_add_zeros(g: Tensor, key, shape, advanced: bool) -> Tensor:
@@ -539,7 +573,7 @@ def index_add_zeros(g: Tensor, key, shape, advanced: bool) -> Tensor:
         B.scatter_add(xp, data, key, g.array)
     else:
         data[key] = g.array
-    return apply_op(data, (g,), lambda gg, out: (getitem(gg, key),), "index_add")
+    return apply_op(data, (g,), lambda gg, out: (getitem(gg, key),), "index_add", saved=())
 
 
 def embedding(indices, weight: Tensor, padding_idx: int | None = None) -> Tensor:
@@ -587,7 +621,7 @@ def cat(tensors, dim: int = 0) -> Tensor:
         return tuple(getitem(g, lead + (slice(lo, hi),)) if t.requires_grad else None
                      for t, lo, hi in zip(tensors, bounds[:-1], bounds[1:]))
 
-    return apply_op(xp.concatenate([t.array for t in tensors], axis=d), tuple(tensors), backward, "cat")
+    return apply_op(xp.concatenate([t.array for t in tensors], axis=d), tuple(tensors), backward, "cat", saved=())
 
 
 def stack(tensors, dim: int = 0) -> Tensor:
@@ -631,11 +665,364 @@ def to(x: Tensor, *args, **kwargs) -> Tensor:
     if data is x.array:
         return x
     src_dev, src_dtype = x.device, x.dtype
-    return apply_op(data, (x,), lambda g, out: (to(g, src_dev, src_dtype),), "to")
+    return apply_op(data, (x,), lambda g, out: (to(g, src_dev, src_dtype),), "to", saved=())
 
 
 def ones_like_tensor(t: Tensor) -> Tensor:
     return Tensor(_xp(t).ones(t.shape, dtype=t.dtype))
+
+
+def clone(x: Tensor) -> Tensor:
+    # order="K": keep the memory layout (channels-last stays so)
+    return apply_op(x.array.copy(order="K"), (x,), lambda g, out: (g,), "clone", saved=())
+
+
+def contiguous(x: Tensor) -> Tensor:
+    """x itself if its memory is C-contiguous, else a C-contiguous copy (not a view of x)."""
+    if x.array.flags.c_contiguous:
+        return x
+    return apply_op(_xp(x).ascontiguousarray(x.array), (x,), lambda g, out: (g,), "contiguous", saved=())
+
+
+def t(x: Tensor) -> Tensor:
+    """The transpose of a matrix; vectors and scalars as they are (``torch.t``)."""
+    if x.ndim > 2:
+        raise ValueError(f"t() expects a tensor with <= 2 dimensions, but got shape {x.shape}; use transpose()")
+    return x if x.ndim < 2 else transpose(x, 0, 1)
+
+
+# ---- repetition and splitting ---------------------------------------------------------------------
+def repeat(x: Tensor, *sizes) -> Tensor:
+    """Tile x: ``x.repeat(2, 3)`` stacks 2 × 3 copies (NumPy's ``tile``; extra sizes add leading dims)."""
+    sizes = _shape_arg(sizes)
+    if len(sizes) < x.ndim:
+        raise ValueError(f"repeat: number of repeat dims ({len(sizes)}) can not be smaller than number of "
+                         f"tensor dims ({x.ndim})")
+    shape = (1,) * (len(sizes) - x.ndim) + x.shape
+    data = _xp(x).tile(x.array.reshape(shape), sizes)
+
+    def backward(g, out):  # each copy's gradient adds up: view g as (r0, s0, r1, s1, ...), sum the r axes
+        split = reshape(g, tuple(v for r, s in zip(sizes, shape) for v in (r, s)))
+        return (reshape(sum(split, dim=tuple(range(0, 2 * len(sizes), 2))), x.shape),)
+
+    return apply_op(data, (x,), backward, "repeat", saved=())
+
+
+def repeat_interleave(x: Tensor, repeats, dim=None) -> Tensor:
+    """Repeat each element ``repeats`` times along ``dim`` (flattened when None): [a, b] → [a, a, b, b].
+    ``repeats`` is an int or a 1-D tensor of counts, one per element.  A gather, so its gradient
+    is the scatter-add of indexing."""
+    if dim is None:
+        x, dim = flatten(x), 0
+    (d,) = _norm_dims(dim, x.ndim)
+    xp = _xp(x)
+    n = x.shape[d]
+    counts = repeats.array if isinstance(repeats, Tensor) else repeats
+    if not isinstance(counts, int) and tuple(counts.shape) not in ((), (1,), (n,)):
+        raise ValueError(f"repeat_interleave: repeats must have shape ({n},) or be a single number, "
+                         f"got shape {tuple(counts.shape)}")
+    index = xp.repeat(xp.arange(n), counts)
+    return getitem(x, (slice(None),) * d + (index,))
+
+
+def _split_sizes(n: int, split_size_or_sections, who: str) -> list:
+    if isinstance(split_size_or_sections, int):
+        size = split_size_or_sections
+        if size <= 0:
+            raise ValueError(f"{who}: split size must be positive, got {size}")
+        return [builtins.min(size, n - i) for i in range(0, n, size)] or [0]
+    sizes = list(split_size_or_sections)
+    if builtins.sum(sizes) != n:
+        raise ValueError(f"{who}: split sizes {sizes} do not sum to the dimension size {n}")
+    return sizes
+
+
+def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
+    """Pieces of ``split_size`` (the last may be smaller) or of the listed sizes, as views of x."""
+    (d,) = _norm_dims(dim, x.ndim)
+    out, start = [], 0
+    for size in _split_sizes(x.shape[d], split_size_or_sections, "split"):
+        out.append(getitem(x, (slice(None),) * d + (slice(start, start + size),)))
+        start += size
+    return tuple(out)
+
+
+def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple:
+    """At most ``chunks`` pieces of ⌈n / chunks⌉ (PyTorch's rule: possibly fewer pieces)."""
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    (d,) = _norm_dims(dim, x.ndim)
+    return split(x, builtins.max(1, -(-x.shape[d] // chunks)), d)
+
+
+def lerp(x: Tensor, end, weight) -> Tensor:
+    """x + weight·(end − x): d/dx = 1 − w, d/dend = w, d/dw = end − x (built from the ops above)."""
+    return x + weight * (end - x)
+
+
+def masked_fill(x: Tensor, mask, value) -> Tensor:
+    """value where mask is True, x elsewhere (mask broadcasts to x)."""
+    m = mask.array if isinstance(mask, Tensor) else mask
+    if isinstance(value, Tensor) and value.ndim != 0:
+        raise ValueError(f"masked_fill only supports a 0-dimensional value tensor, got shape {value.shape}")
+    return where(_xp(x).broadcast_to(m, x.shape), _const(value, x) if not isinstance(value, Tensor) else value, x)
+
+
+# ---- comparisons, argmax, dtype conversions: values, no graph -------------------------------------------
+def _comparison(fn):
+    def compare(a, b):
+        if isinstance(b, Tensor):
+            b = b.array
+        elif not isinstance(b, (bool, int, float)) and B._backend_of(b) is None:
+            return NotImplemented  # x == None, x == "text": Python's identity fallback
+        return Tensor(fn(a.array, b))
+
+    return compare
+
+
+eq = _comparison(lambda a, b: a == b)
+ne = _comparison(lambda a, b: a != b)
+lt = _comparison(lambda a, b: a < b)
+le = _comparison(lambda a, b: a <= b)
+gt = _comparison(lambda a, b: a > b)
+ge = _comparison(lambda a, b: a >= b)
+
+
+def _arg_extreme(x: Tensor, dim, keepdim: bool, largest: bool) -> Tensor:
+    xp = _xp(x)
+    if dim is None:
+        idx = x.array.argmax() if largest else x.array.argmin()
+        idx = xp.asarray(idx, dtype=xp.int64)
+        return Tensor(idx.reshape((1,) * x.ndim) if keepdim else idx)
+    (d,) = _norm_dims(dim, x.ndim)
+    idx = xp.asarray(x.array.argmax(axis=d) if largest else x.array.argmin(axis=d)).astype(xp.int64)
+    return Tensor(xp.expand_dims(idx, d) if keepdim else idx)
+
+
+def argmax(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Index of the largest value (of the flattened tensor when ``dim`` is None), int64."""
+    return _arg_extreme(x, dim, keepdim, True)
+
+
+def argmin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    return _arg_extreme(x, dim, keepdim, False)
+
+
+_LEGACY_TYPES = {"float32": "torch.FloatTensor", "float64": "torch.DoubleTensor", "float16": "torch.HalfTensor",
+                 "int64": "torch.LongTensor", "int32": "torch.IntTensor", "uint8": "torch.ByteTensor",
+                 "bool": "torch.BoolTensor"}
+
+
+def type_(x: Tensor, dtype=None):
+    """``x.type()``: the legacy type name; ``x.type(dtype)``: a cast (dtype, its name, or FloatTensor & co.)."""
+    if dtype is None:
+        name = _LEGACY_TYPES.get(x.dtype.name, f"torch.{x.dtype.name}")
+        return name.replace("torch.", "torch.cuda.") if x.device.type == "cuda" else name
+    legacy = getattr(dtype, "dtype", None)  # FloatTensor and friends carry their dtype
+    if isinstance(dtype, str) and dtype.startswith("torch."):
+        inverse = {v.split(".")[-1]: k for k, v in _LEGACY_TYPES.items()}
+        name = dtype.split(".")[-1]
+        legacy = inverse.get(name, name)
+    return to(x, dtype=legacy if legacy is not None else dtype)
+
+
+# ---- in-place ops: x.op_(...) writes the result into x (rules and rebase: tensor.py) ------------------
+def _needs_grad(*values) -> bool:
+    return builtins.any(isinstance(v, Tensor) and v.requires_grad for v in values)
+
+
+def _arr(v):
+    return v.array if isinstance(v, Tensor) else v
+
+
+def add_(x: Tensor, other, alpha=1) -> Tensor:
+    def update(a):
+        a += _arr(other) if alpha == 1 else _arr(other) * alpha
+
+    return inplace(x, "add_", update, lambda s: add(s, other if alpha == 1 else other * alpha), _needs_grad(other))
+
+
+def sub_(x: Tensor, other, alpha=1) -> Tensor:
+    def update(a):
+        a -= _arr(other) if alpha == 1 else _arr(other) * alpha
+
+    return inplace(x, "sub_", update, lambda s: sub(s, other if alpha == 1 else other * alpha), _needs_grad(other))
+
+
+def mul_(x: Tensor, other) -> Tensor:
+    def update(a):
+        a *= _arr(other)
+
+    # other's gradient reads x's old value: the snapshot keeps a copy
+    return inplace(x, "mul_", update, lambda s: mul(s, other), _needs_grad(other), keeps_old=_needs_grad(other))
+
+
+def div_(x: Tensor, other) -> Tensor:
+    def update(a):
+        a /= _arr(other)
+
+    return inplace(x, "div_", update, lambda s: div(s, other), _needs_grad(other), keeps_old=_needs_grad(other))
+
+
+def pow_(x: Tensor, p) -> Tensor:
+    def update(a):
+        a **= _arr(p)
+
+    return inplace(x, "pow_", update, lambda s: pow(s, p), _needs_grad(p), keeps_old=True)
+
+
+def _unary_(name, fn):
+    """x.fn_() for an op whose backward reads its output (or nothing), never x's old value."""
+    def op_(x: Tensor) -> Tensor:
+        def update(a):
+            a[...] = fn(Tensor(a)).array
+
+        return inplace(x, name, update, fn)
+
+    op_.__name__ = name
+    return op_
+
+
+neg_ = _unary_("neg_", neg)
+exp_ = _unary_("exp_", exp)
+sqrt_ = _unary_("sqrt_", sqrt)
+tanh_ = _unary_("tanh_", tanh)
+sigmoid_ = _unary_("sigmoid_", sigmoid)
+
+
+def abs_(x: Tensor) -> Tensor:
+    return inplace(x, "abs_", lambda a: _xp(x).abs(a, out=a), abs, keeps_old=True)
+
+
+def clamp_(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
+    if min is None and max is None:
+        raise ValueError("clamp_: at least one of min and max must be given")
+    return inplace(x, "clamp_", lambda a: _xp(x).clip(a, min, max, out=a), lambda s: clamp(s, min, max))
+
+
+def relu_(x: Tensor) -> Tensor:
+    """max(x, 0) in x's own memory (its backward reads the output, so no copy of x is kept)."""
+    return inplace(x, "relu_", lambda a: _xp(x).maximum(a, 0, out=a), lambda s: relu(s, _out=s.array))
+
+
+def leaky_relu_(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return inplace(x, "leaky_relu_", lambda a: _leaky_relu_array(_xp(x), a, negative_slope, out=a),
+                   lambda s: leaky_relu(s, negative_slope, _out=s.array))
+
+
+def lerp_(x: Tensor, end, weight) -> Tensor:
+    """x ← x + weight·(end − x) (the EMA update ``p_ema.lerp_(p, 1 − β)``)."""
+    def update(a):
+        a += (_arr(end) - a) * _arr(weight)
+
+    return inplace(x, "lerp_", update, lambda s: lerp(s, end, weight), _needs_grad(end, weight))
+
+
+def _overwrite(s: Tensor, data, name: str, value: Tensor | None = None) -> Tensor:
+    """x's new node after an op that replaces its values (fill_, copy_, normal_, ...): its gradient to
+    the old x is zero; a Tensor ``value`` that was broadcast in gets the summed gradient."""
+    if value is None:
+        return apply_op(data, (s,), lambda g, out: (g * 0.0,), name, saved=())
+
+    def backward(g, out):
+        gv = to(sum_to(g, value.shape), value.device, value.dtype) if value.requires_grad else None
+        return g * 0.0, gv
+
+    return apply_op(data, (s, value), backward, name, saved=())
+
+
+def fill_(x: Tensor, value) -> Tensor:
+    def update(a):
+        a[...] = _arr(value)
+
+    def graph_op(s):
+        data = _xp(x).empty_like(x.array)
+        data[...] = _arr(value)
+        return _overwrite(s, data, "fill_", value if isinstance(value, Tensor) else None)
+
+    return inplace(x, "fill_", update, graph_op, _needs_grad(value))
+
+
+def zero_(x: Tensor) -> Tensor:
+    return fill_(x, 0)
+
+
+def copy_(x: Tensor, src, non_blocking: bool = False) -> Tensor:
+    """x's values ← src's (broadcast to x's shape, cast to x's dtype, moved to x's device)."""
+    src_arr = src.array if isinstance(src, Tensor) else src
+    if B._backend_of(src_arr) is None:
+        src_arr = _np.asarray(src_arr)
+    if B.device_of(src_arr) != x.device:
+        src_arr = B.to_device(B.to_numpy(src_arr), x.device)
+    try:
+        _np.broadcast_shapes(tuple(src_arr.shape), x.shape)
+    except ValueError:
+        raise ValueError(f"copy_: source of shape {tuple(src_arr.shape)} cannot be broadcast to the destination "
+                         f"shape {x.shape}") from None
+
+    def update(a):
+        a[...] = src_arr
+
+    def graph_op(s):
+        data = _xp(x).empty_like(x.array)
+        data[...] = src_arr
+        return _overwrite(s, data, "copy_", src if isinstance(src, Tensor) else None)
+
+    return inplace(x, "copy_", update, graph_op, _needs_grad(src))
+
+
+def _random_(name: str, draw):
+    def op_(x: Tensor, *args, generator=None, **kwargs) -> Tensor:
+        values = B.to_device(draw(generator or B.host_rng(), x.shape, *args, **kwargs).astype(x.dtype), x.device)
+
+        def update(a):
+            a[...] = values
+
+        return inplace(x, name, update, lambda s: _overwrite(s, values, name))
+
+    op_.__name__ = name
+    return op_
+
+
+normal_ = _random_("normal_", lambda rng, shape, mean=0.0, std=1.0: rng.normal(mean, std, size=shape))
+uniform_ = _random_("uniform_", lambda rng, shape, a=0.0, b=1.0: rng.uniform(a, b, size=shape))
+
+
+def masked_fill_(x: Tensor, mask, value) -> Tensor:
+    m = mask.array if isinstance(mask, Tensor) else mask
+
+    def update(a):
+        a[_xp(x).broadcast_to(m, a.shape)] = _arr(value)
+
+    return inplace(x, "masked_fill_", update, lambda s: masked_fill(s, mask, value), _needs_grad(value))
+
+
+def setitem(x: Tensor, key, value) -> None:
+    """``x[key] = value``: an in-place write of the region; differentiable in x (the rest of it) and in
+    value (summed over the positions it was broadcast to)."""
+    plain, advanced, index_tensors = _plain_key(key)
+    v = value.array if isinstance(value, Tensor) else value
+
+    def update(a):
+        a[plain] = v
+
+    def graph_op(s):
+        s.array[plain] = v  # s shares x's memory: the write is the forward pass
+
+        def backward(g, out):  # d out = dx outside the region, dvalue inside it
+            xp = _xp(g)
+            outside = xp.ones(s.shape, dtype=g.dtype)
+            outside[plain] = 0
+            gs = g * Tensor(outside) if s.requires_grad else None
+            gv = None
+            if isinstance(value, Tensor) and value.requires_grad:
+                gv = to(sum_to(getitem(g, key), value.shape), value.device, value.dtype)
+            return gs, gv
+
+        parents = (s, value) if isinstance(value, Tensor) else (s,)
+        return apply_op(s.array, parents, backward, "setitem", saved=index_tensors)
+
+    inplace(x, "__setitem__", update, graph_op, _needs_grad(value))
 
 
 # ---- Tensor methods and operators --------------------------------------------------------------
@@ -656,18 +1043,12 @@ def _bind():
     T.__rmatmul__ = lambda a, b: matmul(b, a)
     T.__getitem__ = getitem
 
-    def compare(fn):
-        def op(a, b):
-            b = b.array if isinstance(b, Tensor) else b
-            return Tensor(fn(a.array, b))
-        return op
-
-    T.__lt__ = compare(lambda a, b: a < b)
-    T.__le__ = compare(lambda a, b: a <= b)
-    T.__gt__ = compare(lambda a, b: a > b)
-    T.__ge__ = compare(lambda a, b: a >= b)
-    T.eq = compare(lambda a, b: a == b)
-    T.ne = compare(lambda a, b: a != b)
+    T.__setitem__ = setitem
+    T.__iadd__ = add_
+    T.__isub__ = sub_
+    T.__imul__ = mul_
+    T.__itruediv__ = div_
+    T.__eq__, T.__ne__, T.__lt__, T.__le__, T.__gt__, T.__ge__ = eq, ne, lt, le, gt, ge
     T.__hash__ = object.__hash__  # tensors are graph nodes: hash by identity, like torch
 
     for name, fn in dict(
@@ -676,8 +1057,20 @@ def _bind():
         max=max, min=min, maximum=maximum, minimum=minimum, logsumexp=logsumexp, var=var, std=std, norm=norm, reshape=reshape, view=reshape,
         permute=permute, transpose=transpose, flatten=flatten, unsqueeze=unsqueeze, squeeze=squeeze,
         expand=expand, broadcast_to=broadcast_to,
+        clone=clone, contiguous=contiguous, t=t, repeat=repeat, repeat_interleave=repeat_interleave, split=split,
+        chunk=chunk, lerp=lerp, masked_fill=masked_fill, eq=eq, ne=ne, lt=lt, le=le, gt=gt, ge=ge,
+        argmax=argmax, argmin=argmin, type=type_,
+        add_=add_, sub_=sub_, mul_=mul_, div_=div_, pow_=pow_, neg_=neg_, exp_=exp_, sqrt_=sqrt_, tanh_=tanh_,
+        sigmoid_=sigmoid_, abs_=abs_, clamp_=clamp_, relu_=relu_, lerp_=lerp_, fill_=fill_, zero_=zero_,
+        copy_=copy_, normal_=normal_, uniform_=uniform_, masked_fill_=masked_fill_,
     ).items():
         setattr(T, name, fn)
+    T.clamp_min = lambda x, min: clamp(x, min=min)  # noqa: A006
+    T.clamp_max = lambda x, max: clamp(x, max=max)  # noqa: A006
+    T.clamp_min_ = lambda x, min: clamp_(x, min=min)  # noqa: A006
+    T.clamp_max_ = lambda x, max: clamp_(x, max=max)  # noqa: A006
+    T.clip_ = clamp_
+    T.greater, T.greater_equal, T.less, T.less_equal, T.not_equal = gt, ge, lt, le, ne
     T.clip = clamp
     T.T = property(lambda x: permute(x, tuple(reversed(range(x.ndim)))))
     T.mT = property(lambda x: transpose(x, -2, -1))
@@ -685,9 +1078,12 @@ def _bind():
     T.expand_as = lambda x, other: broadcast_to(x, other.shape)
     T.float = lambda x: to(x, _np.float32)
     T.double = lambda x: to(x, _np.float64)
+    T.half = lambda x: to(x, _np.float16)
     T.long = lambda x: to(x, _np.int64)
+    T.int = lambda x: to(x, _np.int32)
+    T.bool = lambda x: to(x, _np.bool_)
     T.type_as = lambda x, other: to(x, other.dtype)
-    T.clone = lambda x: apply_op(x.array.copy(), (x,), lambda g, out: (g,), "clone")
+    T.clone = clone
 
 
 _bind()
@@ -725,7 +1121,7 @@ def log_softmax(x: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor
     def backward(g, out):  # d log softmax = dx − softmax(x)·Σ dx:  gx = g − e^out·Σg
         return (g - exp(out) * sum(g, dim=d, keepdim=True),)
 
-    return apply_op(data, (x,), backward, "log_softmax")
+    return apply_op(data, (x,), backward, "log_softmax", saved=(OUTPUT,))
 
 
 def softmax(x: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
@@ -740,7 +1136,7 @@ def softmax(x: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
     def backward(g, out):  # d softmax = s·(dx − Σ s·dx):  gx = s·(g − Σ g·s)
         return (out * (g - sum(g * out, dim=d, keepdim=True)),)
 
-    return apply_op(data, (x,), backward, "softmax")
+    return apply_op(data, (x,), backward, "softmax", saved=(OUTPUT,))
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
@@ -790,7 +1186,7 @@ def _pad_constant(x: Tensor, pairs, value) -> Tensor:
         inner = getitem(g, dst)
         return (inner if inner.shape == x.shape else index_add_zeros(inner, src, x.shape, False),)
 
-    return apply_op(data, (x,), backward, "pad")
+    return apply_op(data, (x,), backward, "pad", saved=())
 
 
 def _pad_index(xp, n: int, lo: int, hi: int, mode: str):

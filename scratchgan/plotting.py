@@ -1,6 +1,6 @@
 """Pictures of a run: sample grids, 2-D scatters, 1-D histograms and loss curves (PNG files).
 
-Host-side only: every function takes NumPy arrays and writes one PNG.  Figures are
+Host-side only: every function takes NumPy arrays and writes one PNG, atomically.  Figures are
 drawn with matplotlib's Agg canvas directly (``matplotlib.figure.Figure`` +
 ``FigureCanvasAgg``), never through ``pyplot``, so nothing here changes the
 matplotlib backend of a notebook or script that imports scratchgan, and nothing
@@ -16,15 +16,19 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .runs import atomic_write
+
 __all__ = ["image_grid", "save_image_grid", "save_scatter_2d", "save_scatter_panels", "save_histogram_1d",
            "save_loss_curves", "read_metrics_csv", "save_samples_picture"]
 
 
 def _save(fig: Figure, path) -> Path:
+    """Written atomically (``runs.atomic_write``): a picture is the old one or the new one, never half."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
-    fig.savefig(path)
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, format=path.suffix[1:] or "png")
     return path
 
 
@@ -141,12 +145,20 @@ def save_histogram_1d(samples, path, mean: float | None = None, std: float | Non
 
 
 def read_metrics_csv(path) -> dict[str, np.ndarray]:
-    """Columns of a run's metrics.csv as float arrays (empty arrays for an empty log)."""
+    """Columns of a run's metrics.csv as float arrays ({} for an empty log).  A row cut short by a killed
+    write (missing or unreadable values) is skipped."""
     with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
+        reader = csv.DictReader(f)
+        fields = reader.fieldnames or []
+        rows = []
+        for r in reader:
+            try:
+                rows.append([float(r[k]) for k in fields])
+            except (TypeError, ValueError):
+                continue
     if not rows:
         return {}
-    return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+    return dict(zip(fields, np.array(rows, dtype=np.float64).T))
 
 
 def save_loss_curves(metrics, path, title: str | None = None) -> Path:

@@ -14,15 +14,49 @@ This file defines no arithmetic: the operators (``+ - * / ** @``, indexing, comp
 and the methods (``.sum()``, ``.exp()``, ``.reshape()``, ...) are attached to the class by
 ``ops._bind()``, which runs when ``ops.py`` is imported (``import scratchgan`` does that).
 ``ops.py`` needs ``Tensor`` and ``apply_op`` from here, so binding there keeps the import one-way.
+
+In-place ops and the version counter (PyTorch's rules; see ``inplace`` below)
+---------------------------------------------------------------------------
+Memory can change under the graph: ``h.relu_()``, ``x[:, 0] = 0``, ``p -= lr * p.grad``.
+Two things must then stay right.
+
+1. A value a backward pass reads must still be the value the forward pass saw.  Every
+   tensor carries a version counter (``_version``) that each in-place write bumps; tensors
+   that share memory through ``detach()`` or a view (reshape, slicing, transpose, ...)
+   share the counter.  An op names the tensors its backward reads
+   (``apply_op(..., saved=(a, b))``; ``OUTPUT`` for its own result) and records their
+   versions; ``backward()`` compares, and a changed one raises PyTorch's "modified by an
+   inplace operation" error instead of a silently wrong gradient.  ``.data`` gets a fresh
+   counter: that is exactly why ``p.data.mul_(2)`` is invisible to autograd (and unsafe
+   inside a graph), and why optimiser-style code may use it.
+
+2. The graph must see the new value.  Here graph edges point at Tensor objects
+   (``_parents``), so the object ``x`` cannot simply become the in-place op's node:
+   consumers recorded *before* ``x.mul_(2)`` (``z = x + w``) would then send their
+   gradient through the multiplication (dz/dx_old must be 1, not 2).  So an in-place op in
+   a graph *rebases* ``x``: x's old node moves into a fresh snapshot Tensor (same memory,
+   same counter), the op is applied to the snapshot, and ``x`` takes the new node.  Every
+   recorded node carries a sequence number (``_seq``) and ``x`` keeps the list of its
+   snapshots with the sequence number at which each was cut; at backward a parent edge
+   from a node recorded at sequence k goes to the first snapshot cut after k (or to ``x``
+   itself).  A backward that needs x's *old* value (``x.mul_(w)`` with w requiring grad)
+   gets a copy in its snapshot, as PyTorch clones the original self.
+
+An in-place op on a leaf that requires grad is refused while recording (its old value
+would be lost to the very gradient it is a leaf for); under ``no_grad`` it is how
+optimisers, clipping and EMA write.  An in-place op through a view of a tensor in the
+graph is not supported (PyTorch rebases the view's base; here it raises NotImplementedError).
 """
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 
 from . import backend as B
 
-__all__ = ["Tensor", "apply_op", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "grad"]
+__all__ = ["Tensor", "apply_op", "OUTPUT", "inplace", "no_grad", "enable_grad", "set_grad_enabled",
+           "is_grad_enabled", "grad"]
 
 _state = threading.local()
 
@@ -79,13 +113,18 @@ class Tensor:
     through ``.array``, the one attribute that holds them.
     """
 
-    __slots__ = ("array", "grad", "requires_grad", "_parents", "_backward", "_op", "__weakref__")
+    __slots__ = ("array", "grad", "requires_grad", "_parents", "_backward", "_op", "_vc", "_base", "_saved",
+                 "_seq", "_snaps", "__weakref__")
     # numpy_array + tensor must call Tensor.__radd__, not broadcast the Tensor into an object array.
     __array_ufunc__ = None
 
-    def __init__(self, data, requires_grad: bool = False):
+    def __init__(self, data, *sizes, requires_grad: bool = False):
         if isinstance(data, Tensor):
             data = data.array
+        elif type(data) is int and all(type(n) is int for n in sizes):  # legacy torch.Tensor(2, 3): a shape
+            data = B.numpy.zeros((data,) + sizes, dtype=B.numpy.float32)
+        elif sizes:
+            raise TypeError(f"Tensor(): expected one data argument or integer sizes, got {(data,) + sizes!r}")
         elif B._backend_of(data) is None:  # lists, scalars: torch.Tensor(...) semantics, float32
             data = B.numpy.asarray(data, dtype=B.numpy.float32)
         self.array = data
@@ -94,19 +133,34 @@ class Tensor:
         self._parents = ()
         self._backward = None
         self._op = ""
+        self._vc = [0]  # the version counter: a one-element list, so that aliases can share it
+        self._base = None  # the tensor whose memory this view shares (a graph view), else None
+        self._saved = ()  # ((tensor, version), ...) that this node's backward reads
+        self._seq = 0  # when this node was recorded (routes edges to pre-in-place snapshots)
+        self._snaps = None  # [(seq, snapshot), ...]: this tensor's nodes before its in-place rebases
         if self.requires_grad and self.array.dtype.kind not in "fc":
             raise RuntimeError(f"only floating point tensors can require gradients, got dtype {self.array.dtype}")
 
     # ---- .data: PyTorch's view of the values, outside the graph ---------------------------------
     @property
     def data(self) -> "Tensor":
-        """A Tensor sharing this tensor's memory, with no graph and ``requires_grad=False``."""
+        """A Tensor sharing this tensor's memory, with no graph and ``requires_grad=False``.
+
+        Unlike ``detach()`` it has its *own* version counter: writes through it are invisible
+        to autograd.  That is what makes ``p.data.clamp_(-c, c)`` legal on a leaf, and what
+        makes ``.data`` unsafe on a value some backward still needs (PyTorch's lesson: prefer
+        ``detach()`` under ``no_grad()``, whose writes the version check sees)."""
         return Tensor(self.array)
 
     @data.setter
     def data(self, value):
         """``p.data = t`` swaps in ``t``'s values (any shape), keeping ``p``'s identity and grad flag."""
         self.array = value.array if isinstance(value, Tensor) else value
+
+    @property
+    def _version(self) -> int:
+        """How many in-place writes this memory has seen (shared with ``detach()`` and views)."""
+        return self._vc[0]
 
     # ---- metadata -------------------------------------------------------------------------
     @property
@@ -161,6 +215,13 @@ class Tensor:
             raise TypeError(f"can't convert {self.device} tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first.")
         return self.array
 
+    def __array__(self, dtype=None, copy=None):
+        """``numpy.asarray(t)`` as PyTorch allows it: CPU tensors that need no gradient."""
+        a = self.numpy()
+        if dtype is not None and a.dtype != dtype:
+            return a.astype(dtype)
+        return a.copy() if copy else a
+
     def tolist(self):
         return B.to_numpy(self.array).tolist()
 
@@ -176,8 +237,17 @@ class Tensor:
         return bool(self.item())
 
     def detach(self) -> "Tensor":
-        """The same data, cut from the graph: gradients stop here."""
-        return Tensor(self.array)
+        """The same data, cut from the graph: gradients stop here.  Shares the version counter,
+        so an in-place write through it is still seen by the ops that saved this tensor."""
+        t = Tensor(self.array)
+        t._vc = self._vc
+        return t
+
+    def detach_(self) -> "Tensor":
+        if self._base is not None:
+            raise RuntimeError("detach_(): can't detach a view in place; use detach()")
+        self._parents, self._backward, self._saved, self.requires_grad = (), None, (), False
+        return self
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if not self.is_leaf:
@@ -196,6 +266,12 @@ class Tensor:
 
     def cuda(self) -> "Tensor":
         return self.to("cuda")
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats a 0-d tensor's value; other tensors take only ``f"{x}"`` (as PyTorch)."""
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
 
     def __repr__(self):
         body = B.numpy.array2string(B.to_numpy(self.array), separator=", ", precision=4, prefix="tensor(")
@@ -220,12 +296,28 @@ class Tensor:
         _run_backward([self], [gradient], None, retain_graph, create_graph)
 
 
-def apply_op(data, parents: tuple, backward, op: str = "") -> Tensor:
+class _Output:
+    """``OUTPUT`` in ``apply_op(..., saved=...)``: the op's backward reads its own result."""
+
+    def __repr__(self):
+        return "OUTPUT"
+
+
+OUTPUT = _Output()
+_next_seq = itertools.count(1).__next__
+
+
+def apply_op(data, parents: tuple, backward, op: str = "", saved=None, view_of: "Tensor | None" = None) -> Tensor:
     """Wrap ``data`` as the output of an op on ``parents``.
 
     The node is recorded only when graph recording is on and some parent needs a
     gradient; otherwise the output is a plain constant and costs nothing later.
     ``backward(g, out)`` returns one Tensor (or None) per parent.
+
+    ``saved``: the tensors whose *values* the backward reads (``OUTPUT`` for ``out``);
+    their versions are checked at backward.  None means "not declared": every parent and
+    the output are treated as read (safe, but stricter than needed).  ``view_of``: the
+    output shares that tensor's memory (a view), so it shares its version counter too.
     """
     out = Tensor.__new__(Tensor)
     if isinstance(data, B.numpy.generic):  # NumPy reduces to scalars; keep .array an array (CuPy's 0-d)
@@ -233,15 +325,107 @@ def apply_op(data, parents: tuple, backward, op: str = "") -> Tensor:
     out.array = data
     out.grad = None
     out._op = op
+    out._snaps = None
+    if view_of is None:
+        out._vc = [0]
+        out._base = None
+    else:
+        out._vc = view_of._vc
+        out._base = view_of if view_of._base is None else view_of._base
     if is_grad_enabled() and any(p.requires_grad for p in parents):
         out.requires_grad = True
         out._parents = parents
         out._backward = backward
+        out._seq = _next_seq()
+        if saved is None:
+            saved = parents + (OUTPUT,)
+        out._saved = tuple((out, out._vc[0]) if t is OUTPUT else (t, t._vc[0]) for t in saved if t is not None)
     else:
         out.requires_grad = False
         out._parents = ()
         out._backward = None
+        out._saved = ()
+        out._seq = 0
     return out
+
+
+# ---- in-place ops --------------------------------------------------------------------------------
+def _check_inplace(x: Tensor, name: str, needs_grad: bool = False):
+    """PyTorch's rules for writing into x while recording a graph (``needs_grad``: another
+    argument of the op requires grad)."""
+    if not is_grad_enabled():
+        return
+    if x.requires_grad and x._backward is None:
+        raise RuntimeError(
+            f"{name}: a leaf Variable that requires grad is being used in an in-place operation. "
+            "(Write parameters under `with scratchgan.no_grad():`, or use the out-of-place op.)"
+        )
+    if x._base is not None and (x.requires_grad or needs_grad or x._base.requires_grad):
+        if x._base.requires_grad and x._base._backward is None:
+            raise RuntimeError(f"{name}: a view of a leaf Variable that requires grad is being used in an "
+                               "in-place operation.")
+        raise NotImplementedError(
+            f"{name}: in-place write through a view (reshape/slice/transpose/...) of a tensor in the autograd "
+            "graph is not supported by scratchgan; write into the base tensor (base[idx] = ...) or use the "
+            "out-of-place op"
+        )
+
+
+def _bump(x: Tensor):
+    x._vc[0] += 1
+
+
+def inplace(x: Tensor, name: str, update, graph_op, needs_grad: bool = False, keeps_old: bool = False) -> Tensor:
+    """Run the in-place op ``name`` on x and return x.
+
+    ``update(array)`` writes the result into x's array (the path without a graph);
+    ``graph_op(src)`` is the same op out of place on a Tensor ``src`` holding x's old value
+    and node (its result may already live in x's memory).  ``needs_grad``: some other
+    argument requires grad.  ``keeps_old``: graph_op's backward reads x's old value, so the
+    snapshot gets a copy of it.
+    """
+    _check_inplace(x, name, needs_grad)
+    if not (is_grad_enabled() and (x.requires_grad or needs_grad)):
+        update(x.array)
+        _bump(x)
+        return x
+    # the rebase: the snapshot takes x's old node; x will take the op's node
+    s = Tensor.__new__(Tensor)
+    s.array, s.grad, s._op, s.requires_grad = x.array, None, x._op, x.requires_grad
+    s._parents, s._backward, s._saved, s._seq = x._parents, x._backward, x._saved, x._seq
+    s._vc, s._base, s._snaps = x._vc, None, None
+    if keeps_old:
+        s.array, s._vc = x.array.copy(), [0]
+    r = graph_op(s)
+    if r.array is not x.array:
+        x.array[...] = r.array
+    _bump(x)
+    x._parents, x._backward, x._op, x.requires_grad, x._seq = r._parents, r._backward, r._op, r.requires_grad, r._seq
+    x._saved = tuple((x, x._vc[0]) if t is r else (t, v) for t, v in r._saved)
+    if x._snaps is None:
+        x._snaps = []
+    x._snaps.append((_next_seq(), s))
+    return x
+
+
+def _route(p: Tensor, seq: int) -> Tensor:
+    """The node that p was when a consumer recorded at ``seq`` read it (see the module docstring)."""
+    for cut, snapshot in p._snaps:
+        if seq < cut:
+            return snapshot
+    return p
+
+
+def _check_saved(node: Tensor):
+    for t, version in node._saved:
+        if t._vc[0] != version:
+            dtype = getattr(t.array.dtype, "name", t.array.dtype)
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an inplace operation: "
+                f"[{dtype} tensor of shape {t.shape}], which {node._op or 'an op'} saved for its backward, is at "
+                f"version {t._vc[0]}; expected version {version} instead. Hint: use the out-of-place op "
+                "(y = x + 1, not x += 1), or .clone() the tensor before writing into it."
+            )
 
 
 def _topological_order(roots):
@@ -258,6 +442,8 @@ def _topological_order(roots):
         seen.add(id(node))
         stack.append((node, True))
         for p in node._parents:
+            if p._snaps is not None:
+                p = _route(p, node._seq)
             if p.requires_grad and id(p) not in seen:
                 stack.append((p, False))
     return order
@@ -314,19 +500,25 @@ def _run_backward(roots, root_grads, inputs, retain_graph, create_graph):
                     if not create_graph:
                         node.grad = node.grad.detach() if node.grad.requires_grad else node.grad
                 continue
+            if node._saved:
+                _check_saved(node)
             parent_grads = node._backward(g, node)
             for p, pg in zip(node._parents, parent_grads):
+                if p._snaps is not None:
+                    p = _route(p, node._seq)
                 if pg is None or not p.requires_grad:
                     continue
                 _check_grad_shape(p, pg, f"backward of {node._op or 'op'}")
                 grads[id(p)] = grads[id(p)] + pg if id(p) in grads else pg
             if not retain_graph:
-                node._backward, node._parents = _freed, ()
+                node._backward, node._parents, node._saved = _freed, (), ()
     return results
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
-    """d(outputs)/d(inputs) as a tuple, without touching ``.grad`` (``torch.autograd.grad``)."""
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
+         allow_unused=False):
+    """d(outputs)/d(inputs) as a tuple, without touching ``.grad`` (``torch.autograd.grad``).
+    ``only_inputs`` is PyTorch's deprecated no-op flag, accepted for old code."""
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is None or isinstance(grad_outputs, Tensor):

@@ -151,6 +151,22 @@ def test_non_finite_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(
     assert resumed.step == 8
 
 
+def test_non_finite_optimizer_state_stops_like_a_nan_loss(tmp_path):
+    """Divergence with finite losses: Adam's v = E[g²] overflows first (the weights' updates m/√v then
+    vanish, so the weights stay finite).  The guard checks weights and moments after every step."""
+    def overflow(state):
+        if state.step == 6:
+            v = state.optD.state[next(state.D.parameters())]["exp_avg_sq"]
+            v[0] = np.inf
+
+    cfg = tiny(tmp_path, steps=20, checkpoint_every=5)
+    with pytest.raises(NonFiniteLossError) as err:
+        train(cfg, callbacks=[overflow])
+    assert err.value.step == 7
+    assert "optD exp_avg_sq of D." in str(err.value) and "after step 7" in str(err.value)
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.npz").step == 5
+
+
 def test_every_parameter_gets_a_gradient_and_changes(tmp_path):
     for cfg in (tiny(tmp_path, "toy"), tiny_images(tmp_path, "img")):
         sg.manual_seed(0)
