@@ -332,12 +332,9 @@ def _implausible(x, target, result, name) -> list[str]:
 
 
 def _cmd_recipes(args) -> int:
-    from .recipes import DEFAULT_MODEL, RECIPES  # noqa: PLC0415
+    from .recipes import describe  # noqa: PLC0415
 
-    for (data, model), fields in RECIPES.items():
-        mark = " (default)" if DEFAULT_MODEL.get(data) == model else ""
-        print(f"{data} --model {model}{mark}:")
-        print("   " + "  ".join(f"{k}={v}" for k, v in fields.items()))
+    print(describe())
     return 0
 
 

@@ -18,8 +18,8 @@ from matplotlib.figure import Figure
 
 from .runs import atomic_write
 
-__all__ = ["image_grid", "save_image_grid", "save_scatter_2d", "save_histogram_1d", "save_loss_curves",
-           "read_metrics_csv", "save_samples_picture"]
+__all__ = ["image_grid", "save_image_grid", "save_scatter_2d", "save_scatter_panels", "save_histogram_1d",
+           "save_loss_curves", "read_metrics_csv", "save_samples_picture"]
 
 
 def _save(fig: Figure, path) -> Path:
@@ -72,9 +72,24 @@ def save_image_grid(images, path, nrow: int | None = None, scale: int = 2) -> Pa
 def save_scatter_2d(samples, path, centers=None, std: float | None = None, title: str | None = None,
                     target=None) -> Path:
     """Generated 2-D points over the target: its modes (and 3-std circles) or a cloud of real samples."""
-    x = np.asarray(samples, dtype=np.float64).reshape(len(samples), -1)
     fig = Figure(figsize=(4.2, 4.2), dpi=100)
-    ax = fig.add_subplot(1, 1, 1)
+    _draw_scatter_2d(fig.add_subplot(1, 1, 1), samples, centers, std, title, target)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def save_scatter_panels(panels, path, centers=None, std: float | None = None) -> Path:
+    """Several 2-D sample sets side by side, one scatter each over the same modes: ``panels`` is a list of
+    (samples, title)."""
+    fig = Figure(figsize=(3.6 * len(panels), 3.9), dpi=100)
+    for i, (samples, title) in enumerate(panels):
+        _draw_scatter_2d(fig.add_subplot(1, len(panels), i + 1), samples, centers, std, title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _draw_scatter_2d(ax, samples, centers=None, std=None, title=None, target=None):
+    x = np.asarray(samples, dtype=np.float64).reshape(len(samples), -1)
     if target is not None:
         t = np.asarray(target)
         ax.scatter(t[:, 0], t[:, 1], s=2, c="tab:gray", alpha=0.3, label="real", linewidths=0)
@@ -92,8 +107,6 @@ def save_scatter_2d(samples, path, centers=None, std: float | None = None, title
     ax.legend(loc="upper right", fontsize=7, markerscale=2)
     if title:
         ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    return _save(fig, path)
 
 
 def _circle(center, radius):
