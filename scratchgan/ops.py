@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import warnings
 from collections import namedtuple
 
 from . import backend as B
@@ -1152,8 +1153,6 @@ _bind()
 def _softmax_dim(x: Tensor, dim, who: str) -> int:
     """PyTorch's implicit dim for a legacy ``softmax(x)`` call: 0 for 0-, 1- and 3-D input, else 1."""
     if dim is None:
-        import warnings  # noqa: PLC0415
-
         warnings.warn(f"Implicit dimension choice for {who} has been deprecated. "
                       "Change the call to include dim=X as an argument.", stacklevel=3)
         dim = 0 if x.ndim in (0, 1, 3) else 1
@@ -1206,9 +1205,9 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     if idx.size and int(idx.min()) < 0:
         raise RuntimeError("one_hot: class values must be non-negative.")
     if num_classes == -1:
-        num_classes = int(idx.max()) + 1 if idx.size else 0
         if not idx.size:
             raise RuntimeError("one_hot: can not infer total number of classes from empty tensor.")
+        num_classes = int(idx.max()) + 1
     elif idx.size and int(idx.max()) >= num_classes:
         raise RuntimeError(f"one_hot: class values must be smaller than num_classes ({num_classes}), "
                            f"got {int(idx.max())}.")
