@@ -355,6 +355,8 @@ def main(argv=None) -> int:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (CheckpointError, DatasetNotFoundError, IDXError, ValueError, RuntimeError, OSError) as e:
+        if isinstance(e, OSError) and e.filename and e.strerror:
+            e = f"{e.filename}: {e.strerror}"  # the file first, without the [Errno N]
         print(f"scratchgan {args.command}: error: {e}", file=sys.stderr)
         return 1
 
