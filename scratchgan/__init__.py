@@ -4,7 +4,7 @@
 ``import scratchgan.optim as optim`` run a PyTorch GAN tutorial unchanged.
 Start reading at ``tensor.py`` (the autograd engine), then ``ops.py``.
 """
-from . import autograd, backend, backends, cuda, functional, losses, nn, optim  # noqa: F401
+from . import autograd, backend, backends, cuda, functional, losses, nn, optim, utils  # noqa: F401
 from .backend import device
 from .creation import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor, arange,
                        as_tensor, empty, eye, from_numpy, full, full_like, is_tensor, linspace, manual_seed, ones,
@@ -13,7 +13,9 @@ from .ops import (abs, add, argmax, argmin, cat, chunk, clamp, clone, div, eq, e
                   logsigmoid, logsumexp, lt, masked_fill, matmul, max, maximum, mean, min, minimum, mul, ne, neg, norm,
                   permute, pow, relu, repeat_interleave, reshape, sigmoid, softplus, split, sqrt, squeeze, stack, std,
                   sub, sum, t, tanh, transpose, unsqueeze, var, where)
+from .generator import Generator
 from .ops import log_softmax, softmax
+from .serialization import load, save
 from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
 __version__ = "0.1.0"

@@ -150,9 +150,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float 
 
 
 def Variable(data, requires_grad: bool = False, volatile: bool = False):  # noqa: N802 - PyTorch's name
-    """Old PyTorch's wrapper, now the identity: returns ``data`` as a Tensor (``requires_grad=True``
-    turns it into a leaf that requires grad, as ``Variable(t, requires_grad=True)`` did)."""
-    t = data if isinstance(data, Tensor) else Tensor(data)
-    if requires_grad and not t.requires_grad:
-        t.requires_grad_(True)
-    return t
+    """Old PyTorch's wrapper, as PyTorch keeps it: a new leaf sharing ``data``'s memory (and version
+    counter), requiring grad if asked (``Variable(t, requires_grad=True)``)."""
+    t = (data if isinstance(data, Tensor) else Tensor(data)).detach()
+    return t.requires_grad_(requires_grad) if requires_grad else t

@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .runs import atomic_write
+from .runs import CHECKPOINT, RUN_FILES, atomic_write
 
 FORMAT = "scratchgan-checkpoint"
 VERSION = 1
 
-__all__ = ["CheckpointError", "Checkpoint", "save_checkpoint", "load_checkpoint", "FORMAT", "VERSION"]
+__all__ = ["CheckpointError", "Checkpoint", "save_checkpoint", "load_checkpoint", "describe_run", "FORMAT", "VERSION"]
 
 
 class CheckpointError(ValueError):
@@ -110,8 +110,8 @@ def save_checkpoint(path, models: dict, optimizers: dict, meta: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {}
     for name, module in models.items():
-        for key, value in module.state_dict().items():
-            arrays[f"{name}/{key}"] = value
+        for key, value in module.state_dict().items():  # Tensors (views of the model) -> host arrays
+            arrays[f"{name}/{key}"] = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
     meta = dict(meta, format=FORMAT, version=VERSION, optimizers={})
     for name, opt in optimizers.items():
         meta["optimizers"][name] = _flatten_optimizer(name, opt.state_dict(), arrays)
@@ -133,6 +133,15 @@ def _read_all(path: Path) -> dict:
         raise CheckpointError(f"{path}: no such checkpoint file")
     if path.is_dir():
         raise CheckpointError(f"{path}: is a folder, not a checkpoint file (did you mean {path / 'checkpoint.npz'}?)")
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic == b"\x93NUMPY":
+        raise CheckpointError(f"{path}: is a .npy array (samples written by `scratchgan sample`?), not a checkpoint; "
+                              f"give a run's checkpoint.npz, or its run folder")
+    if not magic.startswith(b"PK"):
+        what = "an empty file" if not magic else "not a .npz archive"
+        raise CheckpointError(f"{path}: not a scratchgan checkpoint ({what}); give a run's checkpoint.npz, or its "
+                              f"run folder")
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
@@ -181,3 +190,12 @@ def load_checkpoint(path) -> Checkpoint:
                   for g in flat["param_groups"]]
         ckpt.optimizers[name] = {"state": dict(sorted(state.items())), "param_groups": groups}
     return ckpt
+
+
+def describe_run(folder) -> str:
+    """'a run at step 9026' (from its checkpoint), or the files it has."""
+    folder = Path(folder)
+    try:
+        return f"a run at step {load_checkpoint(folder / CHECKPOINT).step}"
+    except CheckpointError:
+        return "a run (" + ", ".join(n for n in RUN_FILES if (folder / n).exists()) + ")"

@@ -16,13 +16,15 @@ Every dataset has a recipe (``scratchgan.recipes``); options given on the comman
 from __future__ import annotations
 
 import argparse
+import math
 import secrets
+import signal
 import sys
 from pathlib import Path
 
 __all__ = ["main", "build_parser", "config_from_args"]
 
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, the shell's code for a run stopped by Ctrl-C (143 = 128 + SIGTERM)
 OBJECTIVE_NAMES = ("ns", "minimax", "wgan", "wgan-gp", "hinge")  # losses.OBJECTIVES (not imported at start-up)
 
 # Options of `train` that a resumed run may change; everything else comes from the checkpoint.
@@ -41,6 +43,16 @@ def _nonneg_int(s: str) -> int:
     v = int(s)
     if v < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {s}")
+    return v
+
+
+def _finite_float(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {s!r}") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {s}")
     return v
 
 
@@ -79,13 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--conditional", action="store_true",
                    help="class-conditional G and D (labelled image data): sample --class K draws class K")
     t.add_argument("--batch-size", type=_positive_int, dest="batch_size")
-    t.add_argument("--lr", type=float, help="learning rate (G, and D unless --lr-d)")
-    t.add_argument("--lr-d", type=float, dest="lr_d", help="D's learning rate")
-    t.add_argument("--betas", type=float, nargs=2, metavar=("B1", "B2"), help="Adam betas")
-    t.add_argument("--lr-decay", type=float, dest="lr_decay", metavar="FRACTION",
+    t.add_argument("--lr", type=_finite_float, help="learning rate (G, and D unless --lr-d)")
+    t.add_argument("--lr-d", type=_finite_float, dest="lr_d", help="D's learning rate")
+    t.add_argument("--betas", type=_finite_float, nargs=2, metavar=("B1", "B2"), help="Adam betas")
+    t.add_argument("--lr-decay", type=_finite_float, dest="lr_decay", metavar="FRACTION",
                    help="decay both lrs linearly to 0 over this last fraction of the run (0 = off)")
     t.add_argument("--d-steps", type=_positive_int, dest="d_steps", help="D updates per G update")
-    t.add_argument("--label-smoothing", type=float, dest="label_smoothing", metavar="S",
+    t.add_argument("--label-smoothing", type=_finite_float, dest="label_smoothing", metavar="S",
                    help="one-sided label smoothing: real label 1 - S")
     t.add_argument("--pack", type=_positive_int, metavar="M", help="PacGAN: D judges M samples at once")
     t.add_argument("--nz", type=_positive_int, help="latent size")
@@ -93,10 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--depth", type=_positive_int, help="toy MLP hidden layers")
     t.add_argument("--ngf", type=_positive_int, help="DCGAN generator width")
     t.add_argument("--ndf", type=_positive_int, help="DCGAN discriminator width")
-    t.add_argument("--seed", type=int, help="random seed (default: a random one, printed)")
+    t.add_argument("--seed", type=_nonneg_int, help="random seed, >= 0 (default: a random one, printed)")
     t.add_argument("--device", help="auto (cuda if available), cpu or cuda")
-    t.add_argument("--out", metavar="DIR", help="run folder (default runs/<data>)")
+    t.add_argument("--out", metavar="DIR", help="run folder (default runs/<data>, or runs/<data>-2, ... when that "
+                                                "holds a run)")
     t.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint.npz (or its run folder)")
+    t.add_argument("--overwrite", action="store_true",
+                   help="delete the run that --out holds and start over there (without it, a folder that holds a "
+                        "run is refused, except the resumed run's own)")
     t.add_argument("--data-dir", dest="data_dir", metavar="DIR", help="folder holding the dataset's IDX files")
     t.add_argument("--checkpoint-every", type=_nonneg_int, dest="checkpoint_every", metavar="N",
                    help="steps between checkpoints (0: only at the end)")
@@ -108,10 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar or progress lines")
 
     s = sub.add_parser("sample", help="draw samples from a trained generator into a .npy file")
-    s.add_argument("--checkpoint", required=True, metavar="CKPT")
+    s.add_argument("--checkpoint", required=True, metavar="CKPT", help="a checkpoint.npz (or its run folder)")
     s.add_argument("--n", type=_positive_int, default=2500, help="number of samples (default 2500)")
     s.add_argument("--out", required=True, metavar="FILE.npy")
-    s.add_argument("--seed", type=int, default=None, help="noise seed (default: a random one, printed)")
+    s.add_argument("--seed", type=_nonneg_int, default=None, help="noise seed (default: a random one, printed)")
     s.add_argument("--device", default="auto")
     s.add_argument("--class", type=int, dest="klass", metavar="K", help="conditional model: draw class K")
     s.add_argument("--raw", action="store_true", help="sample the trained G, not its moving average (--ema runs)")
@@ -122,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--checkpoint", metavar="CKPT", help="draw --n fresh samples from this checkpoint")
     e.add_argument("--data", help="the target (toy datasets only; default: the checkpoint's)")
     e.add_argument("--n", type=_positive_int, default=2500)
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--seed", type=_nonneg_int, default=0)
     e.add_argument("--device", default="auto")
     e.add_argument("--raw", action="store_true", help="with --checkpoint: the trained G, not its moving average")
 
@@ -137,7 +153,7 @@ def config_from_args(args: argparse.Namespace):
     from .losses import objective  # noqa: PLC0415
     from .train import TrainConfig, config_from_checkpoint  # noqa: PLC0415
 
-    given = {k: v for k, v in vars(args).items() if k != "command"}
+    given = {k: v for k, v in vars(args).items() if k not in ("command", "overwrite")}
     if "betas" in given:
         given["betas"] = tuple(given["betas"])
     if "resume" in given:
@@ -173,17 +189,24 @@ def config_from_args(args: argparse.Namespace):
 
 
 def _cmd_train(args) -> int:
-    from .checkpoint import load_checkpoint  # noqa: PLC0415
+    from . import runs  # noqa: PLC0415
+    from .checkpoint import describe_run, load_checkpoint  # noqa: PLC0415
     from .train import NonFiniteLossError, generate, models_from_checkpoint, train  # noqa: PLC0415
 
     config = config_from_args(args)
+    overwrite = getattr(args, "overwrite", False)
+    if not any(hasattr(args, k) for k in ("out", "resume", "overwrite")) and runs.holds_run(config.out):
+        fresh = str(runs.fresh_folder(config.out))  # the default folder holds a run: keep it, use the next one
+        print(f"note: {config.out} holds {describe_run(config.out)}; this run goes to {fresh} "
+              f"(to continue that one: --resume {config.out}; to replace it: --out {config.out} --overwrite)")
+        config.out = fresh
     try:
-        result = train(config)
+        result = train(config, overwrite=overwrite)
     except NonFiniteLossError as e:
         print(f"scratchgan: {e}", file=sys.stderr)
         return 1
     if result.interrupted:
-        return EXIT_INTERRUPTED
+        return 128 + (result.signal or signal.SIGINT)
     if config.dry_run:  # check the checkpoint end to end: it loads, rebuilds G and samples
         ckpt = load_checkpoint(result.checkpoint)
         G, _, nz, _ = models_from_checkpoint(result.checkpoint, device=config.device)
@@ -197,6 +220,7 @@ def _cmd_train(args) -> int:
 def _cmd_sample(args) -> int:
     import numpy as np  # noqa: PLC0415
 
+    from . import runs  # noqa: PLC0415
     from .train import generate, models_from_checkpoint  # noqa: PLC0415
 
     seed = args.seed
@@ -210,7 +234,8 @@ def _cmd_sample(args) -> int:
     if out.suffix != ".npy":
         out = out.with_name(out.name + ".npy")  # what np.save would do silently
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(out, x.astype(np.float32))
+    with runs.atomic_write(out, "wb") as f:
+        np.save(f, x.astype(np.float32))
     which = f", class {args.klass}" if args.klass is not None else ""
     print(f"wrote {len(x)} samples of shape {x.shape[1:]} ({config.data}{which}) to {out}")
     return 0
@@ -249,22 +274,67 @@ def _cmd_evaluate(args) -> int:
     else:
         if not name:
             raise ValueError("evaluate --samples needs --data (ring8, grid25 or gauss1d)")
-        x = np.load(args.samples, allow_pickle=False)
+        x = _load_samples(args.samples)
         source = f"{len(x)} samples from {args.samples}"
     target = datasets.toy_dataset(name)
     if x.ndim != 2 or x.shape[1] != target.dim:
         raise ValueError(f"{source}: shape {x.shape} is not (N, {target.dim}) for {name}")
-    print(metrics.format_report(evaluate_samples(x, target), f"{name}: {source}"))
+    result = evaluate_samples(x, target)
+    for warning in _implausible(x, target, result, name):
+        print(f"warning: {warning}", file=sys.stderr)
+    print(metrics.format_report(result, f"{name}: {source}"))
     return 0
 
 
-def _cmd_recipes(args) -> int:
-    from .recipes import DEFAULT_MODEL, RECIPES  # noqa: PLC0415
+def _load_samples(path):
+    """A .npy array of samples, or a ValueError that says what the file is instead."""
+    import numpy as np  # noqa: PLC0415
 
-    for (data, model), fields in RECIPES.items():
-        mark = " (default)" if DEFAULT_MODEL.get(data) == model else ""
-        print(f"{data} --model {model}{mark}:")
-        print("   " + "  ".join(f"{k}={v}" for k, v in fields.items()))
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise ValueError(f"--samples {path}: no such file") from None
+        raise ValueError(f"--samples {path}: not a .npy array of samples (written by `scratchgan sample`): "
+                         f"{e}") from None
+    if not isinstance(x, np.ndarray):  # an .npz archive: a checkpoint, or np.savez output
+        x.close()
+        raise ValueError(f"--samples {path}: is a .npz archive, not a .npy array of samples; to evaluate a "
+                         f"checkpoint, use `scratchgan evaluate --checkpoint {path}`")
+    if not np.issubdtype(x.dtype, np.number):
+        raise ValueError(f"--samples {path}: holds {x.dtype} values, not numbers")
+    return x
+
+
+def _implausible(x, target, result, name) -> list[str]:
+    """Why the numbers may mean nothing: NaN samples (a diverged G), or samples of another distribution."""
+    import numpy as np  # noqa: PLC0415
+
+    warnings = []
+    finite = np.isfinite(x).all(axis=1)
+    if not finite.all():
+        warnings.append(f"{int((~finite).sum())} of {len(x)} samples are NaN or infinite (a diverged generator?); "
+                        f"they count as misses")
+    if finite.any():
+        lo, hi = x[finite].min(axis=0), x[finite].max(axis=0)
+        span = " × ".join(f"[{a:.3g}, {b:.3g}]" for a, b in zip(lo, hi))
+        c_lo, c_hi = target.centers.min(axis=0) - 3 * target.std, target.centers.max(axis=0) + 3 * target.std
+        modes = " × ".join(f"[{a:.3g}, {b:.3g}]" for a, b in zip(c_lo, c_hi))
+        if target.dim == 1:
+            far = abs(float(np.mean(x[finite])) - float(target.centers[0, 0])) > 3 * target.std
+        else:
+            far = result.high_quality_pct < 1.0
+        if far:
+            warnings.append(f"the samples (spanning {span}) hardly touch {name} (its mass lies in {modes}): "
+                            f"are they samples of another dataset?  --data names the target they are judged "
+                            f"against")
+    return warnings
+
+
+def _cmd_recipes(args) -> int:
+    from .recipes import describe  # noqa: PLC0415
+
+    print(describe())
     return 0
 
 

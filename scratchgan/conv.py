@@ -426,6 +426,8 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     """2-D cross-correlation, PyTorch's ``F.conv2d``: x (N, C, H, W), weight (O, C, kh, kw), bias (O,).
 
     Output (N, O, Ho, Wo) with Ho = ⌊(H + 2·padding − dilation·(kh − 1) − 1)/stride⌋ + 1.
+    The plain version (im2col by indexing, one matmul, autograd for the backward) is
+    ``scratchgan.reference.conv2d``; the tests check that both agree, values and gradients.
     """
     _check_groups(groups, _who)
     _check_4d(weight, _who, "weight")
@@ -449,7 +451,9 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
         return (gx, gw) if bias is None else (gx, gw, gb)
 
     parents = (x, weight) if bias is None else (x, weight, bias)
-    return apply_op(data, parents, backward, "conv2d")
+    # dx reads W, dW reads x
+    return apply_op(data, parents, backward, "conv2d", saved=(weight if x.requires_grad else None,
+                                                               x if weight.requires_grad else None))
 
 
 def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
@@ -462,6 +466,7 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     Output (N, C_out, Hout, Wout), Hout = (H − 1)·stride − 2·padding + dilation·(kh − 1)
     + output_padding + 1.  ``output_size`` (H, W) may be given instead of ``output_padding``,
     as ``nn.ConvTranspose2d.forward(x, output_size)`` allows.
+    The plain version (one matmul, then col2im by a scatter-add) is ``scratchgan.reference.conv_transpose2d``.
     """
     _check_groups(groups, _who)
     _check_4d(weight, _who, "weight")
@@ -497,7 +502,9 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
         return (gx, gw) if bias is None else (gx, gw, gb)
 
     parents = (x, weight) if bias is None else (x, weight, bias)
-    return apply_op(data, parents, backward, "conv_transpose2d")
+    # dx reads W, dW reads x
+    return apply_op(data, parents, backward, "conv_transpose2d", saved=(weight if x.requires_grad else None,
+                                                                         x if weight.requires_grad else None))
 
 
 def conv2d_weight(x: Tensor, weight_size, grad_output: Tensor, stride=1, padding=0, dilation=1,
@@ -523,7 +530,9 @@ def conv2d_weight(x: Tensor, weight_size, grad_output: Tensor, stride=1, padding
         gg = _crop(conv2d(x, gw, None, stride, padding, dilation), g.shape[2:]) if g.requires_grad else None
         return gx, gg
 
-    return apply_op(data, (x, g), backward, "conv2d_weight")
+    # bilinear: dx reads g, dg reads x
+    return apply_op(data, (x, g), backward, "conv2d_weight", saved=(g if x.requires_grad else None,
+                                                                     x if g.requires_grad else None))
 
 
 # ---- nearest-neighbour upsampling -----------------------------------------------------------------
@@ -555,14 +564,14 @@ def _upsample_nearest_op(x, fh, fw):
     def backward(g, out):  # each input pixel feeds fh·fw outputs: its gradient is their sum
         return (_sum_pool_op(g, fh, fw),)
 
-    return apply_op(_upsample_array(x.array, fh, fw), (x,), backward, "upsample_nearest")
+    return apply_op(_upsample_array(x.array, fh, fw), (x,), backward, "upsample_nearest", saved=())
 
 
 def _sum_pool_op(g, fh, fw):
     def backward(gg, out):  # the adjoint of the block sum is the repetition
         return (_upsample_nearest_op(gg, fh, fw),)
 
-    return apply_op(_sum_pool_array(g.array, fh, fw), (g,), backward, "sum_pool")
+    return apply_op(_sum_pool_array(g.array, fh, fw), (g,), backward, "sum_pool", saved=())
 
 
 def interpolate(x: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None) -> Tensor:
@@ -635,12 +644,6 @@ class _PoolGeometry:
             o -= 1
         return o
 
-    @property
-    def non_overlapping(self) -> bool:
-        """Windows tile the input exactly from its corner: a reshape and a sum, no strided view."""
-        return ((self.kh, self.kw) == (self.sh, self.sw) and self.ph == self.pw == 0
-                and self.rows <= self.h and self.cols <= self.w)
-
     def divisor(self, xp, count_include_pad: bool, dtype):
         """(Ho, Wo) window sizes: within the padded input (count_include_pad) or within the input."""
         def counts(o, s, k, p, n):
@@ -654,53 +657,72 @@ class _PoolGeometry:
                 * counts(self.wo, self.sw, self.kw, self.pw, self.w)[None, :])
 
 
+def _zeros_in_layout(like, shape):
+    """Zeros of an (N, C, H, W) ``shape`` in ``like``'s memory order: channels-last if it is (as the
+    convolutions' outputs are), else C order, so the slice adds below read and write matching orders."""
+    xp = B.get_array_module(like)
+    if not like.flags.c_contiguous and like.transpose(0, 2, 3, 1).flags.c_contiguous:
+        n, c, h, w = shape
+        return xp.zeros((n, h, w, c), dtype=like.dtype).transpose(0, 3, 1, 2)
+    return xp.zeros(shape, dtype=like.dtype)
+
+
+def _strided_sum(a, axis: int, k: int, s: int, o: int):
+    """t[..., q, ...] = Σ_{i<k} a[..., q·s + i, ...] along ``axis``, for q < o: k vectorised slice adds."""
+    def view(i):
+        key = [slice(None)] * 4
+        key[axis] = slice(i, i + (o - 1) * s + 1, s)
+        return a[tuple(key)]
+    out = view(0).copy(order="K")  # "K": keeps a channels-last layout
+    for i in range(1, k):
+        out += view(i)
+    return out
+
+
+def _strided_sum_adjoint(g, axis: int, k: int, s: int, size: int):
+    """The adjoint of _strided_sum: each g[q] is added back to the k positions q·s + i (size positions)."""
+    shape = list(g.shape)
+    shape[axis] = size
+    out = _zeros_in_layout(g, shape)
+    o = g.shape[axis]
+    for i in range(k):
+        key = [slice(None)] * 4
+        key[axis] = slice(i, i + (o - 1) * s + 1, s)
+        out[tuple(key)] += g
+    return out
+
+
 def _window_sum_array(x, pg: _PoolGeometry):
-    """s[n, c, i, j] = Σ over window (i, j) of the zero-padded x."""
-    xp = B.get_array_module(x)
-    n, c = x.shape[:2]
-    if pg.non_overlapping:
-        part = x[:, :, :pg.rows, :pg.cols]
-        return part.reshape(n, c, pg.ho, pg.kh, pg.wo, pg.kw).sum(axis=(3, 5))
-    pad = xp.zeros((n, c, pg.rows, pg.cols), dtype=x.dtype)
-    h, w = min(pg.h, pg.rows - pg.ph), min(pg.w, pg.cols - pg.pw)  # the rows/columns windows reach
-    pad[:, :, pg.ph:pg.ph + h, pg.pw:pg.pw + w] = x[:, :, :h, :w]
-    sN, sC, sH, sW = pad.strides
-    windows = xp.lib.stride_tricks.as_strided(pad, (n, c, pg.ho, pg.wo, pg.kh, pg.kw),
-                                              (sN, sC, pg.sh * sH, pg.sw * sW, sH, sW))
-    return windows.sum(axis=(4, 5))
+    """s[n, c, i, j] = Σ over window (i, j) of the zero-padded x.  Separable: a strided sum down the
+    rows, then one along the columns (kh + kw slice adds, no loop over pixels)."""
+    if pg.ph == pg.pw == 0 and pg.rows <= pg.h and pg.cols <= pg.w:
+        src = x  # every window lies inside x: no padded copy
+    else:
+        src = _zeros_in_layout(x, x.shape[:2] + (pg.rows, pg.cols))
+        h, w = min(pg.h, pg.rows - pg.ph), min(pg.w, pg.cols - pg.pw)  # the rows/columns windows reach
+        src[:, :, pg.ph:pg.ph + h, pg.pw:pg.pw + w] = x[:, :, :h, :w]
+    return _strided_sum(_strided_sum(src, 2, pg.kh, pg.sh, pg.ho), 3, pg.kw, pg.sw, pg.wo)
 
 
 def _window_sum_adjoint_array(g, pg: _PoolGeometry):
     """The adjoint of the window sum: every input pixel gets the sum of g over the windows that
-    cover it.  One strided slice add per kernel offset (kh·kw adds), then the padding is cut off."""
-    xp = B.get_array_module(g)
-    n, c = g.shape[:2]
-    if pg.non_overlapping:
-        tiles = xp.broadcast_to(g[:, :, :, None, :, None], (n, c, pg.ho, pg.kh, pg.wo, pg.kw))
-        tiles = tiles.reshape(n, c, pg.rows, pg.cols)
-        if (pg.rows, pg.cols) == (pg.h, pg.w):
-            return tiles
-        out = xp.zeros((n, c, pg.h, pg.w), dtype=g.dtype)
-        out[:, :, :pg.rows, :pg.cols] = tiles
-        return out
-    full = xp.zeros((n, c, max(pg.rows, pg.ph + pg.h), max(pg.cols, pg.pw + pg.w)), dtype=g.dtype)
-    hi, wi = (pg.ho - 1) * pg.sh + 1, (pg.wo - 1) * pg.sw + 1
-    for i in range(pg.kh):
-        for j in range(pg.kw):
-            full[:, :, i:i + hi:pg.sh, j:j + wi:pg.sw] += g
+    cover it.  The two strided sums' adjoints in reverse order, then the padding is cut off."""
+    rows, cols = max(pg.rows, pg.ph + pg.h), max(pg.cols, pg.pw + pg.w)
+    t = _strided_sum_adjoint(g, 3, pg.kw, pg.sw, cols)
+    full = _strided_sum_adjoint(t, 2, pg.kh, pg.sh, rows)
     return full[:, :, pg.ph:pg.ph + pg.h, pg.pw:pg.pw + pg.w]
 
 
 def _window_sum(x: Tensor, pg: _PoolGeometry) -> Tensor:
     # d(window sum) = the adjoint: each pixel collects g from every window that contains it
     return apply_op(_window_sum_array(x.array, pg), (x,), lambda g, out: (_window_sum_adjoint(g, pg),),
-                    "window_sum")
+                    "window_sum", saved=())
 
 
 def _window_sum_adjoint(g: Tensor, pg: _PoolGeometry) -> Tensor:
     # linear, so its own adjoint is the window sum again (double backprop)
     return apply_op(_window_sum_adjoint_array(g.array, pg), (g,), lambda gg, out: (_window_sum(gg, pg),),
-                    "window_sum_adjoint")
+                    "window_sum_adjoint", saved=())
 
 
 def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,

@@ -296,12 +296,20 @@ def download_dataset(name: str, dest: str | os.PathLike | None = None, split: st
 
 def resolve_dataset_dir(name: str, data_dir: str | os.PathLike | None = None, split: str = "train",
                         download: bool = True, urlopen=urllib.request.urlopen) -> Path:
-    """Folder holding `split` of a named set: data_dir (or data_dir/name), the cache, system dirs, then download."""
+    """Folder holding `split` of a named set: data_dir (or data_dir/name) when given, else the cache, the
+    system dirs, then a download."""
     if name not in IMAGE_DATASETS:
         raise ValueError(f"unknown image dataset {name!r}; known: {', '.join(IMAGE_DATASETS)}")
     ds = IMAGE_DATASETS[name]
-    candidates = [Path(data_dir), Path(data_dir) / name] if data_dir is not None else []
-    candidates += [cache_root() / name, *ds.system_dirs]
+    if data_dir is not None:  # asked for by name: that folder or none (never another copy found elsewhere)
+        for folder in (Path(data_dir), Path(data_dir) / name):
+            if _has_split(folder, split):
+                return folder
+        raise DatasetNotFoundError(
+            f"--data-dir {data_dir}: no {name} {split} images there (looked for {ds.split_files(split)[0]} "
+            f"in {data_dir} and {Path(data_dir) / name}); give the folder that holds them, or leave out "
+            f"--data-dir to use {cache_root() / name}\n" + _instructions(ds, split))
+    candidates = [cache_root() / name, *ds.system_dirs]
     for folder in candidates:
         if _has_split(folder, split):
             return folder

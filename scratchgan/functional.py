@@ -9,21 +9,32 @@ from __future__ import annotations
 from . import backend as B
 from . import losses as L
 from .losses import _check_same_shape, bce, bce_with_logits, reduce
+from . import ops
 from .ops import embedding as _embedding
-from .ops import (leaky_relu, linear, log_softmax, logsigmoid, normalize, one_hot, pad, relu, sigmoid, softmax,
+from .ops import (leaky_relu_, linear, log_softmax, logsigmoid, normalize, one_hot, pad, relu_, sigmoid, softmax,
                   softplus, tanh)
 from .tensor import Tensor
 from .conv import avg_pool2d, conv2d, conv_transpose2d, interpolate, upsample_nearest
 from .norm import batch_norm, group_norm, instance_norm, layer_norm
 
 __all__ = [
-    "linear", "relu", "leaky_relu", "tanh", "sigmoid", "softplus", "logsigmoid", "dropout",
+    "linear", "relu", "relu_", "leaky_relu", "leaky_relu_", "tanh", "sigmoid", "softplus", "logsigmoid", "dropout",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss",
     "conv2d", "conv_transpose2d", "batch_norm", "interpolate", "upsample_nearest",
     "layer_norm", "instance_norm", "group_norm", "avg_pool2d", "l1_loss", "nll_loss", "cross_entropy",
     "softmax", "log_softmax", "one_hot", "pad", "normalize",
 ]
 __all__ += ["embedding"]
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 - PyTorch's names
+    """max(x, 0); ``inplace=True`` writes into ``input`` and returns it (autograd's rules: tensor.py)."""
+    return relu_(input) if inplace else ops.relu(input)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:  # noqa: A002
+    """max(x, s·x); ``inplace=True`` writes into ``input`` and returns it."""
+    return leaky_relu_(input, negative_slope) if inplace else ops.leaky_relu(input, negative_slope)
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:

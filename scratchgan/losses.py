@@ -74,7 +74,7 @@ def bce_with_logits(logits: Tensor, targets, weight=None, reduction: str = "mean
         gy = -g * x if y.requires_grad else None
         return gx, gy
 
-    loss = apply_op(data, (x, y), backward, "bce_with_logits")
+    loss = apply_op(data, (x, y), backward, "bce_with_logits", saved=(x, y if x.requires_grad else None))
     if weight is not None:
         loss = loss * weight
     return reduce(loss, reduction)
@@ -108,7 +108,7 @@ def bce(probs: Tensor, targets, weight=None, reduction: str = "mean") -> Tensor:
         gy = g * Tensor(log_q - log_p) if y.requires_grad else None
         return gp, gy
 
-    loss = apply_op(data, (p, y), backward, "bce")
+    loss = apply_op(data, (p, y), backward, "bce", saved=(p, y) if p.requires_grad else ())
     if weight is not None:
         loss = loss * weight
     return reduce(loss, reduction)

@@ -21,7 +21,7 @@ import math
 
 from . import backend as B
 from .ops import broadcast_to, mean, reshape
-from .tensor import Tensor, apply_op, is_grad_enabled
+from .tensor import OUTPUT, Tensor, apply_op, is_grad_enabled
 from .workspace import WORKSPACE
 
 __all__ = ["batch_norm", "channel_sum", "channel_dot", "channel_affine", "standardize", "layer_norm", "instance_norm",
@@ -79,7 +79,7 @@ def channel_sum(x: Tensor) -> Tensor:
     def backward(g, out):  # d s[c] / d x[n,c,h,w] = 1: broadcast g back over the summed axes
         return (broadcast_to(reshape(g, _channel_shape(len(shape), shape[1])), shape),)
 
-    return apply_op(_channel_sum_array(x.array), (x,), backward, "channel_sum")
+    return apply_op(_channel_sum_array(x.array), (x,), backward, "channel_sum", saved=())
 
 
 def channel_dot(a: Tensor, b: Tensor) -> Tensor:
@@ -92,7 +92,8 @@ def channel_dot(a: Tensor, b: Tensor) -> Tensor:
         gb = channel_affine(a, g) if b.requires_grad else None
         return ga, gb
 
-    return apply_op(_channel_dot_array(a.array, b.array), (a, b), backward, "channel_dot")
+    return apply_op(_channel_dot_array(a.array, b.array), (a, b), backward, "channel_dot",
+                    saved=(b if a.requires_grad else None, a if b.requires_grad else None))
 
 
 def channel_affine(x: Tensor, scale: Tensor | None = None, shift: Tensor | None = None,
@@ -134,12 +135,14 @@ def channel_affine(x: Tensor, scale: Tensor | None = None, shift: Tensor | None 
             grads.append(channel_sum(g) if shift.requires_grad else None)
         return tuple(grads)
 
-    parents = []
+    parents, saved = [], []
     for xi, si in terms:
         parents += [xi] + ([si] if si is not None else [])
+        if si is not None:  # dx reads s, ds reads x
+            saved += [si if xi.requires_grad else None, xi if si.requires_grad else None]
     if shift is not None:
         parents.append(shift)
-    return apply_op(data, tuple(parents), backward, "channel_affine")
+    return apply_op(data, tuple(parents), backward, "channel_affine", saved=tuple(saved))
 
 
 # ---- batch normalisation ------------------------------------------------------------------------
@@ -163,6 +166,8 @@ def batch_norm(x: Tensor, running_mean=None, running_var=None, weight: Tensor | 
     Evaluation: the running statistics replace μ and σ², so y is an affine map of x.
 
     ``running_mean``/``running_var`` are Tensors (buffers) or arrays, or None (no tracking).
+    The plain version (the formula as Tensor ops, autograd for the backward) is
+    ``scratchgan.reference.batch_norm``; the tests check that both agree, values and gradients.
     """
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected input of shape (N, C, *), got {x.shape}")
@@ -253,7 +258,8 @@ def _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps,
         return tuple([gx] + ([gw] if weight is not None else []) + ([gb] if bias is not None else []))
 
     parents = (x,) + tuple(p for p in (weight, bias) if p is not None)
-    return apply_op(y, parents, backward, "batch_norm")
+    # the backward rebuilds x − μ from x and scales by γ; μ and 1/σ are kept as arrays
+    return apply_op(y, parents, backward, "batch_norm", saved=(x, weight))
 
 
 # ---- standardisation over chosen axes: LayerNorm, InstanceNorm, GroupNorm -----------------------
@@ -284,7 +290,7 @@ def standardize(x: Tensor, dims, eps: float = 1e-5) -> Tensor:
             inv_t, xhat = Tensor(inv), out.detach()
         return (inv_t * (g - mean(g, dim=dims, keepdim=True) - xhat * mean(g * xhat, dim=dims, keepdim=True)),)
 
-    return apply_op(data, (x,), backward, "standardize")
+    return apply_op(data, (x,), backward, "standardize", saved=(x, OUTPUT))
 
 
 def _affine(y: Tensor, weight, bias, shape) -> Tensor:

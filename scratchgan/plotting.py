@@ -1,6 +1,6 @@
 """Pictures of a run: sample grids, 2-D scatters, 1-D histograms and loss curves (PNG files).
 
-Host-side only: every function takes NumPy arrays and writes one PNG.  Figures are
+Host-side only: every function takes NumPy arrays and writes one PNG, atomically.  Figures are
 drawn with matplotlib's Agg canvas directly (``matplotlib.figure.Figure`` +
 ``FigureCanvasAgg``), never through ``pyplot``, so nothing here changes the
 matplotlib backend of a notebook or script that imports scratchgan, and nothing
@@ -16,15 +16,19 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["image_grid", "save_image_grid", "save_scatter_2d", "save_histogram_1d", "save_loss_curves",
-           "read_metrics_csv", "save_samples_picture"]
+from .runs import atomic_write
+
+__all__ = ["image_grid", "save_image_grid", "save_scatter_2d", "save_scatter_panels", "save_histogram_1d",
+           "save_loss_curves", "read_metrics_csv", "save_samples_picture"]
 
 
 def _save(fig: Figure, path) -> Path:
+    """Written atomically (``runs.atomic_write``): a picture is the old one or the new one, never half."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
-    fig.savefig(path)
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, format=path.suffix[1:] or "png")
     return path
 
 
@@ -68,9 +72,24 @@ def save_image_grid(images, path, nrow: int | None = None, scale: int = 2) -> Pa
 def save_scatter_2d(samples, path, centers=None, std: float | None = None, title: str | None = None,
                     target=None) -> Path:
     """Generated 2-D points over the target: its modes (and 3-std circles) or a cloud of real samples."""
-    x = np.asarray(samples, dtype=np.float64).reshape(len(samples), -1)
     fig = Figure(figsize=(4.2, 4.2), dpi=100)
-    ax = fig.add_subplot(1, 1, 1)
+    _draw_scatter_2d(fig.add_subplot(1, 1, 1), samples, centers, std, title, target)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def save_scatter_panels(panels, path, centers=None, std: float | None = None) -> Path:
+    """Several 2-D sample sets side by side, one scatter each over the same modes: ``panels`` is a list of
+    (samples, title)."""
+    fig = Figure(figsize=(3.6 * len(panels), 3.9), dpi=100)
+    for i, (samples, title) in enumerate(panels):
+        _draw_scatter_2d(fig.add_subplot(1, len(panels), i + 1), samples, centers, std, title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _draw_scatter_2d(ax, samples, centers=None, std=None, title=None, target=None):
+    x = np.asarray(samples, dtype=np.float64).reshape(len(samples), -1)
     if target is not None:
         t = np.asarray(target)
         ax.scatter(t[:, 0], t[:, 1], s=2, c="tab:gray", alpha=0.3, label="real", linewidths=0)
@@ -88,8 +107,6 @@ def save_scatter_2d(samples, path, centers=None, std: float | None = None, title
     ax.legend(loc="upper right", fontsize=7, markerscale=2)
     if title:
         ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    return _save(fig, path)
 
 
 def _circle(center, radius):
@@ -128,12 +145,20 @@ def save_histogram_1d(samples, path, mean: float | None = None, std: float | Non
 
 
 def read_metrics_csv(path) -> dict[str, np.ndarray]:
-    """Columns of a run's metrics.csv as float arrays (empty arrays for an empty log)."""
+    """Columns of a run's metrics.csv as float arrays ({} for an empty log).  A row cut short by a killed
+    write (missing or unreadable values) is skipped."""
     with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
+        reader = csv.DictReader(f)
+        fields = reader.fieldnames or []
+        rows = []
+        for r in reader:
+            try:
+                rows.append([float(r[k]) for k in fields])
+            except (TypeError, ValueError):
+                continue
     if not rows:
         return {}
-    return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+    return dict(zip(fields, np.array(rows, dtype=np.float64).T))
 
 
 def save_loss_curves(metrics, path, title: str | None = None) -> Path:

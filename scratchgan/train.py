@@ -24,19 +24,22 @@ The file reads in the order a run happens:
    along features (toy data) or channels (images): a generator that collapses onto a few
    modes makes packs that look alike, which a packed D spots at once;
 4. **starting a run**: the seed (chosen and printed when not given), the data, the models and
-   optimizers, ``resume`` bit for bit from a checkpoint, the run folder;
+   optimizers, ``resume`` bit for bit from a checkpoint, and the run folder, locked against a second
+   writer (a folder that holds another run is refused unless ``overwrite``);
 5. **the bookkeeping around each step**, each a small named part: the learning-rate schedule,
    ``metrics.csv`` and the progress bar, pictures of fixed noise, an atomic ``checkpoint.npz``
-   every N steps, Ctrl-C that saves and stops, and the guard that stops at the first non-finite
-   loss and keeps the last good checkpoint;
+   every N steps, the guard that stops at the first non-finite loss, weight or optimizer moment and
+   keeps the last good checkpoint, and Ctrl-C or SIGTERM, which save and stop;
 6. **the end of a run**: the final checkpoint, pictures, the evaluation (toy data), and the helpers
    that use a finished run (``generate``, ``models_from_checkpoint``).
 
-How the files of a run folder are written (atomically) lives in ``scratchgan.runs``.
+How the files of a run folder are written (atomically) and locked lives in ``scratchgan.runs``.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import math
 import secrets
 import signal
@@ -55,7 +58,7 @@ from . import metrics as M
 from . import nn
 from . import optim
 from . import runs
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, describe_run, load_checkpoint, save_checkpoint
 from .creation import manual_seed, randint, randn
 from .ema import EMA
 from .tensor import Tensor, no_grad
@@ -177,10 +180,25 @@ class TrainConfig:
             bad(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if not 0.0 <= self.lr_decay <= 1.0:
             bad(f"lr_decay must be a fraction in [0, 1], got {self.lr_decay}")
+        for name in ("lr", "lr_d", "label_smoothing", "lr_decay"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value)):
+                bad(f"{name} must be a finite number, got {value!r}")
         if self.lr <= 0 or (self.lr_d is not None and self.lr_d <= 0):
             bad("learning rates must be positive")
+        if len(self.betas) != 2 or not all(isinstance(b, (int, float)) and 0.0 <= b < 1.0 for b in self.betas):
+            bad(f"betas must be two numbers in [0, 1), got {self.betas}")
         if self.checkpoint_every < 0 or self.log_every < 1:
             bad("checkpoint_every must be >= 0 and log_every >= 1")
+        if self.seed is not None and not (isinstance(self.seed, int) and self.seed >= 0):
+            bad(f"seed (--seed) must be a non-negative integer, got {self.seed!r}")
+        if self.data_dir is not None:
+            if self.is_toy:
+                bad(f"data_dir (--data-dir) is for image datasets; {self.data} is a toy distribution with nothing "
+                    f"to load: leave it out")
+            if not Path(self.data_dir).is_dir():
+                bad(f"data_dir (--data-dir) {self.data_dir}: no such folder (give the folder holding the dataset's "
+                    f"IDX files, or leave it out to use the cache)")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -227,6 +245,7 @@ class TrainResult:
     epoch: float
     checkpoint: Path | None
     interrupted: bool = False
+    signal: int | None = None  # the signal that stopped the run (SIGINT or SIGTERM), when one did
     seconds: float = 0.0
     stats: StepStats | None = None
     evaluation: object = None  # metrics.ModeCoverage / Gaussian1DStats for toy data
@@ -236,34 +255,39 @@ class TrainResult:
 # ----------------------------------------------------------------------------- the loop
 
 
-def train(config: TrainConfig, callbacks=None) -> TrainResult:
-    """Train a GAN as ``config`` says, writing everything into ``config.out``.  See the module docstring."""
-    run = _start_run(config)  # seed, data, models, optimizers, resume, run folder
-    s = run.state
-    try:
-        with _StopRequests() as stop, run.log, run.bar:
-            while s.step < s.total_steps:
-                _set_learning_rates(run, s.step)
-                run.in_step = True  # a hard abort from here to the end of the step keeps the last whole checkpoint
-                s.stats = train_step(s.G, s.D, s.optG, s.optD, run.batches, s.config, run.nz, run.device,
-                                     step=s.step + 1)
-                if s.ema:
-                    s.ema.update(s.G)
-                s.step, run.in_step = s.step + 1, False
-                s.epoch, epochs_done = _epoch_progress(run.batches)
-                # ---- bookkeeping of the step --------------------------------------------------------------
-                _log_step(run)
-                _progress_pictures(run, epochs_done)
-                _checkpoint_if_due(run)
-                for cb in callbacks or ():
-                    cb(s)
-                if stop.requested:
-                    raise KeyboardInterrupt
-    except KeyboardInterrupt:
-        return _stop_interrupted(run)
-    except NonFiniteLossError as e:
-        raise _diverged(run, e) from None
-    return _finish(run)
+def train(config: TrainConfig, callbacks=None, *, overwrite: bool = False) -> TrainResult:
+    """Train a GAN as ``config`` says, writing everything into ``config.out``.  See the module docstring.
+
+    A folder that holds another run is refused unless ``overwrite`` (the run being resumed may continue in
+    its own folder)."""
+    run = _start_run(config, overwrite)  # seed, data, models, optimizers, resume, the run folder (locked)
+    s, stop = run.state, _StopRequests()
+    with run.lock, _named_write_errors(run):
+        try:
+            with stop, _FloatingPointErrors() as fp, run.log, run.bar:
+                while s.step < s.total_steps:
+                    _set_learning_rates(run, s.step)
+                    run.in_step = True  # a hard abort from here to the end of the step keeps the last checkpoint
+                    s.stats = train_step(s.G, s.D, s.optG, s.optD, run.batches, s.config, run.nz, run.device,
+                                         step=s.step + 1)
+                    if s.ema:
+                        s.ema.update(s.G)
+                    s.step, run.in_step = s.step + 1, False
+                    s.epoch, epochs_done = _epoch_progress(run.batches)
+                    # ---- bookkeeping of the step ----------------------------------------------------------
+                    _guard(s, fp)
+                    _log_step(run)
+                    _progress_pictures(run, epochs_done)
+                    _checkpoint_if_due(run)
+                    for cb in callbacks or ():
+                        cb(s)
+                    if stop.requested:
+                        raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            return _stop_interrupted(run, stop.signum)
+        except NonFiniteLossError as e:
+            raise _diverged(run, e) from None
+        return _finish(run)
 
 
 # ----------------------------------------------------------------------------- one step
@@ -368,6 +392,7 @@ class _Run:
     fixed_noise: np.ndarray  # the noise of every progress picture
     fixed_labels: np.ndarray | None  # a conditional run's picture classes: row k of 10 images is class k
     sample_every: int  # steps between progress pictures; 0: one each epoch
+    lock: runs.RunLock  # held from the start of the run to its end
     log: runs.MetricsLog
     bar: object  # tqdm progress bar
     seconds_before: float = 0.0  # training time before a resume
@@ -384,9 +409,9 @@ class _Run:
         return self.seconds_before + time.perf_counter() - self.t_start
 
 
-def _start_run(config: TrainConfig) -> _Run:
-    """Everything before the first step: a copy of the config, checked; the seed; the data; the run folder;
-    models, optimizers and batches drawn from the seed; and, when resuming, the checkpoint's state."""
+def _start_run(config: TrainConfig, overwrite: bool = False) -> _Run:
+    """Everything before the first step: a copy of the config, checked; the seed; the data; the run folder,
+    locked; models, optimizers and batches drawn from the seed; and, when resuming, the checkpoint's state."""
     config = dataclasses.replace(config)
     config.validate()
     ckpt = load_checkpoint(runs.checkpoint_path(config.resume)) if config.resume else None
@@ -399,7 +424,6 @@ def _start_run(config: TrainConfig) -> _Run:
     real, target, labels = load_training_data(config, seed, with_labels=config.conditional)
     if config.conditional:
         config.num_classes = config.num_classes or int(labels.max()) + 1
-    out = _open_run_folder(config, resuming=ckpt is not None)
 
     # Models, optimizers and data: all drawn from the seed, so a run is a function of its config.
     manual_seed(seed)
@@ -420,15 +444,20 @@ def _start_run(config: TrainConfig) -> _Run:
     state = TrainState(config, G, D, optG, optD, total_steps=total, ema=EMA(G, config.ema) if config.ema else None)
     seconds_before = _resume(ckpt, state, batches) if ckpt is not None else 0.0
 
-    runs.write_json(out / "config.json", config.to_dict())
+    out, lock = _open_run_folder(config, ckpt, overwrite)  # from here until the end of train(), the folder is ours
+    try:
+        runs.write_json(out / "config.json", config.to_dict())  # strict JSON: validate() refused NaN and infinity
+        log = _metrics_log(out, ckpt)
+    except BaseException:
+        lock.release()
+        raise
     _say(config, f"training {config.data} ({'toy MLPs' if config.is_toy else config.model}) on {device}: "
                  f"{total} steps, batch {config.batch_size}, pack {config.pack}, seed {seed}; writing to {out}")
     return _Run(state=state, device=device, nz=nz, batches=batches, target=target, fixed_noise=fixed_noise,
                 fixed_labels=fixed_labels,
                 result=TrainResult(out=out, seed=seed, step=state.step, total_steps=total, epoch=0.0, checkpoint=None),
                 sample_every=config.sample_every or (0 if real.ndim == 4 else max(1, total // 10)),
-                log=runs.MetricsLog(out / "metrics.csv", _CSV_FIELDS, state.step if ckpt is not None else None),
-                bar=_progress_bar(config, total, state.step), seconds_before=seconds_before,
+                lock=lock, log=log, bar=_progress_bar(config, total, state.step), seconds_before=seconds_before,
                 last_good=ckpt.path if ckpt is not None else None, last_epoch_done=_epoch_progress(batches)[1])
 
 
@@ -443,13 +472,34 @@ def _choose_seed(config: TrainConfig, ckpt) -> int:
     return int(config.seed)
 
 
-def _open_run_folder(config: TrainConfig, resuming: bool) -> Path:
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    if not resuming and (out / runs.CHECKPOINT).exists():
-        _say(config, f"note: {out} already holds a run; its files are being replaced "
-                     f"(to continue it instead: --resume {out / runs.CHECKPOINT})", always=True)
-    return out
+def _open_run_folder(config: TrainConfig, ckpt, overwrite: bool) -> tuple[Path, runs.RunLock]:
+    """The run folder, created and locked against a second writer.  A run already in it is refused unless it
+    is the run being resumed or ``overwrite`` asks to delete it; temp files of killed writes are removed."""
+    out = runs.make_folder(config.out)
+    lock = runs.RunLock(out)
+    note = lock.acquire()
+    if note:
+        _say(config, note, always=True)
+    try:
+        own = ckpt is not None and ckpt.path.resolve().parent == out.resolve()
+        if runs.holds_run(out) and not own:
+            what = describe_run(out)
+            if not overwrite:
+                doing = f"resume {ckpt.path} into it" if ckpt is not None else "start a new run in it"
+                raise runs.RunFolderError(
+                    f"{out} already holds {what}; refusing to {doing}, which would replace its checkpoint and "
+                    f"metrics.csv.  To continue that run: scratchgan train --resume {out}.  To keep it: choose "
+                    f"another --out.  To delete it: add --overwrite.")
+            gone = runs.clear_run(out)
+            _say(config, f"--overwrite: deleted {what} in {out} ({len(gone)} files)", always=True)
+        leftovers = runs.remove_leftover_temp_files(out)
+        if leftovers:
+            _say(config, f"note: removed {len(leftovers)} temporary file(s) of writes that were killed in {out}: "
+                         f"{', '.join(p.name for p in leftovers)}", always=True)
+    except BaseException:
+        lock.release()
+        raise
+    return out, lock
 
 
 def _resume(ckpt, state: TrainState, batches: datasets.BatchIterator) -> float:
@@ -659,6 +709,14 @@ def _epoch_progress(it: datasets.BatchIterator) -> tuple[float, int]:
 _CSV_FIELDS = ("step", "epoch", *(f.name for f in dataclasses.fields(StepStats)), "seconds")
 
 
+def _metrics_log(out: Path, ckpt) -> runs.MetricsLog:
+    """A new metrics.csv; on resume it starts with the resumed run's rows up to the checkpoint's step."""
+    if ckpt is None:
+        return runs.MetricsLog(out / "metrics.csv", _CSV_FIELDS)
+    return runs.MetricsLog(out / "metrics.csv", _CSV_FIELDS, keep_through=ckpt.step,
+                           history=ckpt.path.parent / "metrics.csv")
+
+
 def _log_step(run: _Run) -> None:
     """A row of metrics.csv every ``log_every`` steps (and at the last); the bar moves every step."""
     s, c = run.state, run.state.config
@@ -732,11 +790,14 @@ def _sampler(run: _Run) -> nn.Module:
 
 
 def _checkpoint_if_due(run: _Run) -> None:
-    """Every ``checkpoint_every`` steps, after the guard has checked that the weights are finite."""
-    s, c = run.state, run.state.config
-    if c.checkpoint_every and s.step % c.checkpoint_every == 0 and s.step < s.total_steps:
-        _check_weights_finite(s.G, s.D, s.step)
+    """Every ``checkpoint_every`` steps (the guard has scanned this step's weights and moments)."""
+    if _checkpoint_due(run.state):
         run.last_good = run.result.checkpoint = _save(run)
+
+
+def _checkpoint_due(s: TrainState) -> bool:
+    every = s.config.checkpoint_every
+    return bool(every) and s.step % every == 0 and s.step < s.total_steps
 
 
 def _save(run: _Run, completed: bool = False) -> Path:
@@ -751,20 +812,84 @@ def _save(run: _Run, completed: bool = False) -> Path:
     return save_checkpoint(run.out / runs.CHECKPOINT, models, {"optG": s.optG, "optD": s.optD}, meta)
 
 
-def _check_weights_finite(G, D, step):
-    for name, module in (("G", G), ("D", D)):
-        for pname, p in module.named_parameters():
-            xp = B.get_array_module(p.array)
-            if not bool(xp.isfinite(p.array).all()):
-                raise NonFiniteLossError(f"non-finite weights in {name}.{pname} after step {step}", step, None)
+def _guard(s: TrainState, fp: "_FloatingPointErrors") -> None:
+    """Divergence stops the run like a non-finite loss: a NaN or infinity in any weight or optimizer moment
+    (huge gradients overflow Adam's v = E[g²] long before the loss turns NaN).
+
+    A NaN or infinity is born in an overflow, an invalid operation or a division by zero, and NumPy
+    raises a flag for each: on NumPy the scan runs on a step that raised one (as good as every step, at a
+    fraction of the cost on small nets), and before every checkpoint, so a checkpoint is always finite.
+    CuPy raises no flags: there it runs every step (one device sync)."""
+    if fp.seen or _checkpoint_due(s) or s.step == s.total_steps or not _on_numpy(s):
+        bad = _first_non_finite(s)
+        if bad is not None:
+            reported = f" (NumPy reported {', '.join(fp.seen)})" if fp.seen else ""
+            raise NonFiniteLossError(f"non-finite values in {bad} after step {s.step}{reported}", s.step, None)
+    fp.seen.clear()  # overflow in a value that was then discarded (a where() branch) is no divergence
+
+
+def _on_numpy(s: TrainState) -> bool:
+    return B.get_array_module(next(s.G.parameters()).array) is np
+
+
+def _first_non_finite(s: TrainState) -> str | None:
+    arrays = []
+    for net_name, net, opt_name, opt in (("G", s.G, "optG", s.optG), ("D", s.D, "optD", s.optD)):
+        for pname, p in net.named_parameters():
+            arrays.append((f"{net_name}.{pname}", p.array))
+            arrays += [(f"{opt_name} {k} of {net_name}.{pname}", v) for k, v in opt.state.get(p, {}).items()
+                       if hasattr(v, "shape")]
+    xp = B.get_array_module(arrays[0][1])
+    if bool(xp.stack([xp.isfinite(a).all() for _, a in arrays]).all()):  # one device sync per step
+        return None
+    return next(name for name, a in arrays if not bool(xp.isfinite(a).all()))
+
+
+class _FloatingPointErrors:
+    """NumPy's floating-point errors (overflow, invalid value, division by zero) recorded, not printed: the
+    guard names them in its one message when the run diverged, and drops them when it did not."""
+
+    def __init__(self):
+        self.seen: list[str] = []
+
+    def _record(self, kind: str, flag: int) -> None:
+        if kind not in self.seen:
+            self.seen.append(kind)
+
+    def __enter__(self):
+        self._errstate = np.errstate(over="call", invalid="call", divide="call", call=self._record)
+        self._errstate.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._errstate.__exit__(*exc)
 
 
 def _diverged(run: _Run, e: NonFiniteLossError) -> NonFiniteLossError:
     """The guard fired: the loss curves so far, and an error naming the step and the checkpoint kept."""
     _write_loss_curves(run)
-    where = (f"the last good checkpoint {run.last_good} is kept (step {load_checkpoint(run.last_good).step})"
-             if run.last_good else "no checkpoint had been written yet")
-    return NonFiniteLossError(f"training stopped: {e}; {where}. Try a lower --lr.", e.step, run.last_good)
+    return NonFiniteLossError(f"training stopped: {e}; {_kept(run)}. Try a lower --lr.", e.step, run.last_good)
+
+
+def _kept(run: _Run) -> str:
+    if run.last_good is None:
+        return "no checkpoint had been written yet"
+    return f"the last good checkpoint {run.last_good} is kept (step {load_checkpoint(run.last_good).step})"
+
+
+@contextlib.contextmanager
+def _named_write_errors(run: _Run):
+    """A write that fails (a full disk, a folder removed or made read-only) stops the run with one message:
+    which file, at which step, which checkpoint is kept, and what to do."""
+    try:
+        yield
+    except OSError as e:
+        what = e.filename or run.out
+        fix = "free some space" if e.errno == errno.ENOSPC else f"make {run.out} writable again"
+        again = (f"scratchgan train --resume {run.last_good}" if run.last_good is not None else
+                 "run the same command again")
+        raise runs.RunFolderError(f"cannot write {what} at step {run.state.step}: {e.strerror or e}; "
+                                  f"{_kept(run)}.  To go on: {fix}, then {again}") from None
 
 
 def _version() -> str:
@@ -773,41 +898,50 @@ def _version() -> str:
     return __version__
 
 
-# Ctrl-C -------------------------------------------------------------------------------------------------------
+# Ctrl-C and SIGTERM -------------------------------------------------------------------------------------------
 
 
 class _StopRequests:
-    """The first Ctrl-C asks the loop to stop after the current step (it then saves a checkpoint);
-    a second one raises KeyboardInterrupt at once.  Only installable in the main thread."""
+    """Ctrl-C (SIGINT) or SIGTERM (what ``timeout``, job schedulers and containers send) asks the loop to stop
+    after the current step; it then saves a checkpoint.  A second signal raises KeyboardInterrupt at once.
+    ``signum`` is the first signal.  Only installable in the main thread."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
         self.requested = False
-        self.previous = None
+        self.signum = None
+        self.previous = {}
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
+            self.previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
         return self
 
     def _handle(self, signum, frame):
         if self.requested:
             raise KeyboardInterrupt
-        self.requested = True
-        print("\nCtrl-C: stopping after this step and saving a checkpoint (Ctrl-C again to abort now)",
+        self.requested, self.signum = True, signum
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        print(f"\n{name}: stopping after this step and saving a checkpoint ({name} again to abort now)",
               file=sys.stderr, flush=True)
 
     def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for sig, previous in self.previous.items():
+            signal.signal(sig, previous)
         return False
 
 
-def _stop_interrupted(run: _Run) -> TrainResult:
-    """Stopped by Ctrl-C (or a callback's KeyboardInterrupt): save, and say how to continue."""
+def _stop_interrupted(run: _Run, signum: int | None) -> TrainResult:
+    """Stopped by Ctrl-C, SIGTERM (or a callback's KeyboardInterrupt): save, and say how to continue."""
     s, result = run.state, run.result
-    result.interrupted = True
+    result.interrupted, result.signal = True, signum
     if run.in_step:  # a hard abort inside a step: D may be updated and G not; keep the last whole checkpoint
         _say(s.config, f"interrupted inside step {s.step + 1}; kept the last checkpoint "
+                       f"({run.last_good or 'none was written'})", always=True)
+        result.checkpoint = run.last_good
+    elif _first_non_finite(s) is not None:  # never save a diverged model over the last good one
+        _say(s.config, f"interrupted at step {s.step}, with non-finite weights; kept the last checkpoint "
                        f"({run.last_good or 'none was written'})", always=True)
         result.checkpoint = run.last_good
     else:

@@ -243,7 +243,8 @@ def test_resolution_order(env, monkeypatch):
     assert resolve_dataset_dir("fashion-mnist", mine, **kw) == mine
     _write_set(env.root / "parent" / "fashion-mnist")
     assert resolve_dataset_dir("fashion-mnist", env.root / "parent", **kw) == env.root / "parent" / "fashion-mnist"
-    assert resolve_dataset_dir("fashion-mnist", env.root / "empty", **kw) == cache
+    with pytest.raises(DatasetNotFoundError, match="--data-dir .*empty: no fashion-mnist train images"):
+        resolve_dataset_dir("fashion-mnist", env.root / "empty", **kw)  # a data_dir given is never bypassed
     assert resolve_dataset_dir("fashion-mnist", **kw) == cache
     monkeypatch.setenv("SCRATCHGAN_CACHE", str(env.root / "elsewhere"))
     assert resolve_dataset_dir("fashion-mnist", **kw) == env.system

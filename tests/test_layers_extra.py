@@ -118,10 +118,11 @@ def test_norm_layers_keys_defaults_unbatched_and_repr():
     assert nn.LayerNorm([2, 3]).weight.shape == (2, 3)
     assert list(nn.InstanceNorm2d(3).state_dict()) == []
     assert list(nn.GroupNorm(2, 4).state_dict()) == ["weight", "bias"]
-    assert repr(nn.LayerNorm(4)) == "LayerNorm((4,), eps=1e-05, elementwise_affine=True)"
-    assert repr(nn.GroupNorm(2, 4)) == "GroupNorm(2, 4, eps=1e-05, affine=True)"
+    assert repr(nn.LayerNorm(4)) == "LayerNorm((4,), eps=1e-05, elementwise_affine=True, bias=True)"
+    assert repr(nn.GroupNorm(2, 4)) == "GroupNorm(2, 4, eps=1e-05, affine=True, bias=True)"
     assert repr(nn.InstanceNorm2d(3)) == \
-        "InstanceNorm2d(3, eps=1e-05, momentum=0.1, affine=False, track_running_stats=False)"
+        "InstanceNorm2d(3, eps=1e-05, momentum=0.1, affine=False, bias=False, track_running_stats=False)"
+    assert list(nn.InstanceNorm2d(3, affine=True, bias=False).state_dict()) == ["weight"]
     x = np.random.default_rng(5).standard_normal((3, 4, 5)).astype(np.float32)
     inorm = nn.InstanceNorm2d(3)
     np.testing.assert_allclose(inorm(sg.tensor(x)).array, inorm(sg.tensor(x[None])).array[0], rtol=1e-6)
@@ -220,13 +221,14 @@ def ref_avg_pool(x, k, s, p, ceil_mode, count_include_pad, divisor_override=None
 
 
 @st.composite
-def pool_configs(draw):
-    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+def pool_configs(draw, max_k=3, max_hw=7, divisors=(None,)):
+    """avg_pool2d settings whose output is non-empty (padding at most half the kernel, as PyTorch requires)."""
+    k = (draw(st.integers(1, max_k)), draw(st.integers(1, max_k)))
     s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     p = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
-    h, w = draw(st.integers(max(1, k[0] - 2 * p[0]), 7)), draw(st.integers(max(1, k[1] - 2 * p[1]), 7))
+    h, w = draw(st.integers(max(1, k[0] - 2 * p[0]), max_hw)), draw(st.integers(max(1, k[1] - 2 * p[1]), max_hw))
     return dict(shape=(draw(small), draw(small), h, w), k=k, s=s, p=p, ceil_mode=draw(st.booleans()),
-                count_include_pad=draw(st.booleans()))
+                count_include_pad=draw(st.booleans()), divisor_override=draw(st.sampled_from(divisors)))
 
 
 @given(cfg=pool_configs())
@@ -421,6 +423,10 @@ def test_one_hot(device):
         F.one_hot(sg.tensor([-1, 0]))
     with pytest.raises(RuntimeError, match="integer type"):
         F.one_hot(sg.tensor([0.0, 1.0]))
+    empty = sg.tensor(np.zeros(0, dtype=np.int64), device=device)
+    assert F.one_hot(empty, 3).shape == (0, 3)
+    with pytest.raises(RuntimeError, match="empty tensor"):
+        F.one_hot(empty)
 
 
 @given(shape=st.tuples(small, st.integers(1, 4), st.integers(2, 4)),
@@ -544,3 +550,37 @@ def test_kaiming_xavier_orthogonal_trunc_normal_statistics():
     init.orthogonal_(p)
     init.trunc_normal_(p.data)
     assert p.requires_grad and p.is_leaf
+
+
+# ---- version counter: what each new op's backward reads -----------------------------------------------
+def test_saved_tensors_of_the_new_ops():
+    """softmax/log_softmax read their output, the norms read their input: writing into those after the
+    forward raises at backward; pooling and constant padding are linear and read nothing."""
+    x = sg.randn(1, 2, 2, 4, requires_grad=True)
+    for fn in (lambda h: F.softmax(h, 1), lambda h: F.log_softmax(h, -1)):
+        y = fn(x * 1.0)
+        y.mul_(2.0)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+    for fn in (lambda h: F.layer_norm(h, 4), lambda h: F.instance_norm(h), lambda h: F.group_norm(h, 1)):
+        h = x * 1.0
+        y = fn(h)
+        h.add_(1.0)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+    for fn in (lambda h: F.avg_pool2d(h, (1, 2)), lambda h: F.pad(h, (1, 1, 0, 2))):
+        x.grad = None
+        h = x * 1.0
+        y = fn(h)
+        h.mul_(3.0)
+        y.sum().backward()
+        assert x.grad is not None and np.isfinite(x.grad.array).all()
+
+
+def test_init_is_an_inplace_write_seen_by_the_version_counter():
+    w = nn.Linear(3, 2).weight
+    x = sg.randn(4, 3, requires_grad=True)
+    y = (x @ w.T).sum()  # matmul saves w for dL/dx
+    init.kaiming_normal_(w)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()

@@ -32,19 +32,20 @@ def test_state_dict_round_trip_is_exact():
     x = sg.randn(5, 4)
     np.testing.assert_array_equal(a(x).detach().numpy(), b(x).detach().numpy())
     sd = a.state_dict()
-    sd["0.weight"][...] = 0  # a copy: editing it leaves the model alone
-    assert np.abs(a[0].weight.detach().numpy()).sum() > 0
+    assert all(isinstance(v, sg.Tensor) and not v.requires_grad for v in sd.values())
+    sd["0.weight"].array[...] = 0  # PyTorch's semantics: a detached view, editing it edits the model
+    assert np.abs(a[0].weight.detach().numpy()).sum() == 0
 
 
 def test_load_state_dict_is_strict_with_clear_errors():
     m = mlp()
     sd = m.state_dict()
     del sd["2.bias"]
-    with pytest.raises(RuntimeError, match="missing key.*2.bias"):
+    with pytest.raises(RuntimeError, match='Missing key.*"2.bias"'):
         m.load_state_dict(sd)
     sd = m.state_dict()
     sd["extra.weight"] = np.zeros(3)
-    with pytest.raises(RuntimeError, match="unexpected key.*extra.weight"):
+    with pytest.raises(RuntimeError, match='Unexpected key.*"extra.weight"'):
         m.load_state_dict(sd)
     sd = m.state_dict()
     sd["0.weight"] = np.zeros((8, 5))
@@ -52,8 +53,9 @@ def test_load_state_dict_is_strict_with_clear_errors():
         m.load_state_dict(sd)
     sd = m.state_dict()
     del sd["2.bias"]
-    missing, unexpected = m.load_state_dict(sd, strict=False)
+    missing, unexpected = result = m.load_state_dict(sd, strict=False)
     assert missing == ["2.bias"] and unexpected == []
+    assert result.missing_keys == ["2.bias"] and result.unexpected_keys == []
 
 
 def test_load_keeps_parameter_identity_so_optimizers_still_work():
@@ -118,11 +120,11 @@ def test_every_parameter_of_a_gan_learns():
     """The cut-gradient-path trap: after one G step every G parameter must move."""
     G = nn.Sequential(nn.Linear(3, 16), nn.ReLU(), nn.Linear(16, 2))
     D = nn.Sequential(nn.Linear(2, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1))
-    before = G.state_dict()
+    before = {k: v.clone() for k, v in G.state_dict().items()}  # a snapshot: state_dict values are views
     opt = sg.optim.Adam(G.parameters(), lr=1e-3)
     loss = nn.BCEWithLogitsLoss()(D(G(sg.randn(8, 3))), sg.ones(8, 1))
     opt.zero_grad()
     loss.backward()
     opt.step()
     for k, v in G.state_dict().items():
-        assert not np.array_equal(v, before[k]), f"{k} did not change"
+        assert not np.array_equal(v.array, before[k].array), f"{k} did not change"

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import scratchgan as sg
 import scratchgan.nn as nn
-from scratchgan import backend
+from scratchgan import backend, reference
 from scratchgan import functional as F
 from scratchgan.norm import channel_affine, channel_dot, channel_sum
 from tests.gradcheck import check_backward, check_double_backward
@@ -25,9 +25,9 @@ def t64(a, device="cpu", requires_grad=False):
 
 
 def ref_bn(x, gamma, beta, eps=1e-5):
-    mean = x.mean(axis=(0, 2, 3), keepdims=True)
-    var = x.var(axis=(0, 2, 3), keepdims=True)  # biased, as PyTorch normalises
-    return (x - mean) / np.sqrt(var + eps) * gamma[None, :, None, None] + beta[None, :, None, None]
+    """Training-mode batch norm of NumPy arrays, by the formula (``scratchgan.reference.batch_norm``)."""
+    y = reference.batch_norm(t64(x), None, None, t64(gamma), t64(beta), training=True, eps=eps)
+    return y.numpy()
 
 
 @given(shape=shapes)

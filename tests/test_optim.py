@@ -1,4 +1,4 @@
-"""Adam against its closed form; SGD; optimizer state round trips."""
+"""Adam against the paper's update (``scratchgan.reference.Adam``); SGD; optimizer state round trips."""
 import math
 
 import numpy as np
@@ -7,20 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import scratchgan as sg
-from scratchgan import nn, optim
-
-
-def adam_reference(theta, grads, lr, b1, b2, eps, wd):
-    """Adam written out from the paper's update with PyTorch's placement of eps."""
-    m = np.zeros_like(theta)
-    v = np.zeros_like(theta)
-    for t, g in enumerate(grads, start=1):
-        g = g + wd * theta
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
-        m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
-        theta = theta - lr * m_hat / (np.sqrt(v_hat) + eps)
-    return theta
+from scratchgan import nn, optim, reference
 
 
 @given(lr=st.sampled_from([2e-4, 1e-3, 1e-2]), b1=st.sampled_from([0.0, 0.5, 0.9]),
@@ -29,13 +16,14 @@ def test_adam_matches_closed_form(lr, b1, b2, wd, seed):
     rng = np.random.default_rng(seed)
     theta0 = rng.standard_normal(6)
     grads = [rng.standard_normal(6) for _ in range(5)]
-    p = nn.Parameter(sg.tensor(theta0, dtype=sg.float64))
-    opt = optim.Adam([p], lr=lr, betas=(b1, b2), eps=1e-8, weight_decay=wd)
+    params = [nn.Parameter(sg.tensor(theta0, dtype=sg.float64)) for _ in range(2)]
+    fast = optim.Adam([params[0]], lr=lr, betas=(b1, b2), eps=1e-8, weight_decay=wd)
+    textbook = reference.Adam([params[1]], lr=lr, betas=(b1, b2), eps=1e-8, weight_decay=wd)
     for g in grads:
-        p.grad = sg.tensor(g, dtype=sg.float64)
-        opt.step()
-    np.testing.assert_allclose(p.detach().numpy(), adam_reference(theta0, grads, lr, b1, b2, 1e-8, wd),
-                               rtol=1e-10, atol=1e-12)
+        for p, opt in zip(params, (fast, textbook)):
+            p.grad = sg.tensor(g, dtype=sg.float64)
+            opt.step()
+    np.testing.assert_allclose(params[0].detach().numpy(), params[1].detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_adam_first_step_moves_each_coordinate_by_lr():
@@ -73,10 +61,10 @@ def _train(model, opt, steps, seed):
 def test_optimizer_state_dict_resume_is_exact(make):
     sg.manual_seed(3)
     model = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 1))
-    start = model.state_dict()
+    start = {k: v.clone() for k, v in model.state_dict().items()}  # snapshots: state_dict values are views
     opt = make(model.parameters())
     _train(model, opt, 10, seed=1)
-    mid_model, mid_opt = model.state_dict(), opt.state_dict()
+    mid_model, mid_opt = {k: v.clone() for k, v in model.state_dict().items()}, opt.state_dict()
     _train(model, opt, 10, seed=2)
     # resume from the middle in fresh objects
     model2 = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 1))
@@ -154,21 +142,6 @@ def test_rmsprop_defaults_are_pytorchs():
         0.01, 0.99, 1e-8, 0, 0, False)
 
 
-def adam_reference_full(theta, grads, lr, b1, b2, eps, wd, amsgrad, decoupled):
-    m, v, vmax = np.zeros_like(theta), np.zeros_like(theta), np.zeros_like(theta)
-    for t, g in enumerate(grads, start=1):
-        if decoupled:
-            theta = theta * (1 - lr * wd)
-        else:
-            g = g + wd * theta
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
-        vmax = np.maximum(vmax, v)
-        vh = (vmax if amsgrad else v) / (1 - b2 ** t)
-        theta = theta - lr * (m / (1 - b1 ** t)) / (np.sqrt(vh) + eps)
-    return theta
-
-
 @given(lr=st.sampled_from([1e-3, 1e-2]), b1=st.sampled_from([0.0, 0.5, 0.9]), b2=st.sampled_from([0.9, 0.999]),
        wd=st.sampled_from([0.0, 1e-2, 0.5]), amsgrad=st.booleans(), seed=st.integers(0, 100))
 def test_adamw_and_amsgrad_match_closed_form(lr, b1, b2, wd, amsgrad, seed):
@@ -176,12 +149,13 @@ def test_adamw_and_amsgrad_match_closed_form(lr, b1, b2, wd, amsgrad, seed):
     theta0 = rng.standard_normal(6)
     # shrinking gradients: v falls, so AMSGrad's max(v) differs from v
     grads = [rng.standard_normal(6) * 0.5 ** k for k in range(8)]
-    got, opt = _run(optim.AdamW, theta0, grads, lr=lr, betas=(b1, b2), weight_decay=wd, amsgrad=amsgrad)
-    np.testing.assert_allclose(got, adam_reference_full(theta0, grads, lr, b1, b2, 1e-8, wd, amsgrad, True),
-                               rtol=1e-10, atol=1e-12)
-    got, opt = _run(optim.Adam, theta0, grads, lr=lr, betas=(b1, b2), weight_decay=wd, amsgrad=amsgrad)
-    np.testing.assert_allclose(got, adam_reference_full(theta0, grads, lr, b1, b2, 1e-8, wd, amsgrad, False),
-                               rtol=1e-10, atol=1e-12)
+    kw = dict(lr=lr, betas=(b1, b2), weight_decay=wd, amsgrad=amsgrad)
+    got, opt = _run(optim.AdamW, theta0, grads, **kw)
+    want, _ = _run(reference.Adam, theta0, grads, decoupled_weight_decay=True, **kw)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    got, opt = _run(optim.Adam, theta0, grads, **kw)
+    want, _ = _run(reference.Adam, theta0, grads, **kw)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
     assert ("max_exp_avg_sq" in opt.state_dict()["state"][0]) == amsgrad
 
 

@@ -176,7 +176,7 @@ def test_dcgan_state_dicts_load_into_torch(image_size, nc):
     tg, td = torch_dcgan(image_size, nz, ngf, ndf, nc)
     for smod, tmain in ((sgen, tg), (sdis, td)):
         holder = _Holder(tmain)
-        sd = {k: torch.from_numpy(v) for k, v in smod.state_dict().items()}
+        sd = {k: torch.from_numpy(v.numpy()) for k, v in smod.state_dict().items()}
         assert list(sd) == list(holder.state_dict())  # key for key, prefix main.
         holder.load_state_dict(sd, strict=True)
         # and without the prefix into the bare nn.Sequential

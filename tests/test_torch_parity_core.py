@@ -4,7 +4,7 @@ Skipped unless PyTorch is importable (CI has no torch; run it from a venv that h
 ``/work/torchvenv/bin/python -m pytest tests/test_torch_parity_core.py -q``).
 
 Weights cross through state_dicts: torch's ``model.state_dict()`` loads into scratchgan with
-``load_state_dict`` and scratchgan's ``state_dict()`` (NumPy arrays) loads into torch through
+``load_state_dict`` and scratchgan's ``state_dict()`` (Tensors) loads into torch through
 ``torch.from_numpy``.  Every model here is built by one function that takes the framework's
 ``nn`` module, so both sides run literally the same code.  dtypes are explicit throughout.
 """
@@ -72,7 +72,7 @@ def torch_to_sg(tmodel, smodel):
 
 
 def sg_to_torch(smodel, tmodel):
-    tmodel.load_state_dict({k: torch.from_numpy(v) for k, v in smodel.state_dict().items()})
+    tmodel.load_state_dict({k: torch.from_numpy(v.numpy()) for k, v in smodel.state_dict().items()})
 
 
 def pair(builder, dtype=F32, seed=0):

@@ -91,6 +91,35 @@ def test_spectral_norm_state_dict_loads_into_torch():
     close(s(sg.tensor(x)), t(torch.from_numpy(x)))
 
 
+@pytest.mark.parametrize("kind", SN_LAYERS)
+def test_parametrizations_spectral_norm_matches_torch(kind):
+    make, shape = SN_LAYERS[kind]
+    torch.manual_seed(0)
+    t = tnn.utils.parametrizations.spectral_norm(make(tnn))
+    s = snn.utils.parametrizations.spectral_norm(make(snn))
+    assert list(s.state_dict()) == list(t.state_dict())
+    assert [n for n, _ in s.named_parameters()] == [n for n, _ in t.named_parameters()]
+    s.load_state_dict(t.state_dict())
+    tp, sp = t.parametrizations.weight, s.parametrizations.weight
+    rng = np.random.default_rng(0)
+    for step in range(3):
+        x = rng.standard_normal(shape).astype(F32)
+        yt, ys = t(torch.from_numpy(x)), s(sg.tensor(x))
+        close(ys, yt, rtol=1e-5, atol=1e-6, what=f"forward {step}")
+        close(sp[0]._u, tp[0]._u, what=f"_u after forward {step}")
+        close(sp[0]._v, tp[0]._v, what=f"_v after forward {step}")
+        gy = rng.standard_normal(yt.shape).astype(F32)
+        (yt * torch.from_numpy(gy)).sum().backward()
+        (ys * sg.tensor(gy)).sum().backward()
+        close(sp.original.grad, tp.original.grad, rtol=1e-4, atol=1e-5, what=f"d original, step {step}")
+    t.eval(), s.eval()
+    close(s.weight, t.weight, what="eval weight")
+    tnn.utils.parametrize.remove_parametrizations(t, "weight")
+    snn.utils.parametrize.remove_parametrizations(s, "weight")
+    assert list(s.state_dict()) == list(t.state_dict())
+    close(s.weight, t.weight, what="weight after remove_parametrizations")
+
+
 # ---- Embedding ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("padding_idx", [None, 2, -1])
 def test_embedding_matches_torch(padding_idx):
@@ -199,3 +228,50 @@ def test_parameters_to_vector_matches_torch():
     snn.utils.vector_to_parameters(sg.tensor(v.copy()), s.parameters())
     for pt, ps in zip(t.parameters(), s.parameters()):
         close(ps, pt)
+
+
+# ---- state_dicts of tensors --------------------------------------------------------------------
+def _dcgan(nn, nz=8, ngf=4, nc=1):
+    """The official DCGAN tutorial's generator and discriminator (ngf = ndf), 16x16 output."""
+    G = nn.Sequential(
+        nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 2, nc, 4, 2, 1, bias=False), nn.Tanh())
+    D = nn.Sequential(
+        nn.Conv2d(nc, ngf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ngf, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ngf * 2, 1, 4, 1, 0, bias=False), nn.Sigmoid())
+    return nn.ModuleDict({"G": G, "D": D})
+
+
+def test_dcgan_state_dict_keys_order_and_values_match_torch_both_ways():
+    torch.manual_seed(0)
+    t, s = _dcgan(tnn), _dcgan(snn)
+    tsd, ssd = t.state_dict(), s.state_dict()
+    assert list(ssd) == list(tsd)
+    assert all(isinstance(v, sg.Tensor) for v in ssd.values())
+    assert {k: (tuple(v.shape), tn(v).dtype) for k, v in ssd.items()} == \
+        {k: (tuple(v.shape), tn(v).dtype) for k, v in tsd.items()}
+    result = s.load_state_dict(tsd)  # torch tensors in, no torch import inside scratchgan
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    for k in tsd:
+        close(ssd[k], tsd[k], rtol=0, atol=0, what=k)  # the views taken before loading see the values
+    z = np.random.default_rng(0).standard_normal((3, 8, 1, 1)).astype(F32)
+    close(s["G"](sg.tensor(z)), t["G"](torch.from_numpy(z)), rtol=1e-4, atol=1e-5, what="G forward")
+    s2, t2 = _dcgan(snn), _dcgan(tnn)  # and the other way: scratchgan tensors into torch
+    s2["G"](sg.tensor(z))  # move scratchgan's running statistics first
+    t2.load_state_dict({k: torch.from_numpy(v.numpy()) for k, v in s2.state_dict().items()})
+    for k, v in t2.state_dict().items():
+        close(s2.state_dict()[k], v, rtol=0, atol=0, what=k)
+
+
+def test_load_state_dict_strict_false_and_errors_agree_with_torch():
+    t, s = tnn.Linear(3, 2), snn.Linear(3, 2)
+    sd = {"weight": torch.zeros(2, 3), "extra": torch.zeros(1)}
+    rt, rs = t.load_state_dict(sd, strict=False), s.load_state_dict(sd, strict=False)
+    assert (rs.missing_keys, rs.unexpected_keys) == (rt.missing_keys, rt.unexpected_keys) == (["bias"], ["extra"])
+    assert repr(s.load_state_dict(t.state_dict())) == repr(t.load_state_dict(t.state_dict()))
+    bad = {"weight": torch.zeros(2, 4), "bias": torch.zeros(2)}
+    for m in (t, s):
+        with pytest.raises(RuntimeError, match=r"size mismatch for weight: copying a param with shape"):
+            m.load_state_dict(bad)

@@ -152,6 +152,31 @@ def test_non_finite_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(
     assert resumed.step == 8
 
 
+@pytest.mark.parametrize("how", ["overflow", "planted"])
+def test_non_finite_optimizer_state_stops_like_a_nan_loss(tmp_path, how):
+    """Divergence with finite losses: Adam's v = E[g²] overflows first (the weights' updates m/√v then
+    vanish, so the weights stay finite).  An overflow is caught in the step it happens; an infinity
+    planted without one (no NumPy flag is raised) at the latest before the next checkpoint."""
+    def poison(state):
+        if state.step == 6:
+            p = next(state.D.parameters())
+            if how == "overflow":  # the next step's gradients square past float32's range
+                p.array[...] = 1e25
+            else:
+                state.optD.state[p]["exp_avg_sq"][0] = np.inf
+
+    cfg = tiny(tmp_path, steps=20, checkpoint_every=5)
+    with pytest.raises(NonFiniteLossError) as err:
+        train(cfg, callbacks=[poison])
+    step = 7 if how == "overflow" else 10
+    assert err.value.step == step and f"after step {step}" in str(err.value)
+    assert "exp_avg_sq of " in str(err.value)  # Adam moments overflow; the weights are still finite
+    assert ("NumPy reported overflow" in str(err.value)) == (how == "overflow")
+    ckpt = load_checkpoint(tmp_path / "run" / "checkpoint.npz")
+    assert ckpt.step == 5 and all(np.isfinite(v).all() for s in ckpt.optimizers["optD"]["state"].values()
+                                  for v in s.values() if hasattr(v, "shape"))
+
+
 def test_every_parameter_gets_a_gradient_and_changes(tmp_path):
     for cfg in (tiny(tmp_path, "toy"), tiny_images(tmp_path, "img")):
         sg.manual_seed(0)

@@ -7,11 +7,11 @@ one to one.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
 from .. import backend as B
 from ..ops import resolve_dtype
-from ..tensor import Tensor, no_grad
+from ..tensor import Tensor, _bump, no_grad
 
 _np = B.numpy
 
@@ -26,6 +26,38 @@ class Parameter(Tensor):
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
+
+
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What ``load_state_dict`` returns, as in PyTorch: ``result.missing_keys``, ``result.unexpected_keys``."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
+
+
+def _host_array(value, key: str):
+    """A state_dict value as an array: a Tensor's own array, a (PyTorch) tensor through
+    ``.detach().cpu().numpy()``, anything else through ``numpy.asarray``."""
+    if isinstance(value, Tensor):
+        return value.array
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        value = value.detach().cpu().numpy()
+    try:
+        arr = _np.asarray(value)
+    except (TypeError, ValueError) as e:
+        arr, why = None, f": {e}"
+    else:
+        why = ""
+    if arr is None or arr.dtype == object:
+        raise TypeError(f"load_state_dict: cannot read the value of {key!r} ({type(value).__name__}) as a numeric "
+                        f"array{why}; expected a Tensor, a NumPy array or a CPU torch tensor")
+    return arr
 
 
 def new_parameter(*shape) -> Parameter:
@@ -104,23 +136,29 @@ class Module:
             setattr(self, name, param)
 
     def add_module(self, name: str, module):
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {type(module).__name__} is not a Module subclass")
         self._modules[name] = module
         object.__setattr__(self, name, module)
+
+    register_module = add_module
 
     # ---- calling ---------------------------------------------------------------------------
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        for hook in tuple(self._forward_pre_hooks.values()):  # spectral_norm recomputes its weight here
-            result = hook(self, args)
-            if result is not None:
-                args = result if isinstance(result, tuple) else (result,)
+        if self._forward_pre_hooks:  # spectral_norm recomputes its weight here
+            for hook in tuple(self._forward_pre_hooks.values()):
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
         out = self.forward(*args, **kwargs)
-        for hook in tuple(self._forward_hooks.values()):
-            result = hook(self, args, out)
-            if result is not None:
-                out = result
+        if self._forward_hooks:
+            for hook in tuple(self._forward_hooks.values()):
+                result = hook(self, args, out)
+                if result is not None:
+                    out = result
         return out
 
     def register_forward_pre_hook(self, hook) -> "RemovableHandle":
@@ -132,14 +170,16 @@ class Module:
         return RemovableHandle(self._forward_hooks, hook)
 
     # ---- traversal --------------------------------------------------------------------------
-    def named_modules(self, prefix: str = ""):
-        seen = set()
+    def named_modules(self, memo=None, prefix: str = "", remove_duplicate: bool = True):
+        """(name, module) pairs, pre-order, children in registration order (self first, named ``prefix``)."""
+        seen = set() if memo is None else memo
         stack = [(prefix, self)]
-        while stack:  # pre-order, children in registration order
+        while stack:
             name, m = stack.pop()
-            if id(m) in seen:
-                continue
-            seen.add(id(m))
+            if remove_duplicate:
+                if m in seen:
+                    continue
+                seen.add(m)
             yield name, m
             for child_name, child in reversed(m._modules.items()):
                 if child is not None:
@@ -158,28 +198,54 @@ class Module:
         for _, m in self.named_children():
             yield m
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True):
+    def _named_members(self, registry: str, prefix: str, recurse: bool, remove_duplicate: bool):
         seen = set()
-        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
         for mod_name, m in modules:
-            for name, p in m._parameters.items():
-                if p is not None and id(p) not in seen:
-                    seen.add(id(p))
-                    yield (f"{mod_name}.{name}" if mod_name else name), p
+            for name, t in getattr(m, registry).items():
+                if t is None or (remove_duplicate and id(t) in seen):
+                    continue
+                seen.add(id(t))
+                yield (f"{mod_name}.{name}" if mod_name else name), t
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
+        """(name, Parameter) pairs; a Parameter shared by two modules is listed once."""
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True):
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix: str = ""):
-        for mod_name, m in self.named_modules(prefix):
-            for name, b in m._buffers.items():
-                if b is not None:
-                    yield (f"{mod_name}.{name}" if mod_name else name), b
+    def named_buffers(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
-    def buffers(self):
-        for _, b in self.named_buffers():
+    def buffers(self, recurse: bool = True):
+        for _, b in self.named_buffers(recurse=recurse):
             yield b
+
+    def get_submodule(self, target: str) -> "Module":
+        """``model.get_submodule("main.0")``: the module at a dotted path ("" is self)."""
+        m = self
+        for part in target.split(".") if target else []:
+            child = m._modules.get(part)
+            if child is None:
+                raise AttributeError(f"{type(m).__name__} has no submodule {part!r} (in {target!r})")
+            m = child
+        return m
+
+    def _get_member(self, registry: str, kind: str, target: str):
+        mod_path, _, name = target.rpartition(".")
+        m = self.get_submodule(mod_path)
+        t = getattr(m, registry).get(name)
+        if t is None:
+            raise AttributeError(f"{type(m).__name__} has no {kind} {name!r} (in {target!r})")
+        return t
+
+    def get_parameter(self, target: str):
+        return self._get_member("_parameters", "parameter", target)
+
+    def get_buffer(self, target: str):
+        return self._get_member("_buffers", "buffer", target)
 
     def apply(self, fn):
         """Call ``fn`` on every sub-module (children first) and on self, like torch."""
@@ -219,13 +285,19 @@ class Module:
                 dev = a
             else:
                 dtype = a
+        def convert(a):
+            a = B.to_device(a, dev) if dev is not None else a
+            return a.astype(resolve_dtype(dtype), copy=False) if dtype is not None and a.dtype.kind == "f" else a
+
         for t in list(self.parameters()) + list(self.buffers()):
-            data = B.to_device(t.array, dev) if dev is not None else t.array
-            if dtype is not None and data.dtype.kind == "f":
-                data = data.astype(resolve_dtype(dtype), copy=False)
-            t.array = data
-            if t.grad is not None:
-                t.grad = None
+            data = convert(t.array)
+            if data is not t.array:
+                t.array = data
+                _bump(t)
+            if t.grad is not None:  # gradients move with their parameters, as in PyTorch
+                g = convert(t.grad.array)
+                if g is not t.grad.array:
+                    t.grad = Tensor(g)
         return self
 
     def cpu(self):
@@ -240,54 +312,75 @@ class Module:
     def double(self):
         return self.to(_np.float64)
 
+    def half(self):
+        raise NotImplementedError("Module.half(): float16 is not supported (NumPy has no fast float16 matmul)")
+
+    bfloat16 = half
+
     # ---- state ------------------------------------------------------------------------------
-    def state_dict(self) -> OrderedDict:
-        """name -> host NumPy array (a copy) for every parameter and persistent buffer."""
-        out = OrderedDict()
-        for mod_name, m in self.named_modules():
-            skip = m.__dict__.get("_non_persistent", ())
-            for registry in (m._parameters, m._buffers):
-                for name, t in registry.items():
-                    if t is not None and name not in skip:
-                        out[f"{mod_name}.{name}" if mod_name else name] = B.to_numpy(t.array).copy()
+    def _state_entries(self, prefix: str = ""):
+        """(key, tensor) for every parameter and persistent buffer, in PyTorch's order: a module's own
+        parameters, then its buffers, then each child's entries (a module reached twice appears twice)."""
+        skip = self.__dict__.get("_non_persistent", ())
+        for registry in (self._parameters, self._buffers):
+            for name, t in registry.items():
+                if t is not None and name not in skip:
+                    yield prefix + name, t
+        for name, child in self._modules.items():
+            if child is not None:
+                yield from child._state_entries(f"{prefix}{name}.")
+
+    def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False) -> OrderedDict:
+        """name -> Tensor for every parameter and persistent buffer.
+
+        As in PyTorch the values are *detached views* sharing memory with the module: an optimizer
+        step shows through them, and writing into them writes into the model.  Snapshot with
+        ``{k: v.clone() for k, v in m.state_dict().items()}`` (or ``copy.deepcopy``).
+        ``keep_vars=True`` returns the Parameters themselves.
+        """
+        out = OrderedDict() if destination is None else destination
+        for key, t in self._state_entries(prefix):
+            out[key] = t if keep_vars else t.detach()
         return out
 
-    def load_state_dict(self, state_dict, strict: bool = True):
-        """Copy arrays (NumPy, Tensors, or anything ``numpy.asarray`` accepts, such as CPU torch
-        tensors) into the parameters and buffers in place.  Strict by default: a missing,
-        unexpected or mis-shaped key raises with the names and shapes."""
-        own = OrderedDict()
-        for mod_name, m in self.named_modules():
-            skip = m.__dict__.get("_non_persistent", ())
-            for registry in (m._parameters, m._buffers):
-                for name, t in registry.items():
-                    if t is not None and name not in skip:
-                        own[f"{mod_name}.{name}" if mod_name else name] = t
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False) -> "_IncompatibleKeys":
+        """Copy values into the parameters and buffers in place (they keep their identity, so an
+        optimizer built earlier still updates them).
+
+        Values may be scratchgan Tensors, NumPy arrays, PyTorch CPU tensors (anything with
+        ``.detach().cpu().numpy()``) or anything ``numpy.asarray`` reads.  ``strict`` (default): a
+        missing or unexpected key is an error; ``strict=False`` loads what matches and reports the rest
+        in the returned ``(missing_keys, unexpected_keys)``.  A shape mismatch is always an error.
+        ``assign=True`` makes the tensors hold the given values' memory instead of copying into theirs.
+        """
+        own = OrderedDict(self._state_entries())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
-        errors = []
-        values = {}
+        errors, values = [], {}
         for k, t in own.items():
             if k not in state_dict:
                 continue
-            v = state_dict[k]
-            arr = B.to_numpy(v.array) if isinstance(v, Tensor) else _np.asarray(v)
+            arr = _host_array(state_dict[k], k)
             if tuple(arr.shape) != t.shape:
-                errors.append(f"size mismatch for {k}: copying a param with shape {tuple(arr.shape)}, "
-                              f"the shape in the current model is {t.shape}")
+                errors.append(f"size mismatch for {k}: copying a param with shape {tuple(arr.shape)} from checkpoint, "
+                              f"the shape in current model is {t.shape}.")
             values[k] = arr
-        if strict and (missing or unexpected):
-            if missing:
-                errors.append("missing key(s): " + ", ".join(missing))
+        if strict:
             if unexpected:
-                errors.append("unexpected key(s): " + ", ".join(unexpected))
+                errors.insert(0, "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". ")
+            if missing:
+                errors.insert(0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". ")
         if errors:
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  " + "\n  ".join(errors))
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
         with no_grad():
             for k, arr in values.items():
                 t = own[k]
-                t.array = B.to_device(arr.astype(t.dtype, copy=True), t.device)
-        return missing, unexpected
+                if assign:  # new memory under the same Tensor: a graph that saved t must notice
+                    t.array = B.to_device(arr, t.device)
+                    _bump(t)
+                else:  # into the tensor's own memory: state_dict views and shared (tied) weights see it
+                    t.copy_(arr)
+        return _IncompatibleKeys(missing, unexpected)
 
     # ---- printing ---------------------------------------------------------------------------
     def extra_repr(self) -> str:
@@ -336,20 +429,99 @@ class Sequential(Module):
 
 
 class ModuleList(Module):
+    """A list of modules, registered as "0", "1", ... (so their parameters are the model's)."""
+
     def __init__(self, modules=()):
         super().__init__()
-        for m in modules:
-            self.append(m)
+        self.extend(modules)
 
     def append(self, module):
         self.add_module(str(len(self._modules)), module)
         return self
 
+    def extend(self, modules):
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index: int, module):
+        mods = list(self._modules.values())
+        mods.insert(index, module)
+        self._renumber(mods)
+
+    def _renumber(self, mods):
+        for k in list(self._modules):
+            delattr(self, k)
+        for i, m in enumerate(mods):
+            self.add_module(str(i), m)
+
     def __getitem__(self, i):
-        return list(self._modules.values())[i]
+        mods = list(self._modules.values())
+        return ModuleList(mods[i]) if isinstance(i, slice) else mods[i]
+
+    def __setitem__(self, i: int, module):
+        self.add_module(list(self._modules)[i], module)
+
+    def __delitem__(self, i):
+        mods = list(self._modules.values())
+        del mods[i]
+        self._renumber(mods)
+
+    def __iadd__(self, modules):
+        return self.extend(modules)
 
     def __len__(self):
         return len(self._modules)
 
     def __iter__(self):
         return iter(self._modules.values())
+
+
+class ModuleDict(Module):
+    """An ordered dict of modules, registered under their keys (``state_dict`` keys ``<key>.weight``)."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str):
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module):
+        self.add_module(key, module)
+
+    def __delitem__(self, key: str):
+        delattr(self, key)
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def __contains__(self, key):
+        return key in self._modules
+
+    def keys(self):
+        return self._modules.keys()
+
+    def items(self):
+        return self._modules.items()
+
+    def values(self):
+        return self._modules.values()
+
+    def pop(self, key: str):
+        m = self._modules[key]
+        del self[key]
+        return m
+
+    def clear(self):
+        for k in list(self._modules):
+            del self[k]
+
+    def update(self, modules):
+        pairs = modules.items() if hasattr(modules, "items") else modules
+        for key, m in pairs:
+            self[key] = m

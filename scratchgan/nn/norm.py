@@ -137,7 +137,8 @@ class LayerNorm(Module):
         return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
 
 
 class InstanceNorm2d(Module):
@@ -147,11 +148,11 @@ class InstanceNorm2d(Module):
     running_mean/running_var and .eval() uses them.  state_dict keys as BatchNorm2d's when enabled."""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
-                 track_running_stats: bool = False, device=None, dtype=None):
+                 track_running_stats: bool = False, device=None, dtype=None, *, bias: bool = True):
         super().__init__()
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        _ones_zeros(self, (self.num_features,), affine)
+        _ones_zeros(self, (self.num_features,), affine, bias)
         _running_stats(self, self.num_features, track_running_stats)
         if device is not None or dtype is not None:
             self.to(*(a for a in (device, dtype) if a is not None))
@@ -176,7 +177,7 @@ class InstanceNorm2d(Module):
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
 
 class GroupNorm(Module):
@@ -185,12 +186,12 @@ class GroupNorm(Module):
     parameters.  state_dict keys: weight, bias."""
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, device=None,
-                 dtype=None):
+                 dtype=None, *, bias: bool = True):
         super().__init__()
         if num_groups < 1 or num_channels % num_groups:
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = int(num_groups), int(num_channels), eps, affine
-        _ones_zeros(self, (self.num_channels,), affine)
+        _ones_zeros(self, (self.num_channels,), affine, bias)
         if device is not None or dtype is not None:
             self.to(*(a for a in (device, dtype) if a is not None))
 
@@ -200,4 +201,4 @@ class GroupNorm(Module):
         return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, bias={self.bias is not None}"

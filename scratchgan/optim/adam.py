@@ -19,6 +19,8 @@ class Adam(Optimizer):
 
     The bias corrections undo the zero start of m and v; eps sits outside the sqrt.
     AMSGrad keeps the running maximum of v (state ``max_exp_avg_sq``), so the step size never grows back.
+    ``step`` folds the corrections into one constant and runs in place; the paper's lines with m̂ and v̂
+    written out are ``scratchgan.reference.Adam``, which gives the same results.
     """
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,

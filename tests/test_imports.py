@@ -1,0 +1,135 @@
+"""The import graph of the package, read from the source with ``ast``: no cycles among module-level
+imports, and function-level (lazy) imports close a cycle only where listed below with the reason;
+and ``tensor.py`` says where its operators come from."""
+import ast
+import importlib
+from pathlib import Path
+
+import scratchgan
+
+PACKAGE = Path(scratchgan.__file__).parent
+
+# Lazy imports that point back up the graph, each a deliberate break of a cycle.
+ALLOWED_LAZY = {
+    ("scratchgan.tensor", "scratchgan.ops"): "Tensor.to and backward's ones need ops, which is built on Tensor",
+}
+
+
+def _name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def _targets(module: str, node) -> set:
+    """The scratchgan modules an import statement loads, with the packages above each target that
+    are not above ``module`` (importing a.b.c runs a/b/__init__.py first, unless already running)."""
+    package = module if MODULES[module].name == "__init__.py" else module.rpartition(".")[0]
+    if isinstance(node, ast.Import):
+        names = [a.name for a in node.names]
+    elif node.level == 0:
+        names = [f"{node.module}.{a.name}" for a in node.names]
+    else:
+        base = package
+        for _ in range(node.level - 1):
+            base = base.rpartition(".")[0]
+        if node.module:
+            base = f"{base}.{node.module}"
+        names = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names]
+    found = set()
+    for name in names:
+        while name not in MODULES and "." in name:  # from pkg.mod import function -> pkg.mod
+            name = name.rpartition(".")[0]
+        if name not in MODULES:
+            continue
+        found.add(name)
+        parent = name.rpartition(".")[0]
+        while parent and not (module == parent or module.startswith(parent + ".")):
+            found.add(parent)
+            parent = parent.rpartition(".")[0]
+    return found - {module}
+
+
+def import_graph(lazy: bool) -> dict:
+    """module -> the modules it imports at module level (lazy=False) or inside functions (lazy=True)."""
+    graph = {}
+    for module, path in MODULES.items():
+        edges = set()
+
+        def visit(node, in_function):
+            for child in ast.iter_child_nodes(node):
+                inside = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+                if isinstance(child, (ast.Import, ast.ImportFrom)) and inside == lazy:
+                    edges.update(_targets(module, child))
+                visit(child, inside)
+
+        visit(ast.parse(path.read_text(encoding="utf-8")), False)
+        graph[module] = edges
+    return graph
+
+
+def find_cycle(graph: dict):
+    """One cycle as a list of modules [a, b, ..., a], or None (iterative depth-first search)."""
+    state = {}  # 1: on the current path, 2: finished
+    for start in sorted(graph):
+        if start in state:
+            continue
+        path, stack = [], [(start, iter(sorted(graph[start])))]
+        state[start] = 1
+        path.append(start)
+        while stack:
+            node, children = stack[-1]
+            nxt = next(children, None)
+            if nxt is None:
+                state[node] = 2
+                path.pop()
+                stack.pop()
+            elif state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            elif nxt not in state:
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append((nxt, iter(sorted(graph.get(nxt, ())))))
+    return None
+
+
+def test_module_level_imports_have_no_cycles():
+    cycle = find_cycle(import_graph(lazy=False))
+    assert cycle is None, "import cycle at module level: " + " -> ".join(cycle)
+
+
+def test_lazy_imports_close_no_cycle_except_the_listed_ones():
+    graph = import_graph(lazy=False)
+    for module, targets in import_graph(lazy=True).items():
+        graph[module] |= {t for t in targets if (module, t) not in ALLOWED_LAZY}
+    cycle = find_cycle(graph)
+    assert cycle is None, ("a function-level import closes a cycle: " + " -> ".join(cycle)
+                           + " (break it, or list the edge in ALLOWED_LAZY with the reason)")
+
+
+def test_the_allowed_lazy_imports_still_exist():
+    lazy = import_graph(lazy=True)
+    for module, target in ALLOWED_LAZY:
+        assert target in lazy[module], f"{module} no longer imports {target} lazily: drop it from ALLOWED_LAZY"
+
+
+def test_norm_and_conv_share_the_workspace_without_importing_each_other_back():
+    graph = import_graph(lazy=False)
+    lazy = import_graph(lazy=True)
+    assert "scratchgan.conv" not in graph["scratchgan.norm"] | lazy["scratchgan.norm"]
+    assert "scratchgan.workspace" in graph["scratchgan.norm"] and "scratchgan.workspace" in graph["scratchgan.conv"]
+
+
+def test_the_checker_finds_cycles_and_reads_relative_imports():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+    graph = import_graph(lazy=False)
+    assert {"scratchgan.ops", "scratchgan.tensor"} <= graph["scratchgan.conv"]
+    assert "scratchgan.optim.optimizer" in graph["scratchgan.optim.adam"]  # from .optimizer import Optimizer
+
+
+def test_tensor_docstring_says_where_the_operators_are_attached():
+    doc = importlib.import_module("scratchgan.tensor").__doc__  # scratchgan.tensor is also the function
+    assert "ops._bind()" in doc and "operators" in doc

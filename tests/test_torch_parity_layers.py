@@ -1,0 +1,374 @@
+"""Parity with PyTorch (CPU) for the normalisation layers WGAN critics use (LayerNorm, InstanceNorm2d,
+GroupNorm), AvgPool2d, Unflatten, the classification and L1 losses, the softmax family, F.pad,
+F.one_hot, F.normalize and nn.init; and WGAN-GP penalties through LayerNorm and InstanceNorm2d
+critics (penalty value and its gradient with respect to every critic parameter).
+
+Skipped unless PyTorch is importable; run it from a venv with both:
+``/work/torchvenv/bin/python -m pytest tests/test_torch_parity_layers.py -q``.
+Same NumPy inputs and weights into both frameworks (torch's init copied through state_dicts).
+"""
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from hypothesis import given, settings  # noqa: E402
+
+import scratchgan as sg  # noqa: E402
+import scratchgan.nn as snn  # noqa: E402
+import scratchgan.nn.functional as SF  # noqa: E402
+from scratchgan.nn import init as sinit  # noqa: E402
+from tests.test_layers_extra import pool_configs  # noqa: E402
+
+tnn, TF = torch.nn, torch.nn.functional
+F32, F64 = np.float32, np.float64
+TORCH_DTYPE = {F32: torch.float32, F64: torch.float64}
+TOL = {F32: (1e-5, 1e-5), F64: (1e-11, 1e-12)}
+
+
+def tn(t):
+    if isinstance(t, torch.Tensor):
+        return t.detach().cpu().numpy()
+    return np.asarray(t.array if isinstance(t, sg.Tensor) else t)
+
+
+def close(got, want, dtype=F32, what="", scale_atol=True):
+    got, want = tn(got), tn(want)
+    assert got.shape == want.shape, f"{what}: shape {got.shape} != torch's {want.shape}"
+    assert got.dtype == want.dtype, f"{what}: dtype {got.dtype} != torch's {want.dtype}"
+    assert np.array_equal(np.isfinite(got), np.isfinite(want)), f"{what}: non-finite pattern differs from torch"
+    rtol, atol = TOL[np.dtype(dtype).type]
+    scale = max(1.0, float(np.abs(want[np.isfinite(want)]).max(initial=0.0))) if scale_atol else 1.0
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol * scale, err_msg=what)
+
+
+def both(arr, requires_grad=False):
+    arr = np.array(arr)
+    return torch.tensor(arr, requires_grad=requires_grad), sg.tensor(arr.copy(), requires_grad=requires_grad)
+
+
+def check_fn(tfn, sfn, *arrays, dtype=F64, what="", seed=1):
+    """tfn(*torch tensors) vs sfn(*scratchgan tensors) on the same float arrays: the value and the
+    gradient of every input for a random cotangent."""
+    ts, ss = zip(*(both(a.astype(dtype), requires_grad=True) for a in arrays))
+    ty, sy = tfn(*ts), sfn(*ss)
+    close(sy, ty, dtype, f"{what} forward")
+    g = np.random.default_rng(seed).standard_normal(ty.shape).astype(dtype)
+    ty.backward(torch.from_numpy(g))
+    sy.backward(sg.tensor(g))
+    for i, (t, s_) in enumerate(zip(ts, ss)):
+        close(s_.grad, t.grad, dtype, f"{what} gradient of input {i}")
+
+
+def pair(builder, dtype=F32, seed=0):
+    """The same module in both frameworks, torch's (re-randomised) parameters copied into scratchgan."""
+    torch.manual_seed(seed)
+    tm = builder(tnn).to(TORCH_DTYPE[dtype])
+    with torch.no_grad():  # non-trivial affine parameters: ones/zeros would hide a swapped weight and bias
+        for p in tm.parameters():
+            p.add_(torch.randn_like(p) * 0.5)
+    sm = builder(snn).to(dtype)
+    sm.load_state_dict(tm.state_dict())
+    assert list(sm.state_dict()) == list(tm.state_dict()), "state_dict keys differ"
+    return tm, sm
+
+
+def run_both(tm, sm, x, dtype=F32, what="", out_grad_seed=1):
+    """Forward both on x, backward a fixed random cotangent; compare output, dL/dx, every parameter grad."""
+    tx, sx = both(x.astype(dtype), requires_grad=True)
+    ty, sy = tm(tx), sm(sx)
+    close(sy, ty, dtype, f"{what} forward")
+    g = np.random.default_rng(out_grad_seed).standard_normal(ty.shape).astype(dtype)
+    ty.backward(torch.from_numpy(g))
+    sy.backward(sg.tensor(g))
+    close(sx.grad, tx.grad, dtype, f"{what} d/dx")
+    tp, sp = dict(tm.named_parameters()), dict(sm.named_parameters())
+    assert list(tp) == list(sp)
+    for k in tp:
+        close(sp[k].grad, tp[k].grad, dtype, f"{what} d/d{k}")
+
+
+# ---- normalisation layers -------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [F32, F64])
+@pytest.mark.parametrize("x_shape, norm_shape, kw", [
+    ((4, 10), 10, {}), ((2, 3, 6), (3, 6), {}), ((2, 5, 4, 4), (5, 4, 4), {}), ((3, 7), 7, dict(bias=False)),
+    ((3, 2, 7), 7, dict(elementwise_affine=False)), ((6,), 6, dict(eps=1e-3)),
+])
+def test_layer_norm(dtype, x_shape, norm_shape, kw):
+    tm, sm = pair(lambda nn: nn.LayerNorm(norm_shape, **kw), dtype)
+    x = np.random.default_rng(0).standard_normal(x_shape) * 3 + 2
+    run_both(tm, sm, x, dtype, "LayerNorm")
+    assert repr(sm) == repr(tm)
+
+
+@pytest.mark.parametrize("affine, track", [(False, False), (True, False), (True, True), (False, True)])
+@pytest.mark.parametrize("dtype", [F32, F64])
+def test_instance_norm2d_train_eval_and_running_stats(affine, track, dtype):
+    tm, sm = pair(lambda nn: nn.InstanceNorm2d(3, affine=affine, track_running_stats=track), dtype)
+    rng = np.random.default_rng(1)
+    for step in range(3):
+        run_both(tm, sm, rng.standard_normal((4, 3, 5, 6)) * (step + 1) + step, dtype, f"train step {step}")
+    for k, v in tm.state_dict().items():
+        close(sm.state_dict()[k], v, dtype, f"buffer {k}")
+    tm.eval(), sm.eval()
+    run_both(tm, sm, rng.standard_normal((2, 3, 4, 4)), dtype, "eval")
+    run_both(tm, sm, rng.standard_normal((3, 4, 4)), dtype, "eval unbatched")
+    assert repr(sm) == repr(tm)
+
+
+@pytest.mark.parametrize("groups, channels, shape", [(1, 4, (2, 4, 3, 3)), (2, 4, (2, 4, 5)), (4, 4, (3, 4, 2, 2)),
+                                                     (3, 6, (2, 6, 3, 1))])
+@pytest.mark.parametrize("affine", [True, False])
+def test_group_norm(groups, channels, shape, affine):
+    tm, sm = pair(lambda nn: nn.GroupNorm(groups, channels, affine=affine), F64)
+    run_both(tm, sm, np.random.default_rng(2).standard_normal(shape) * 2 - 1, F64, "GroupNorm")
+    assert repr(sm) == repr(tm)
+
+
+def test_functional_norms_with_running_stats():
+    """F.instance_norm with running statistics (in place, batch-averaged unbiased variance) and F.layer_norm."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 2, 4, 5))
+    trm, trv = torch.zeros(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64)
+    srm, srv = sg.zeros(2, dtype=F64), sg.ones(2, dtype=F64)
+    ty = TF.instance_norm(torch.from_numpy(x), trm, trv, momentum=0.3)
+    sy = SF.instance_norm(sg.tensor(x), srm, srv, momentum=0.3)
+    close(sy, ty, F64, "instance_norm")
+    close(srm, trm, F64, "running_mean")
+    close(srv, trv, F64, "running_var")
+    close(SF.instance_norm(sg.tensor(x), srm, srv, use_input_stats=False),
+          TF.instance_norm(torch.from_numpy(x), trm, trv, use_input_stats=False), F64, "use_input_stats=False")
+    close(SF.layer_norm(sg.tensor(x), (4, 5)), TF.layer_norm(torch.from_numpy(x), (4, 5)), F64, "layer_norm")
+    close(SF.group_norm(sg.tensor(x), 2), TF.group_norm(torch.from_numpy(x), 2), F64, "group_norm")
+
+
+# ---- WGAN-GP gradient penalties through normalised critics ------------------------------------------
+def _penalty(fw, critic, real, fake, alpha):
+    """The penalty of Gulrajani et al. (2017) written once for both frameworks (fw = torch or scratchgan)."""
+    x = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    d = critic(x)
+    (gx,) = fw.autograd.grad(d, x, grad_outputs=fw.ones_like(d), create_graph=True, retain_graph=True)
+    gx = gx.reshape(gx.shape[0], -1)
+    return ((gx.norm(2, dim=1) - 1) ** 2).mean(), d
+
+
+def _check_penalty(builder, x_shape, dtype=F64, lam=10.0):
+    tm, sm = pair(builder, dtype)
+    rng = np.random.default_rng(4)
+    real, fake = rng.standard_normal(x_shape), rng.standard_normal(x_shape) * 0.5
+    alpha = rng.uniform(size=(x_shape[0],) + (1,) * (len(x_shape) - 1))
+    results = []
+    for fw, m in ((torch, tm), (sg, sm)):
+        mk = (lambda a: torch.tensor(a.astype(dtype))) if fw is torch else (lambda a: sg.tensor(a.astype(dtype)))
+        gp, d = _penalty(fw, m, mk(real), mk(fake), mk(alpha))
+        loss = d.mean() * -1 + gp * lam  # the critic's WGAN-GP loss on the interpolates
+        loss.backward()
+        results.append((gp, {k: p.grad for k, p in m.named_parameters()}))
+    (tgp, tgrads), (sgp, sgrads) = results
+    close(sgp, tgp, dtype, "penalty value")
+    assert float(tn(tgp)) > 1e-3, "a penalty this small would not test much"
+    assert list(sgrads) == list(tgrads)
+    for k in tgrads:
+        assert sgrads[k] is not None, f"no gradient reached {k}"
+        close(sgrads[k], tgrads[k], dtype, f"d(loss)/d{k}")
+
+
+@pytest.mark.parametrize("dtype", [F64, F32])
+def test_wgan_gp_penalty_through_layer_norm_critic(dtype):
+    _check_penalty(lambda nn: nn.Sequential(nn.Linear(6, 16), nn.LayerNorm(16), nn.LeakyReLU(0.2),
+                                            nn.Linear(16, 8), nn.LayerNorm(8), nn.Tanh(), nn.Linear(8, 1)),
+                   (5, 6), dtype)
+
+
+@pytest.mark.parametrize("dtype", [F64, F32])
+def test_wgan_gp_penalty_through_instance_norm_conv_critic(dtype):
+    _check_penalty(lambda nn: nn.Sequential(
+        nn.Conv2d(1, 4, 4, 2, 1), nn.LeakyReLU(0.2),
+        nn.Conv2d(4, 8, 4, 2, 1), nn.InstanceNorm2d(8, affine=True), nn.LeakyReLU(0.2),
+        nn.AvgPool2d(2), nn.Flatten(), nn.Linear(8, 1)), (3, 1, 8, 8), dtype)
+
+
+def test_wgan_gp_penalty_through_group_norm_critic():
+    _check_penalty(lambda nn: nn.Sequential(
+        nn.Conv2d(2, 4, 3, 1, 1), nn.GroupNorm(2, 4), nn.Tanh(), nn.AvgPool2d(2, 1), nn.Flatten(),
+        nn.Linear(4 * 4 * 4, 1)), (2, 2, 5, 5))
+
+
+# ---- average pooling and Unflatten ---------------------------------------------------------------
+@settings(max_examples=60, deadline=None)
+@given(cfg=pool_configs(max_k=4, max_hw=9, divisors=(None, None, 2)))
+def test_avg_pool2d(cfg):
+    kw = dict(kernel_size=cfg["k"], stride=cfg["s"], padding=cfg["p"], ceil_mode=cfg["ceil_mode"],
+              count_include_pad=cfg["count_include_pad"], divisor_override=cfg["divisor_override"])
+    tm, sm = tnn.AvgPool2d(**kw), snn.AvgPool2d(**kw)
+    run_both(tm, sm, np.random.default_rng(5).standard_normal(cfg["shape"]), F32, f"AvgPool2d({kw})")
+
+
+def test_avg_pool2d_layer_repr_and_unflatten():
+    assert repr(snn.AvgPool2d(2)) == repr(tnn.AvgPool2d(2))
+    assert repr(snn.AvgPool2d((2, 3), 1, 1)) == repr(tnn.AvgPool2d((2, 3), 1, 1))
+    x = np.random.default_rng(6).standard_normal((3, 24)).astype(F32)
+    for dim, size in ((1, (2, 3, 4)), (-1, (4, -1)), (1, (24,))):
+        tm, sm = tnn.Unflatten(dim, size), snn.Unflatten(dim, size)
+        run_both(tm, sm, x, F32, f"Unflatten{dim, size}")
+        assert repr(sm) == repr(tm)
+
+
+# ---- losses and the softmax family ---------------------------------------------------------------------
+EXTREME_LOGITS = np.array([[1e4, -1e4, 0.0, 1.0], [-1e4, -1e4, -1e4, -1e4], [1e4, 1e4, -1e4, 0.0],
+                           [88.7, -88.7, 1e3, -1e3], [0.0, 0.0, 0.0, 0.0], [-30.0, 20.0, 1e-3, 5.0]])
+
+
+@pytest.mark.parametrize("dtype", [F32, F64])
+@pytest.mark.parametrize("fn", ["log_softmax", "softmax"])
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_softmax_family_at_extremes(dtype, fn, dim):
+    x = EXTREME_LOGITS.astype(dtype)
+    check_fn(lambda t: getattr(TF, fn)(t, dim), lambda s: getattr(SF, fn)(s, dim), x, dtype=dtype, what=fn)
+    close(getattr(snn, "LogSoftmax" if fn == "log_softmax" else "Softmax")(dim)(sg.tensor(x)),
+          getattr(tnn, "LogSoftmax" if fn == "log_softmax" else "Softmax")(dim)(torch.tensor(x)), dtype, "module")
+
+
+CE_CASES = [
+    dict(), dict(reduction="sum"), dict(reduction="none"), dict(weight=True), dict(weight=True, reduction="sum"),
+    dict(ignore_index=1), dict(ignore_index=2, weight=True), dict(label_smoothing=0.1),
+    dict(label_smoothing=0.2, weight=True), dict(label_smoothing=0.1, ignore_index=0, weight=True),
+    dict(label_smoothing=0.3, reduction="none", ignore_index=1), dict(label_smoothing=0.1, reduction="sum"),
+]
+
+
+@pytest.mark.parametrize("extra", [(), (3,), (2, 3)])
+@pytest.mark.parametrize("case", range(len(CE_CASES)))
+def test_cross_entropy_and_nll_loss_class_indices(extra, case):
+    kw = dict(CE_CASES[case])
+    rng = np.random.default_rng(7 + case)
+    c = 4
+    x = rng.standard_normal((5, c) + extra) * 3
+    t = rng.integers(0, c, (5,) + extra)
+    t.reshape(-1)[0] = kw.get("ignore_index", 0)  # an ignored target (if any) is present
+    w = rng.uniform(0.5, 2.0, c)
+    tkw, skw = dict(kw), dict(kw)
+    if kw.pop("weight", False):
+        tkw["weight"], skw["weight"] = torch.from_numpy(w), sg.tensor(w)
+    tx, sx = both(x, requires_grad=True)
+    tt, st_ = torch.from_numpy(t), sg.tensor(t)
+    ty, sy = TF.cross_entropy(tx, tt, **tkw), SF.cross_entropy(sx, st_, **skw)
+    close(sy, ty, F64, "cross_entropy")
+    g = rng.standard_normal(ty.shape)
+    ty.backward(torch.from_numpy(g))
+    sy.backward(sg.tensor(g))
+    close(sx.grad, tx.grad, F64, "cross_entropy d/dx")
+    tm, sm = tnn.CrossEntropyLoss(**tkw), snn.CrossEntropyLoss(**skw)
+    close(sm(sg.tensor(x), st_), tm(torch.from_numpy(x), tt), F64, "CrossEntropyLoss")
+    assert list(sm.state_dict()) == list(tm.state_dict())
+    if not kw.get("label_smoothing"):
+        tkw.pop("label_smoothing", None), skw.pop("label_smoothing", None)
+        lp = TF.log_softmax(torch.from_numpy(x), 1)
+        close(SF.nll_loss(sg.tensor(lp.numpy()), st_, **skw), TF.nll_loss(lp, tt, **tkw), F64, "nll_loss")
+        close(snn.NLLLoss(**skw)(sg.tensor(lp.numpy()), st_), tnn.NLLLoss(**tkw)(lp, tt), F64, "NLLLoss")
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(weight=True), dict(label_smoothing=0.2), dict(reduction="none"),
+                                dict(reduction="sum", weight=True, label_smoothing=0.1)])
+def test_cross_entropy_probability_targets_and_unbatched(kw):
+    rng = np.random.default_rng(20)
+    x, p = rng.standard_normal((4, 3, 2)), rng.dirichlet(np.ones(3), (4, 2)).transpose(0, 2, 1).copy()
+    w = rng.uniform(0.5, 2.0, 3)
+    tkw, skw = dict(kw), dict(kw)
+    if kw.get("weight"):
+        tkw["weight"], skw["weight"] = torch.from_numpy(w), sg.tensor(w)
+    tx, sx = both(x, requires_grad=True)
+    tp, sp = both(p, requires_grad=True)
+    ty, sy = TF.cross_entropy(tx, tp, **tkw), SF.cross_entropy(sx, sp, **skw)
+    close(sy, ty, F64, "cross_entropy (probabilities)")
+    ty.sum().backward()
+    sy.sum().backward()
+    close(sx.grad, tx.grad, F64, "d/dx")
+    close(sp.grad, tp.grad, F64, "d/dtarget")
+    for target in (np.array(2), p[0, :, 0].copy()):  # unbatched (C,) input, index or probability target
+        close(SF.cross_entropy(sg.tensor(x[0, :, 0]), sg.tensor(target), **skw),
+              TF.cross_entropy(torch.from_numpy(x[0, :, 0]), torch.from_numpy(target), **tkw), F64, "unbatched")
+
+
+@pytest.mark.parametrize("dtype", [F32, F64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_at_extreme_logits(dtype, reduction):
+    x = EXTREME_LOGITS.astype(dtype)
+    t = np.array([1, 3, 2, 0, 1, 2])
+    tx, sx = both(x, requires_grad=True)
+    ty = TF.cross_entropy(tx, torch.from_numpy(t), reduction=reduction)
+    sy = SF.cross_entropy(sx, sg.tensor(t), reduction=reduction)
+    close(sy, ty, dtype, "cross_entropy at ±1e4")
+    assert np.isfinite(tn(sy)).all()
+    (ty.sum()).backward()
+    (sy.sum()).backward()
+    close(sx.grad, tx.grad, dtype, "gradient at ±1e4")
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_l1_loss(reduction):
+    rng = np.random.default_rng(8)
+    a, b = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    b[0, 0] = a[0, 0]  # a tie: both give gradient 0 there
+    check_fn(tnn.L1Loss(reduction=reduction), snn.L1Loss(reduction=reduction), a, b, what="L1Loss")
+
+
+# ---- one_hot, pad, normalize ----------------------------------------------------------------------------
+def test_one_hot():
+    t = np.array([[0, 3, 1], [2, 2, 0]])
+    for n in (-1, 5):
+        got, want = SF.one_hot(sg.tensor(t), n), TF.one_hot(torch.from_numpy(t), n)
+        assert got.dtype == np.int64 and np.array_equal(tn(got), tn(want))
+
+
+@pytest.mark.parametrize("pad", [(1, 2), (0, 1, 2, 0), (1, 1, 1, 1, 1, 1), (-1, 2), (2, -1, 0, 1), (1, 0, 0, 0, 0, 0, 2, 1)])
+@pytest.mark.parametrize("value", [0.0, -0.5])
+def test_pad_constant(pad, value):
+    x = np.random.default_rng(9).standard_normal((2, 3, 4, 5))
+    check_fn(lambda t: TF.pad(t, pad, value=value), lambda s: SF.pad(s, pad, value=value), x, what=f"pad {pad}")
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("shape, pad", [((2, 3, 6), (2, 1)), ((2, 3, 4, 5), (1, 2, 3, 0)), ((3, 4, 5), (2, 2, 1, 1)),
+                                        ((1, 2, 3, 4, 5), (1, 0, 2, 1, 1, 2))])
+def test_pad_index_modes(mode, shape, pad):
+    x = np.random.default_rng(11).standard_normal(shape)
+    check_fn(lambda t: TF.pad(t, pad, mode=mode), lambda s: SF.pad(s, pad, mode=mode), x, what=f"pad {mode} {pad}")
+
+
+@pytest.mark.parametrize("p, dim", [(2.0, 1), (1.0, 0), (3.0, -1), (math.inf, 1), (2.0, 2)])
+def test_normalize(p, dim):
+    x = np.random.default_rng(13).standard_normal((3, 4, 5))
+    x[0, :, 0] = 0  # a zero vector: the eps floor
+    check_fn(lambda t: TF.normalize(t, p, dim), lambda s: SF.normalize(s, p, dim), x, what=f"normalize p={p}")
+
+
+# ---- nn.init -------------------------------------------------------------------------------------------
+def test_calculate_gain_matches_torch():
+    for name in ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+                 "conv_transpose3d", "sigmoid", "tanh", "relu", "leaky_relu", "selu"):
+        assert sinit.calculate_gain(name) == pytest.approx(tnn.init.calculate_gain(name)), name
+    for slope in (0, 0.2, 1, 0.01):
+        assert sinit.calculate_gain("leaky_relu", slope) == pytest.approx(tnn.init.calculate_gain("leaky_relu", slope))
+
+
+@pytest.mark.parametrize("name, kw", [("kaiming_normal_", {}), ("kaiming_normal_", dict(mode="fan_out", nonlinearity="relu")),
+                                      ("kaiming_uniform_", {}), ("kaiming_uniform_", dict(a=0.2, mode="fan_out")),
+                                      ("xavier_normal_", dict(gain=2.0)), ("xavier_uniform_", {}),
+                                      ("trunc_normal_", dict(std=0.5, a=-0.3, b=0.6)), ("orthogonal_", dict(gain=1.5))])
+def test_init_distributions_match_torch(name, kw):
+    """Same distribution (RNGs differ): std, range and (for orthogonal_) the Gram matrix."""
+    shape = (64, 32, 3, 3)
+    sw, tw = sg.empty(*shape), torch.empty(*shape)
+    getattr(sinit, name)(sw, **kw)
+    getattr(tnn.init, name)(tw, **kw)
+    s, t = tn(sw), tn(tw)
+    assert s.dtype == t.dtype
+    assert abs(s.std() - t.std()) < 0.03 * t.std(), f"{name}: std {s.std()} vs torch {t.std()}"
+    assert abs(s.mean() - t.mean()) < 0.03 * t.std() + 0.1 * abs(t.mean())
+    assert abs(np.abs(s).max() - np.abs(t).max()) < 0.25 * np.abs(t).max()
+    if name == "orthogonal_":
+        m = s.reshape(64, -1)
+        np.testing.assert_allclose(m @ m.T, 1.5 ** 2 * np.eye(64), atol=1e-4)
