@@ -592,9 +592,10 @@ def build_models(config: TrainConfig):
         G = models.DCGANGenerator(nz=nz_in, ngf=config.ngf, channels=1, image_size=size)
         # No BatchNorm in D under a gradient penalty (WGAN-GP, R1) or spectral normalisation.  The penalty is
         # per example, ||grad_x D(x)_i|| for each i, but BatchNorm makes D(x)_i depend on the whole batch, so
-        # that gradient is no longer a property of example i (Gulrajani et al., sec. 4).  And spectral norm
-        # bounds each layer's Lipschitz constant by 1, which BatchNorm's division by a batch std undoes.
-        norm = None if (config.gp or config.r1 or config.spectral_norm) else "batch"
+        # that gradient is no longer a property of example i (Gulrajani et al., sec. 4): LayerNorm instead,
+        # which normalises each example by itself, as they advise.  Spectral norm bounds each layer's
+        # Lipschitz constant by 1, which any normalisation's division by a std undoes: none there (Miyato et al.).
+        norm = None if config.spectral_norm else "layer" if (config.gp or config.r1) else "batch"
         D = models.DCGANDiscriminator(ndf=config.ndf, channels=config.pack, image_size=size, norm=norm)
         G.apply(models.weights_init)
         D.apply(models.weights_init)
