@@ -11,8 +11,9 @@ the real batch and on ``fake.detach()``, then the G update through D.
 For each workload it prints scratchgan's median ms/step, torch's, their ratio, the peak memory
 of each process (ru_maxrss) and of scratchgan's step alone (tracemalloc: NumPy reports its
 buffers to it), the step's convolution/matmul GFLOPs (counted analytically from the layer
-shapes), the GFLOP/s that achieves, and NumPy's float32 matmul GFLOP/s on a large square matrix
-on this machine (the BLAS limit the engine runs against).  Each side runs in its own fresh
+shapes), the GFLOP/s that achieves, and, as "% GEMM", that rate's share of NumPy's float32 matmul
+GFLOP/s on a large square matrix on this machine (the BLAS limit the engine runs against: 100% would
+be a step that is all GEMM at full speed).  Each side runs in its own fresh
 process; with ``--rounds R`` they alternate R times and the best median of each is kept (on a
 shared machine the least-disturbed round is the most faithful).
 
@@ -38,7 +39,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-TORCH_REF = os.environ.get("SCRATCHGAN_TORCH_REF", "/work/shared/bench/torch_ref.py")
+# shared/ sits beside the repository (or the worktree): ../shared/bench/torch_ref.py
+TORCH_REF = os.environ.get("SCRATCHGAN_TORCH_REF", os.path.join(os.path.dirname(ROOT), "shared", "bench", "torch_ref.py"))
 WORKLOADS = ("mlp", "dcgan", "dcgan64")
 BATCH, NZ = 128, 100
 
@@ -211,6 +213,8 @@ def main(argv=None):
     ap.add_argument("--cpu-time", action="store_true",
                     help="time steps in process CPU time instead of wall time (with --threads 1: a measure of the "
                          "work done that a busy shared machine disturbs far less than wall time)")
+    ap.add_argument("--engine-threads", type=int,
+                    help="scratchgan's own thread pool for the non-GEMM passes (SCRATCHGAN_NUM_THREADS; 1: off)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -220,6 +224,8 @@ def main(argv=None):
     if args.threads:  # inherited by both child processes
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(args.threads)
+    if args.engine_threads:
+        os.environ["SCRATCHGAN_NUM_THREADS"] = str(args.engine_threads)
     if args.cpu_time:
         os.environ["BENCH_CPU_TIME"] = "1"
     if args.malloc_tuning:  # inherited by both child processes (scratchgan and torch alike)
@@ -227,7 +233,8 @@ def main(argv=None):
     import numpy as np  # after the environment is set: OpenBLAS reads it when it loads
 
     env = {k: os.environ.get(k, "(unset)") for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
-                                                      "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")}
+                                                      "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_",
+                                                      "SCRATCHGAN_NUM_THREADS")}
     print(f"numpy {np.__version__}; BLAS: {blas_info()}")
     print("env: " + ", ".join(f"{k}={v}" for k, v in env.items()))
     print(f"clock: {'process CPU time' if args.cpu_time else 'wall time'}; load average "
@@ -235,7 +242,7 @@ def main(argv=None):
     peak = blas_gflops()
     print(f"numpy.matmul float32 2048x2048: {peak:.0f} GFLOP/s")
     print(f"{'workload':9s} {'scratchgan ms':>13s} {'(min)':>7s} {'torch ms':>9s} {'(min)':>7s} {'ratio':>6s} "
-          f"{'GFLOP/step':>10s} {'GFLOP/s':>8s} {'% BLAS':>6s} {'step peak MB':>12s} {'RSS MB sg/torch':>16s}")
+          f"{'GFLOP/step':>10s} {'GFLOP/s':>8s} {'% GEMM':>6s} {'step peak MB':>12s} {'RSS MB sg/torch':>16s}")
     for kind in args.workloads:
         best_sg, best_t = None, None
         for _ in range(max(1, args.rounds)):

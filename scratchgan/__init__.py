@@ -14,6 +14,7 @@ from .ops import (abs, add, argmax, argmin, cat, chunk, clamp, clone, div, eq, e
                   permute, pow, relu, repeat_interleave, reshape, sigmoid, softplus, split, sqrt, squeeze, stack, std,
                   sub, sum, t, tanh, transpose, unsqueeze, var, where)
 from .generator import Generator
+from .parallel import get_num_threads, set_num_threads
 from .ops import log_softmax, softmax
 from .serialization import load, save
 from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
