@@ -293,7 +293,7 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01, *, _out=None) -> Tensor:
     if x.ndim == 0:
         positive, data = x.array > 0, _leaky_relu_array(xp, x.array, s, _out, _out is not None)
     else:
-        positive = xp.empty(x.shape, dtype=bool)
+        positive = xp.empty_like(x.array, dtype=bool)  # empty_like: in x's (channels-last) layout
         data = xp.empty_like(x.array) if _out is None else _out
 
         def forward(p, o, a):  # the mask is taken before an in-place write: the backward reads no x
@@ -303,7 +303,7 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01, *, _out=None) -> Tensor:
         parallel_map(forward, positive, data, x.array, xp=xp)
 
     def backward(g, out):  # d leaky(x) = (1 if x > 0 else slope) dx
-        slope = xp.empty(x.shape, dtype=x.dtype)
+        slope = xp.empty_like(positive, dtype=x.dtype)
 
         def fill(sl, p):
             xp.multiply(p, xp.asarray(1 - s, dtype=x.dtype), out=sl)

@@ -165,3 +165,16 @@ def test_dcgan_step(small_thresholds):
         return [p.array for p in list(G.parameters()) + list(D.parameters())]
 
     _same_bits(fn)
+
+
+def test_activations_keep_channels_last(small_thresholds):
+    """Masks and slopes are made in the input's layout: a channels-last activation (as the convolutions
+    hand out) keeps a channels-last gradient, which the next convolution reads without a copy."""
+    sg.set_num_threads(3)
+    for act in (F.relu, lambda t: F.leaky_relu(t, 0.2)):
+        x = sg.Tensor(np.zeros((4, 5, 3, 2), dtype=np.float32).transpose(0, 3, 1, 2) + 1, requires_grad=True)
+        h = x * 1.0
+        y = act(h)
+        y.backward(sg.Tensor(np.ones((4, 5, 3, 2), dtype=np.float32).transpose(0, 3, 1, 2)))
+        assert y.array.transpose(0, 2, 3, 1).flags.c_contiguous
+        assert x.grad.array.transpose(0, 2, 3, 1).flags.c_contiguous
