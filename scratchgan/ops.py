@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import warnings
 from collections import namedtuple
 
 from . import backend as B
@@ -52,10 +53,9 @@ def _cross(a: Tensor, b: Tensor) -> tuple:
     return (b if a.requires_grad else None, a if b.requires_grad else None)
 
 
-# A view's backward reads nothing, but its values follow its base's memory: it records the base's
-# version, so that a later in-place write to the base (which the view's node cannot see) is an
-# error at backward instead of a wrong gradient.
-_VIEW = (OUTPUT,)
+# A view's backward reads nothing.  (That its values follow its base's memory is handled where it
+# is consumed: apply_op refreshes a view whose base was written since, see tensor.py.)
+_VIEW = ()
 
 
 def _norm_dims(dim, ndim):
@@ -80,7 +80,8 @@ def broadcast_to(x: Tensor, shape) -> Tensor:
     def backward(g, out):  # broadcasting copies values, so their gradients add up
         return (sum_to(g, x.shape),)
 
-    return apply_op(xp.broadcast_to(x.array, shape), (x,), backward, "broadcast_to", saved=_VIEW, view_of=x)
+    return apply_op(xp.broadcast_to(x.array, shape), (x,), backward, "broadcast_to", saved=_VIEW, view_of=x,
+                    view=("broadcast_to", shape))
 
 
 def sum_to(x: Tensor, shape) -> Tensor:
@@ -496,7 +497,12 @@ def reshape(x: Tensor, *shape) -> Tensor:
         raise ValueError(f"reshape: cannot view a tensor of shape {x.shape} ({x.numel()} elements) as {shape}") from None
     if data.shape == x.array.shape:
         return x
-    return apply_op(data, (x,), lambda g, out: (reshape(g, x.shape),), "reshape", saved=_VIEW, view_of=x)
+    def backward(g, out):
+        return (reshape(g, x.shape),)
+
+    if not _xp(x).may_share_memory(data, x.array):  # NumPy had to copy (x was not contiguous)
+        return apply_op(data, (x,), backward, "reshape", saved=())
+    return apply_op(data, (x,), backward, "reshape", saved=_VIEW, view_of=x, view=("reshape", shape))
 
 
 def permute(x: Tensor, *dims) -> Tensor:
@@ -505,7 +511,7 @@ def permute(x: Tensor, *dims) -> Tensor:
         raise ValueError(f"permute: {dims} is not a permutation of the {x.ndim} dims of shape {x.shape}")
     inverse = tuple(sorted(range(x.ndim), key=dims.__getitem__))
     return apply_op(x.array.transpose(dims), (x,), lambda g, out: (permute(g, inverse),), "permute", saved=_VIEW,
-                    view_of=x)
+                    view_of=x, view=("permute", dims))
 
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
@@ -562,7 +568,51 @@ def getitem(x: Tensor, key) -> Tensor:
 
     if advanced:  # a copy, gathered by the index arrays
         return apply_op(x.array[key], (x,), backward, "getitem", saved=index_tensors)
-    return apply_op(x.array[key], (x,), backward, "getitem", saved=_VIEW, view_of=x)
+    parts = key if isinstance(key, tuple) else (key,)
+    if not builtins.any(k is Ellipsis for k in parts):
+        key = parts + (Ellipsis,)  # a[0, ...] is a 0-d view where a[0] would be a NumPy scalar (a copy)
+    return apply_op(x.array[key], (x,), backward, "getitem", saved=_VIEW, view_of=x, view=("getitem", key))
+
+
+def apply_view(base: Tensor, chain) -> Tensor:
+    """The view ``chain`` (a view's ops from its base, see ``apply_op``) applied to ``base``, as graph ops."""
+    ops = {"reshape": reshape, "permute": permute, "getitem": getitem, "broadcast_to": broadcast_to}
+    for kind, arg in chain:
+        base = ops[kind](base, arg)
+    return base
+
+
+def _view_array(a, chain):
+    xp = B.get_array_module(a)
+    for kind, arg in chain:
+        if kind == "reshape":
+            a = a.reshape(arg)
+        elif kind == "permute":
+            a = a.transpose(arg)
+        elif kind == "getitem":
+            a = a[arg]
+        else:
+            a = xp.broadcast_to(a, arg)
+    return a
+
+
+def copy_slices(base: Tensor, region: Tensor, chain) -> Tensor:
+    """The node of a base after an in-place write through its view ``chain``: the values are base's
+    own memory (already written); the gradient splits into the view's region (to ``region``, the
+    written values) and the rest (to the old base)."""
+    def backward(g, out):
+        gb = gr = None
+        if base.requires_grad:
+            outside = _xp(g).ones(base.shape, dtype=g.dtype)
+            _view_array(outside, chain)[...] = 0
+            gb = g * Tensor(outside)
+        if region.requires_grad:
+            gr = apply_view(g, chain)
+            if gr.shape != region.shape:
+                gr = sum_to(gr, region.shape)
+        return gb, gr
+
+    return apply_op(base.array, (base, region), backward, "copy_slices", saved=())
 
 
 def index_add_zeros(g: Tensor, key, shape, advanced: bool) -> Tensor:
@@ -600,7 +650,9 @@ def embedding(indices, weight: Tensor, padding_idx: int | None = None) -> Tensor
             g = g * Tensor((idx != padding_idx)[..., None].astype(g.dtype))
         return (index_add_zeros(g, idx, weight.shape, True),)
 
-    return apply_op(xp.take(weight.array, idx, axis=0), (weight,), backward, "embedding")
+    # the backward scatters by the indices: a later write into an index tensor would misroute it
+    return apply_op(xp.take(weight.array, idx, axis=0), (weight,), backward, "embedding",
+                    saved=(indices,) if isinstance(indices, Tensor) else ())
 
 
 def cat(tensors, dim: int = 0) -> Tensor:
@@ -721,7 +773,10 @@ def repeat_interleave(x: Tensor, repeats, dim=None) -> Tensor:
     if not isinstance(counts, int) and tuple(counts.shape) not in ((), (1,), (n,)):
         raise ValueError(f"repeat_interleave: repeats must have shape ({n},) or be a single number, "
                          f"got shape {tuple(counts.shape)}")
-    index = xp.repeat(xp.arange(n), counts)
+    if isinstance(counts, int):
+        index = xp.repeat(xp.arange(n), counts)
+    else:  # per-element counts: the index is built on the host (CuPy's repeat takes no array of counts)
+        index = B.to_device(_np.repeat(_np.arange(n), B.to_numpy(counts).reshape(-1)), x.device)
     return getitem(x, (slice(None),) * d + (index,))
 
 
@@ -818,12 +873,14 @@ def type_(x: Tensor, dtype=None):
     if dtype is None:
         name = _LEGACY_TYPES.get(x.dtype.name, f"torch.{x.dtype.name}")
         return name.replace("torch.", "torch.cuda.") if x.device.type == "cuda" else name
-    legacy = getattr(dtype, "dtype", None)  # FloatTensor and friends carry their dtype
+    legacy = getattr(dtype, "dtype", None)  # FloatTensor and friends carry their dtype (and device)
+    device = getattr(dtype, "device_type", None)
     if isinstance(dtype, str) and dtype.startswith("torch."):
         inverse = {v.split(".")[-1]: k for k, v in _LEGACY_TYPES.items()}
         name = dtype.split(".")[-1]
         legacy = inverse.get(name, name)
-    return to(x, dtype=legacy if legacy is not None else dtype)
+        device = "cuda" if dtype.startswith("torch.cuda.") else "cpu"
+    return to(x, device=device, dtype=legacy if legacy is not None else dtype)
 
 
 # ---- in-place ops: x.op_(...) writes the result into x (rules and rebase: tensor.py) ------------------
@@ -1048,6 +1105,7 @@ def _bind():
     T.__isub__ = sub_
     T.__imul__ = mul_
     T.__itruediv__ = div_
+    T.__ipow__ = pow_
     T.__eq__, T.__ne__, T.__lt__, T.__le__, T.__gt__, T.__ge__ = eq, ne, lt, le, gt, ge
     T.__hash__ = object.__hash__  # tensors are graph nodes: hash by identity, like torch
 
@@ -1095,8 +1153,6 @@ _bind()
 def _softmax_dim(x: Tensor, dim, who: str) -> int:
     """PyTorch's implicit dim for a legacy ``softmax(x)`` call: 0 for 0-, 1- and 3-D input, else 1."""
     if dim is None:
-        import warnings  # noqa: PLC0415
-
         warnings.warn(f"Implicit dimension choice for {who} has been deprecated. "
                       "Change the call to include dim=X as an argument.", stacklevel=3)
         dim = 0 if x.ndim in (0, 1, 3) else 1
@@ -1149,9 +1205,9 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     if idx.size and int(idx.min()) < 0:
         raise RuntimeError("one_hot: class values must be non-negative.")
     if num_classes == -1:
-        num_classes = int(idx.max()) + 1 if idx.size else 0
         if not idx.size:
             raise RuntimeError("one_hot: can not infer total number of classes from empty tensor.")
+        num_classes = int(idx.max()) + 1
     elif idx.size and int(idx.max()) >= num_classes:
         raise RuntimeError(f"one_hot: class values must be smaller than num_classes ({num_classes}), "
                            f"got {int(idx.max())}.")

@@ -73,7 +73,8 @@ def test_run_writes_every_output(tmp_path):
         assert (out / name).is_file(), name
     with open(out / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["step", "epoch", "loss_D", "loss_G", "D_x", "D_G_z", "seconds"]
+    assert list(rows[0]) == ["step", "epoch", "loss_D", "loss_G", "D_x", "D_G_z", "grad_norm_D", "grad_norm_G", "seconds"]
+    assert all(float(r["grad_norm_D"]) > 0 and float(r["grad_norm_G"]) > 0 for r in rows)
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]
     assert all(0 < float(r["D_x"]) < 1 and np.isfinite(float(r["loss_G"])) for r in rows)
     ckpt = load_checkpoint(out / "checkpoint.npz")
@@ -197,6 +198,6 @@ def test_steps_from_epochs_and_pictures_per_epoch(tmp_path):
 
 
 def test_bad_configs_are_refused(tmp_path):
-    for bad in (dict(batch_size=30, pack=4), dict(loss="wgan"), dict(label_smoothing=1.0), dict(steps=0)):
+    for bad in (dict(batch_size=30, pack=4), dict(loss="lsgan"), dict(label_smoothing=1.0), dict(steps=0)):
         with pytest.raises(ValueError):
             train(tiny(tmp_path, **bad))

@@ -5,6 +5,7 @@ step is bookkeeping, not something to differentiate.
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 
@@ -47,6 +48,25 @@ def _host(v):
 class Optimizer:
     """``param_groups``: list of dicts (the hyper-parameters plus ``"params"``, the tensors);
     ``state``: per-parameter dict, keyed by the parameter tensor (tensors hash by identity)."""
+
+    def __init_subclass__(cls, **kwargs):
+        """Every ``step()`` writes the parameters in place, so it bumps their version counters (as
+        PyTorch's does): a backward through a graph recorded before the step, which would read the
+        new weights, raises "modified by an inplace operation" instead of giving a wrong gradient."""
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is None:
+            return
+
+        @functools.wraps(step)
+        def step_and_bump(self, *args, **kw):
+            result = step(self, *args, **kw)
+            for _, p in self._params():
+                if p.grad is not None:
+                    p._vc[0] += 1
+            return result
+
+        cls.step = step_and_bump
 
     def __init__(self, params, defaults: dict):
         self.defaults = dict(defaults)
