@@ -89,9 +89,9 @@ class DCGANDiscriminator(nn.Module):
     image_size=64: Conv(4, 2, 1) from channels to ndf, 2·ndf, 4·ndf, 8·ndf (BN after all but the first,
     LeakyReLU(0.2) after each), then Conv(8·ndf, 1, 4, 1, 0).  All convolutions bias=False.
     ``sigmoid=True`` appends Sigmoid (probabilities, for BCELoss) as in the tutorial.
-    ``norm=None`` puts Identity where the BatchNorms were (same state_dict keys for the convolutions):
-    a critic trained with a gradient penalty or spectral normalisation must not use BatchNorm (see
-    ``train.build_models``).
+    ``norm="layer"`` puts LayerNorm over (C, H, W) where the BatchNorms were, ``norm=None`` Identity (same
+    state_dict keys for the convolutions): a critic trained with a gradient penalty or spectral
+    normalisation must not use BatchNorm (see ``train.build_models``).
     """
 
     def __init__(self, ndf: int = 64, channels: int = 1, image_size: int = 28, sigmoid: bool = False,
@@ -99,16 +99,17 @@ class DCGANDiscriminator(nn.Module):
         super().__init__()
         if image_size not in (28, 64):
             raise ValueError(f"DCGANDiscriminator: image_size must be 28 or 64, got {image_size}")
-        if norm not in ("batch", None):
-            raise ValueError(f"DCGANDiscriminator: norm must be 'batch' or None, got {norm!r}")
+        if norm not in ("batch", "layer", None):
+            raise ValueError(f"DCGANDiscriminator: norm must be 'batch', 'layer' or None, got {norm!r}")
         self.ndf, self.channels, self.image_size, self.sigmoid = ndf, channels, image_size, sigmoid
         widths, last_kernel = ([ndf, 2 * ndf], 7) if image_size == 28 else ([ndf, 2 * ndf, 4 * ndf, 8 * ndf], 4)
         self.feature_shape = (widths[-1], last_kernel, last_kernel)  # what the last conv sees, whole
         layers = [nn.Conv2d(channels, widths[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True)]
-        for c_in, c_out in zip(widths[:-1], widths[1:]):
-            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False),
-                       nn.BatchNorm2d(c_out) if norm == "batch" else nn.Identity(),
-                       nn.LeakyReLU(0.2, inplace=True)]
+        for i, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:])):
+            side = image_size // 2 ** (i + 2)  # each stride-2 conv halves the side
+            normalise = {"batch": lambda: nn.BatchNorm2d(c_out), "layer": lambda: nn.LayerNorm([c_out, side, side]),
+                         None: nn.Identity}[norm]()
+            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), normalise, nn.LeakyReLU(0.2, inplace=True)]
         layers.append(nn.Conv2d(widths[-1], 1, last_kernel, 1, 0, bias=False))
         if sigmoid:
             layers.append(nn.Sigmoid())

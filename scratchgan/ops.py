@@ -914,12 +914,14 @@ def type_(x: Tensor, dtype=None):
     if dtype is None:
         name = _LEGACY_TYPES.get(x.dtype.name, f"torch.{x.dtype.name}")
         return name.replace("torch.", "torch.cuda.") if x.device.type == "cuda" else name
-    legacy = getattr(dtype, "dtype", None)  # FloatTensor and friends carry their dtype
+    legacy = getattr(dtype, "dtype", None)  # FloatTensor and friends carry their dtype (and device)
+    device = getattr(dtype, "device_type", None)
     if isinstance(dtype, str) and dtype.startswith("torch."):
         inverse = {v.split(".")[-1]: k for k, v in _LEGACY_TYPES.items()}
         name = dtype.split(".")[-1]
         legacy = inverse.get(name, name)
-    return to(x, dtype=legacy if legacy is not None else dtype)
+        device = "cuda" if dtype.startswith("torch.cuda.") else "cpu"
+    return to(x, device=device, dtype=legacy if legacy is not None else dtype)
 
 
 # ---- in-place ops: x.op_(...) writes the result into x (rules and rebase: tensor.py) ------------------

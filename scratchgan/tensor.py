@@ -432,10 +432,9 @@ def inplace(x: Tensor, name: str, update, graph_op, needs_grad: bool = False, ke
         update(x.array)
         _bump(x)
         return x
-    s = _snapshot(x, keeps_old)
     if base is not None and x._vver != x._vc[0]:
         _refresh_view(x)
-        s = _snapshot(x, keeps_old)
+    s = _snapshot(x, keeps_old)  # the rebase: s takes x's old node, x will take the op's
     r = graph_op(s)
     if r.array is not x.array:
         x.array[...] = r.array

@@ -107,6 +107,7 @@ class TrainConfig:
     nz: int | None = None  # latent size (default: 100 for images, 2 for 2-D toy data, 10 for gauss1d)
     hidden: int | None = None  # toy MLP width (None: the models' default)
     depth: int | None = None  # toy MLP hidden layers (None: the models' default)
+    d_hidden: int | None = None  # toy D width when it differs from G's (None: hidden)
     ngf: int = 64  # DCGAN widths
     ndf: int = 64
     toy_size: int = 100_000  # toy data: size of the fixed training sample drawn from the mixture
@@ -584,6 +585,8 @@ def build_models(config: TrainConfig):
             return models.Toy1DGenerator(nz=nz, **kw), _finish_discriminator(D, config, False), nz
         nz = config.nz or 2
         G = models.ToyGenerator(nz=nz, out_dim=dim, **kw)
+        if config.d_hidden is not None:
+            kw["hidden"] = config.d_hidden
         return G, _finish_discriminator(models.ToyDiscriminator(in_dim=dim, pack=config.pack, **kw), config, False), nz
     nz = config.nz or 100
     size = _image_size(config)
@@ -592,9 +595,10 @@ def build_models(config: TrainConfig):
         G = models.DCGANGenerator(nz=nz_in, ngf=config.ngf, channels=1, image_size=size)
         # No BatchNorm in D under a gradient penalty (WGAN-GP, R1) or spectral normalisation.  The penalty is
         # per example, ||grad_x D(x)_i|| for each i, but BatchNorm makes D(x)_i depend on the whole batch, so
-        # that gradient is no longer a property of example i (Gulrajani et al., sec. 4).  And spectral norm
-        # bounds each layer's Lipschitz constant by 1, which BatchNorm's division by a batch std undoes.
-        norm = None if (config.gp or config.r1 or config.spectral_norm) else "batch"
+        # that gradient is no longer a property of example i (Gulrajani et al., sec. 4): LayerNorm instead,
+        # which normalises each example by itself, as they advise.  Spectral norm bounds each layer's
+        # Lipschitz constant by 1, which any normalisation's division by a std undoes: none there (Miyato et al.).
+        norm = None if config.spectral_norm else "layer" if (config.gp or config.r1) else "batch"
         D = models.DCGANDiscriminator(ndf=config.ndf, channels=config.pack, image_size=size, norm=norm)
         G.apply(models.weights_init)
         D.apply(models.weights_init)

@@ -167,3 +167,18 @@ def test_class_on_an_unconditional_model_is_a_clear_error(tmp_path, capsys):
     assert main(["sample", "--checkpoint", str(result.checkpoint), "--class", "1", "--out",
                  str(tmp_path / "s.npy")]) == 1
     assert "--class needs a conditional model" in capsys.readouterr().err
+
+
+def test_remedy_demos_run_tiny(tmp_path):
+    from tests.test_cli import _demo
+
+    result = _demo("wgan_gp").main(["--iters", "3", "--batch-size", "16", "--dim", "8", "--out", str(tmp_path / "w")])
+    assert result.n_samples == 2500 and (tmp_path / "w" / "wgan_gp_ring8.png").is_file()
+    idx = tmp_path / "idx"
+    idx.mkdir()
+    rng = np.random.default_rng(0)
+    write_idx(idx / "train-images-idx3-ubyte", rng.integers(0, 256, size=(40, 28, 28), dtype=np.uint8))
+    write_idx(idx / "train-labels-idx1-ubyte", rng.integers(0, 10, size=40, dtype=np.uint8))
+    _demo("conditional").main(["--data", str(idx), "--steps", "2", "--batch-size", "8", "--ngf", "4", "--ndf", "4",
+                               "--out", str(tmp_path / "c")])
+    assert (tmp_path / "c" / "epoch001.png").is_file()
