@@ -208,7 +208,8 @@ def mv(mat: Tensor, vec: Tensor) -> Tensor:
 def bmm(a: Tensor, b: Tensor) -> Tensor:
     """Batched (b, n, m) @ (b, m, p) -> (b, n, p), without broadcasting, as ``torch.bmm``."""
     if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
-        raise RuntimeError(f"bmm: expected two 3-D tensors with the same batch size, got shapes {a.shape} and {b.shape}")
+        raise RuntimeError(f"bmm: expected two 3-D tensors with the same batch size, "
+                           f"got shapes {a.shape} and {b.shape}")
     return matmul(a, b)
 
 
@@ -274,9 +275,17 @@ def rsqrt(x: Tensor) -> Tensor:
                     saved=(OUTPUT,))
 
 
-def sign(x: Tensor) -> Tensor:
-    # piecewise constant: zero gradient (PyTorch's convention at 0 too)
-    return apply_op(_xp(x).sign(x.array), (x,), lambda g, out: (g * 0.0,), "sign", saved=())
+def _step_function(name: str):
+    """sign, round, floor, ceil: piecewise constant, so the gradient is zero (PyTorch's convention at the jumps)."""
+
+    def op(x: Tensor) -> Tensor:
+        return apply_op(getattr(_xp(x), name)(x.array), (x,), lambda g, out: (g * 0.0,), name, saved=())
+
+    op.__name__ = op.__qualname__ = name
+    return op
+
+
+sign, round, floor, ceil = (_step_function(n) for n in ("sign", "round", "floor", "ceil"))  # noqa: A001
 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001 - torch.abs
@@ -1164,7 +1173,8 @@ def _bind():
         expand=expand, broadcast_to=broadcast_to,
         clone=clone, contiguous=contiguous, t=t, repeat=repeat, repeat_interleave=repeat_interleave, split=split,
         chunk=chunk, lerp=lerp, masked_fill=masked_fill, eq=eq, ne=ne, lt=lt, le=le, gt=gt, ge=ge,
-        argmax=argmax, argmin=argmin, type=type_, mv=mv, dot=dot, square=square, resize_=resize_, bmm=bmm, log1p=log1p, rsqrt=rsqrt, sign=sign,
+        argmax=argmax, argmin=argmin, type=type_, mv=mv, dot=dot, square=square, resize_=resize_, bmm=bmm,
+        log1p=log1p, rsqrt=rsqrt, sign=sign, round=round, floor=floor, ceil=ceil,
         add_=add_, sub_=sub_, mul_=mul_, div_=div_, pow_=pow_, neg_=neg_, exp_=exp_, sqrt_=sqrt_, tanh_=tanh_,
         sigmoid_=sigmoid_, abs_=abs_, clamp_=clamp_, relu_=relu_, lerp_=lerp_, fill_=fill_, zero_=zero_,
         copy_=copy_, normal_=normal_, uniform_=uniform_, masked_fill_=masked_fill_,
