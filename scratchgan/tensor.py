@@ -97,6 +97,14 @@ class enable_grad(set_grad_enabled):
         super().__init__(True)
 
 
+class inference_mode(set_grad_enabled):
+    """``torch.inference_mode()``: here the same as ``no_grad`` (PyTorch also marks the outputs as inference
+    tensors, a speed-up this engine does not need)."""
+
+    def __init__(self, mode: bool = True):
+        super().__init__(not mode)
+
+
 def _freed(g, out):
     raise RuntimeError(
         "Trying to backward through the graph a second time; its intermediate values were freed. "

@@ -248,3 +248,18 @@ def test_optimizers_give_the_same_steps_on_every_device(make, device):
         assert all(sg.backend.device_of(v) == sg.device(dev) for s in opt.state.values() for v in s.values()
                    if hasattr(v, "shape"))
     np.testing.assert_allclose(out[device], out["cpu"], rtol=1e-12, atol=1e-14)
+
+
+def test_state_dict_holds_tensor_snapshots():
+    p = nn.Parameter(sg.tensor([1.0, 2.0]))
+    opt = optim.Adam([p], lr=0.1, amsgrad=True)
+    p.grad = sg.tensor([1.0, -1.0])
+    opt.step()
+    sd = opt.state_dict()
+    s0 = sd["state"][0]
+    assert isinstance(s0["exp_avg"], sg.Tensor) and isinstance(s0["max_exp_avg_sq"], sg.Tensor)
+    assert s0["step"] == 1 and isinstance(s0["step"], int)
+    before = s0["exp_avg"].numpy().copy()
+    opt.step()  # further training leaves the snapshot alone
+    np.testing.assert_array_equal(s0["exp_avg"].numpy(), before)
+    assert sd["param_groups"][0]["params"] == [0] and sd["param_groups"][0]["amsgrad"] is True
