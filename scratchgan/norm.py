@@ -226,14 +226,19 @@ def _scratch_like(xp, a, name: str):
     return WORKSPACE.get(xp, name, a.shape, a.dtype)
 
 
+def _centre_into(xp, out, a, mean):
+    """out = a − μ (μ broadcast per channel), threaded over batch slices."""
+    parallel_map(lambda o, ai: xp.subtract(ai, mean, out=o), out, a, xp=xp)
+    return out
+
+
 def _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps, m):
     xp = B.get_array_module(x.array)
     c = x.shape[1]
     cs = _channel_shape(x.ndim, c)
     # forward on raw arrays, in the output array itself: y = x − μ, σ² = Σy²/M, y = y·(γ/σ) + β
     mean = _channel_sum_array(x.array) * (1.0 / m)
-    y = xp.empty_like(x.array)  # in x's memory layout
-    parallel_map(lambda out, a: xp.subtract(a, mean.reshape(cs), out=out), y, x.array, xp=xp)
+    y = _centre_into(xp, xp.empty_like(x.array), x.array, mean.reshape(cs))  # empty_like: in x's layout
     var = _channel_dot_array(y, y) * (1.0 / m)
     inv = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
     k = (inv if weight is None else inv * weight.array).reshape(cs)
@@ -261,7 +266,7 @@ def _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps,
         if is_grad_enabled():
             xc_t, inv_t = _normalize_parts(x, eps, m)
         else:  # x − μ again, into scratch memory (cheaper than keeping an x-sized array alive)
-            xc_t = Tensor(xp.subtract(x.array, mean.reshape(cs), out=_scratch_like(xp, x.array, "bn_xc")))
+            xc_t = Tensor(_centre_into(xp, _scratch_like(xp, x.array, "bn_xc"), x.array, mean.reshape(cs)))
             inv_t = Tensor(inv)
         sg = channel_sum(g)
         sgxhat = channel_dot(g, xc_t) * inv_t
