@@ -74,6 +74,17 @@ def _mark_worker():
     _inside.active = True
 
 
+def _forget_pool():
+    """In a forked child (a DataLoader worker) the parent's pool threads do not exist: start afresh."""
+    global _lock
+    _lock = threading.Lock()
+    _pool[0], _pool[1] = None, 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def parallel_slices(fn, n: int, size: int, xp=None) -> None:
     """Run fn(slice) over slices that together cover range(n), each of the ``n`` items holding
     ``size`` array values; the slices run on the pool's threads when the work is large enough.

@@ -178,3 +178,19 @@ def test_activations_keep_channels_last(small_thresholds):
         y.backward(sg.Tensor(np.ones((4, 5, 3, 2), dtype=np.float32).transpose(0, 3, 1, 2)))
         assert y.array.transpose(0, 2, 3, 1).flags.c_contiguous
         assert x.grad.array.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_forked_child_gets_its_own_pool(small_thresholds):
+    """A DataLoader worker forked after the pool started must not hand work to threads it lacks."""
+    import os
+
+    sg.set_num_threads(2)
+    parallel.parallel_slices(lambda sl: None, 4, 1)  # the parent's pool exists now
+    pid = os.fork()
+    if pid == 0:  # the child: a threaded pass must finish (a lost pool would hang here)
+        hits = np.zeros(4, dtype=int)
+        parallel.parallel_slices(lambda sl: hits.__setitem__(sl, 1), 4, 1)
+        os._exit(0 if hits.all() else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
