@@ -3,6 +3,12 @@
     scratchgan sample --checkpoint runs/fashion-mnist/checkpoint.npz --n 2000 --seed 0 --out s.npy
     python benchmarks/class_coverage.py s.npy --data fashion-mnist
 
+A conditional model: are the samples of class K put in class K?
+
+    scratchgan sample --checkpoint runs/fm-cond --class 3 --n 500 --seed 0 --out s3.npy
+    python benchmarks/class_coverage.py s3.npy --class 3          # one class, from its samples
+    python benchmarks/class_coverage.py --per-class runs/fm-cond   # every class (draws like sample --class K)
+
 Trains multinomial logistic regression (host NumPy, a few seconds) on the training split, prints
 its test accuracy, then the histogram of predicted classes of the samples: a mode-collapsed
 generator shows up as missing or dominant classes.  A coarse probe, not a quality score.
@@ -33,17 +39,61 @@ def fit_softmax(X, y, epochs=8, lr=0.05, batch=256, seed=0):
     return W, b
 
 
+def fit_probe(data="fashion-mnist", data_dir=None):
+    """(W, b, test accuracy) of the softmax probe on a labelled dataset."""
+    x, y = load_dataset(data, data_dir=data_dir)
+    xt, yt = load_dataset(data, data_dir=data_dir, split="test")
+    W, b = fit_softmax(x.reshape(len(x), -1), y)
+    return W, b, float(((xt.reshape(len(xt), -1) @ W + b).argmax(1) == yt).mean())
+
+
+def class_accuracy(samples, k, W, b) -> float:
+    """The fraction of ``samples`` (meant to be class k) that the probe puts in class k."""
+    return float(((samples.reshape(len(samples), -1) @ W + b).argmax(1) == k).mean())
+
+
+def per_class(checkpoint, n, seed, W, b, names, raw=False):
+    """For each class K, ``n`` samples drawn as ``scratchgan sample --class K --seed seed`` draws them, and the
+    probe's accuracy on them; returns the list of accuracies."""
+    from scratchgan.train import generate, models_from_checkpoint
+
+    G, _, nz, config = models_from_checkpoint(checkpoint, raw=raw)
+    if not config.conditional:
+        raise SystemExit(f"{checkpoint}: not a conditional model (train with --conditional)")
+    accs = []
+    for k in range(config.num_classes):
+        x = generate(G, n, nz, seed=seed, labels=np.full(n, k))
+        accs.append(class_accuracy(x, k, W, b))
+        print(f"  class {k} {names[k]:10s} {100 * accs[-1]:5.1f} % put in class {k}")
+    print(f"mean over the {len(accs)} classes: {100 * np.mean(accs):.1f} % ({n} samples each, seed {seed})")
+    return accs
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("samples", help=".npy of images (N, 1, 28, 28) in [-1, 1]")
+    ap.add_argument("samples", nargs="?", help=".npy of images (N, 1, 28, 28) in [-1, 1]")
     ap.add_argument("--data", default="fashion-mnist", choices=sorted(NAMES))
     ap.add_argument("--data-dir")
+    ap.add_argument("--class", type=int, dest="klass", metavar="K",
+                    help="the samples were drawn with --class K: report how many the probe puts in class K")
+    ap.add_argument("--per-class", metavar="CKPT", help="a conditional checkpoint (or run folder): the accuracy "
+                    "for every class, drawing --n samples of each as `scratchgan sample --class K` does")
+    ap.add_argument("--n", type=int, default=500, help="--per-class: samples per class (default 500)")
+    ap.add_argument("--seed", type=int, default=0, help="--per-class: noise seed (default 0)")
+    ap.add_argument("--raw", action="store_true", help="--per-class: the raw G of an --ema run")
     args = ap.parse_args()
-    x, y = load_dataset(args.data, data_dir=args.data_dir)
-    xt, yt = load_dataset(args.data, data_dir=args.data_dir, split="test")
-    W, b = fit_softmax(x.reshape(len(x), -1), y)
-    acc = ((xt.reshape(len(xt), -1) @ W + b).argmax(1) == yt).mean()
+    if (args.samples is None) == (args.per_class is None):
+        ap.error("give a samples .npy file or --per-class CKPT")
+    W, b, acc = fit_probe(args.data, args.data_dir)
+    if args.per_class:
+        print(f"probe test accuracy {acc:.3f}")
+        per_class(args.per_class, args.n, args.seed, W, b, NAMES[args.data], raw=args.raw)
+        return
     s = np.load(args.samples)
+    if args.klass is not None:
+        print(f"probe test accuracy {acc:.3f}; {100 * class_accuracy(s, args.klass, W, b):.1f} % of {len(s)} "
+              f"samples put in class {args.klass} ({NAMES[args.data][args.klass]})")
+        return
     z = s.reshape(len(s), -1) @ W + b
     counts = np.bincount(z.argmax(1), minlength=10)
     p = np.exp(z - z.max(1, keepdims=True))

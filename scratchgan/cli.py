@@ -4,7 +4,10 @@
     scratchgan train --data mnist --model dcgan --epochs 5 --out runs/mnist
     scratchgan train --resume runs/mnist/checkpoint.npz --epochs 10
     scratchgan train --data fashion-mnist --dry-run
+    scratchgan train --data ring8 --loss wgan-gp            WGAN-GP with its paper's settings
+    scratchgan train --data fashion-mnist --conditional --ema 0.999
     scratchgan sample --checkpoint runs/ring8/checkpoint.npz --n 2500 --out samples.npy
+    scratchgan sample --checkpoint runs/fashion-mnist --class 3 --n 100 --out dresses.npy
     scratchgan evaluate --samples samples.npy --data ring8
     scratchgan recipes
 
@@ -22,11 +25,11 @@ from pathlib import Path
 __all__ = ["main", "build_parser", "config_from_args"]
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, the shell's code for a run stopped by Ctrl-C (143 = 128 + SIGTERM)
+OBJECTIVE_NAMES = ("ns", "minimax", "wgan", "wgan-gp", "hinge")  # losses.OBJECTIVES (not imported at start-up)
 
 # Options of `train` that a resumed run may change; everything else comes from the checkpoint.
 RESUME_OVERRIDABLE = {"steps", "epochs", "out", "checkpoint_every", "sample_every", "log_every", "device", "quiet",
                       "data_dir"}
-
 
 
 def _positive_int(s: str) -> int:
@@ -73,7 +76,20 @@ def build_parser() -> argparse.ArgumentParser:
     length = t.add_mutually_exclusive_group()
     length.add_argument("--steps", type=_positive_int, help="generator updates")
     length.add_argument("--epochs", type=_positive_int, help="passes over the real data")
-    t.add_argument("--loss", choices=("ns", "minimax"), help="generator loss: non-saturating or minimax")
+    t.add_argument("--loss", choices=OBJECTIVE_NAMES,
+                   help="the objective: ns (non-saturating), minimax, wgan (weight clipping), wgan-gp "
+                        "(gradient penalty) or hinge; each brings its paper's optimiser, lr, betas and "
+                        "--d-steps unless given (see README)")
+    t.add_argument("--optimizer", choices=("adam", "rmsprop"), help="default: the objective's")
+    t.add_argument("--clip", type=float, metavar="C", help="clip D's weights to [-C, C] (wgan: 0.01)")
+    t.add_argument("--gp", type=float, metavar="LAMBDA", help="gradient penalty weight (wgan-gp: 10)")
+    t.add_argument("--r1", type=float, metavar="GAMMA", help="R1 penalty γ/2·E||∇D(x)||² on real data")
+    t.add_argument("--spectral-norm", action="store_true", dest="spectral_norm",
+                   help="spectral normalisation of every conv and linear layer of D")
+    t.add_argument("--ema", type=float, metavar="BETA",
+                   help="keep an exponential moving average of G's weights (e.g. 0.999) and sample from it")
+    t.add_argument("--conditional", action="store_true",
+                   help="class-conditional G and D (labelled image data): sample --class K draws class K")
     t.add_argument("--batch-size", type=_positive_int, dest="batch_size")
     t.add_argument("--lr", type=_finite_float, help="learning rate (G, and D unless --lr-d)")
     t.add_argument("--lr-d", type=_finite_float, dest="lr_d", help="D's learning rate")
@@ -114,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, metavar="FILE.npy")
     s.add_argument("--seed", type=_nonneg_int, default=None, help="noise seed (default: a random one, printed)")
     s.add_argument("--device", default="auto")
+    s.add_argument("--class", type=int, dest="klass", metavar="K", help="conditional model: draw class K")
+    s.add_argument("--raw", action="store_true", help="sample the trained G, not its moving average (--ema runs)")
 
     e = sub.add_parser("evaluate", help="mode coverage (2-D mixtures) or mean/std/KS (1-D) of samples")
     src = e.add_mutually_exclusive_group(required=True)
@@ -123,14 +141,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--n", type=_positive_int, default=2500)
     e.add_argument("--seed", type=_nonneg_int, default=0)
     e.add_argument("--device", default="auto")
+    e.add_argument("--raw", action="store_true", help="with --checkpoint: the trained G, not its moving average")
 
     sub.add_parser("recipes", help="list the default recipe of every dataset")
     return p
 
 
 def config_from_args(args: argparse.Namespace):
-    """A TrainConfig: the checkpoint's (when resuming) or the dataset's recipe, then the options given."""
+    """A TrainConfig: the checkpoint's (when resuming) or the dataset's recipe, then the objective's defaults
+    (when ``--loss`` names another objective than the recipe's), then the options given."""
     from . import recipes  # noqa: PLC0415
+    from .losses import objective  # noqa: PLC0415
     from .train import TrainConfig, config_from_checkpoint  # noqa: PLC0415
 
     given = {k: v for k, v in vars(args).items() if k not in ("command", "overwrite")}
@@ -152,6 +173,8 @@ def config_from_args(args: argparse.Namespace):
     data = given.get("data", "ring8")
     dry_run = given.get("dry_run", False)
     fields = dict(recipes.recipe(data, given.get("model")), data=data)
+    if given.get("loss", fields.get("loss", "ns")) != fields.get("loss", "ns"):
+        fields.update(objective(given["loss"]).defaults)  # another objective than the recipe's: its settings
     if dry_run:  # tiny everything: a smoke test that takes seconds
         fields.update(steps=4, epochs=None, batch_size=16, checkpoint_every=2, sample_every=2, log_every=1,
                       eval_samples=500, toy_size=512, ngf=8, ndf=8, hidden=16, d_hidden=None)
@@ -188,7 +211,8 @@ def _cmd_train(args) -> int:
     if config.dry_run:  # check the checkpoint end to end: it loads, rebuilds G and samples
         ckpt = load_checkpoint(result.checkpoint)
         G, _, nz, _ = models_from_checkpoint(result.checkpoint, device=config.device)
-        x = generate(G, 4, nz, seed=0, device=next(G.parameters()).device)
+        labels = [0, 1, 2, 3] if config.conditional else None
+        x = generate(G, 4, nz, seed=0, device=next(G.parameters()).device, labels=labels)
         print(f"dry run OK: {ckpt.step} steps, checkpoint {result.checkpoint} loads, samples of shape "
               f"{x.shape[1:]}; pictures in {result.out}.  Now run it for real without --dry-run.")
     return 0
@@ -204,16 +228,35 @@ def _cmd_sample(args) -> int:
     if seed is None:
         seed = secrets.randbelow(2**31)
         print(f"seed: {seed} (pass --seed {seed} to draw the same samples)")
-    G, _, nz, config = models_from_checkpoint(args.checkpoint, device=args.device)
-    x = generate(G, args.n, nz, seed=seed, device=next(G.parameters()).device)
+    G, _, nz, config = models_from_checkpoint(args.checkpoint, device=args.device, raw=args.raw)
+    labels = _sample_labels(config, args.klass, args.n, seed)
+    x = generate(G, args.n, nz, seed=seed, device=next(G.parameters()).device, labels=labels)
     out = Path(args.out)
     if out.suffix != ".npy":
         out = out.with_name(out.name + ".npy")  # what np.save would do silently
     out.parent.mkdir(parents=True, exist_ok=True)
     with runs.atomic_write(out, "wb") as f:
         np.save(f, x.astype(np.float32))
-    print(f"wrote {len(x)} samples of shape {x.shape[1:]} ({config.data}) to {out}")
+    which = f", class {args.klass}" if args.klass is not None else ""
+    print(f"wrote {len(x)} samples of shape {x.shape[1:]} ({config.data}{which}) to {out}")
     return 0
+
+
+def _sample_labels(config, klass, n: int, seed: int):
+    """The class labels to draw: K for --class K, uniform classes (said so) for a conditional model without it."""
+    import numpy as np  # noqa: PLC0415
+
+    if not config.conditional:
+        if klass is not None:
+            raise ValueError("--class needs a conditional model (trained with --conditional); this one is not")
+        return None
+    k = config.num_classes
+    if klass is None:
+        print(f"conditional model: drawing the {k} classes uniformly (pass --class K for one class)")
+        return np.random.default_rng([seed, 6]).integers(0, k, size=n)
+    if not 0 <= klass < k:
+        raise ValueError(f"--class {klass} is out of range: this model has classes 0 to {k - 1}")
+    return np.full(n, klass, dtype=np.int64)
 
 
 def _cmd_evaluate(args) -> int:
@@ -225,7 +268,7 @@ def _cmd_evaluate(args) -> int:
 
     name = args.data
     if args.checkpoint:
-        G, _, nz, config = models_from_checkpoint(args.checkpoint, device=args.device)
+        G, _, nz, config = models_from_checkpoint(args.checkpoint, device=args.device, raw=args.raw)
         name = name or config.data
         x = generate(G, args.n, nz, seed=args.seed, device=next(G.parameters()).device)
         source = f"{args.n} samples from {args.checkpoint} (seed {args.seed})"
@@ -313,6 +356,8 @@ def main(argv=None) -> int:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (CheckpointError, DatasetNotFoundError, IDXError, ValueError, RuntimeError, OSError) as e:
+        if isinstance(e, OSError) and e.filename and e.strerror:
+            e = f"{e.filename}: {e.strerror}"  # the file first, without the [Errno N]
         print(f"scratchgan {args.command}: error: {e}", file=sys.stderr)
         return 1
 

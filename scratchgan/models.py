@@ -12,11 +12,12 @@ for use with ``BCELoss`` (same state_dict keys: a Sigmoid has no parameters).
 from __future__ import annotations
 
 from . import nn
-from .ops import reshape
+from .ops import cat, reshape
 from .tensor import Tensor
 
 __all__ = ["weights_init", "DCGANGenerator", "DCGANDiscriminator", "MLPGenerator", "MLPDiscriminator",
-           "ToyGenerator", "ToyDiscriminator", "Toy1DGenerator", "Toy1DDiscriminator"]
+           "ToyGenerator", "ToyDiscriminator", "Toy1DGenerator", "Toy1DDiscriminator", "ConditionalGenerator",
+           "ProjectionDiscriminator"]
 
 
 def weights_init(m):
@@ -88,22 +89,39 @@ class DCGANDiscriminator(nn.Module):
     image_size=64: Conv(4, 2, 1) from channels to ndf, 2·ndf, 4·ndf, 8·ndf (BN after all but the first,
     LeakyReLU(0.2) after each), then Conv(8·ndf, 1, 4, 1, 0).  All convolutions bias=False.
     ``sigmoid=True`` appends Sigmoid (probabilities, for BCELoss) as in the tutorial.
+    ``norm="layer"`` puts LayerNorm over (C, H, W) where the BatchNorms were, ``norm=None`` Identity (same
+    state_dict keys for the convolutions): a critic trained with a gradient penalty or spectral
+    normalisation must not use BatchNorm (see ``train.build_models``).
     """
 
-    def __init__(self, ndf: int = 64, channels: int = 1, image_size: int = 28, sigmoid: bool = False):
+    def __init__(self, ndf: int = 64, channels: int = 1, image_size: int = 28, sigmoid: bool = False,
+                 norm: str | None = "batch"):
         super().__init__()
         if image_size not in (28, 64):
             raise ValueError(f"DCGANDiscriminator: image_size must be 28 or 64, got {image_size}")
+        if norm not in ("batch", "layer", None):
+            raise ValueError(f"DCGANDiscriminator: norm must be 'batch', 'layer' or None, got {norm!r}")
         self.ndf, self.channels, self.image_size, self.sigmoid = ndf, channels, image_size, sigmoid
         widths, last_kernel = ([ndf, 2 * ndf], 7) if image_size == 28 else ([ndf, 2 * ndf, 4 * ndf, 8 * ndf], 4)
+        self.feature_shape = (widths[-1], last_kernel, last_kernel)  # what the last conv sees, whole
         layers = [nn.Conv2d(channels, widths[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True)]
-        for c_in, c_out in zip(widths[:-1], widths[1:]):
-            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out),
-                       nn.LeakyReLU(0.2, inplace=True)]
+        for i, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:])):
+            side = image_size // 2 ** (i + 2)  # each stride-2 conv halves the side
+            normalise = {"batch": lambda: nn.BatchNorm2d(c_out), "layer": lambda: nn.LayerNorm([c_out, side, side]),
+                         None: nn.Identity}[norm]()
+            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), normalise, nn.LeakyReLU(0.2, inplace=True)]
         layers.append(nn.Conv2d(widths[-1], 1, last_kernel, 1, 0, bias=False))
         if sigmoid:
             layers.append(nn.Sigmoid())
         self.main = nn.Sequential(*layers)
+
+    def features(self, x: Tensor) -> Tensor:
+        """The activations the final convolution reads (N, 2·ndf, 7, 7) at 28×28."""
+        _check_image(x, self.channels, self.image_size, "DCGANDiscriminator")
+        return self.main[:-2 if self.sigmoid else -1](x)
+
+    def head(self, h: Tensor) -> Tensor:
+        return reshape(self.main[-2 if self.sigmoid else -1](h), (-1,))
 
     def forward(self, x: Tensor) -> Tensor:
         _check_image(x, self.channels, self.image_size, "DCGANDiscriminator")
@@ -153,14 +171,22 @@ class MLPDiscriminator(nn.Module):
         for h in hidden:
             layers += [nn.Linear(width, h), nn.LeakyReLU(0.2)]
             width = h
+        self.feature_shape = (width,)
         layers.append(nn.Linear(width, 1))
         self.main = nn.Sequential(*layers)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def features(self, x: Tensor) -> Tensor:
+        """The last hidden layer's activations (N, hidden[-1])."""
         if x.ndim < 1 or _prod(x.shape[1:]) != self.in_features:
             raise ValueError(f"MLPDiscriminator: expected input of shape (N, {self.in_features}) "
                              f"(or images with {self.in_features} values each), got {x.shape}")
-        return reshape(self.main(reshape(x, (x.shape[0], self.in_features))), (-1,))
+        return self.main[:-1](reshape(x, (x.shape[0], self.in_features)))
+
+    def head(self, h: Tensor) -> Tensor:
+        return reshape(self.main[-1](h), (-1,))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x))
 
 
 def _prod(shape) -> int:
@@ -235,3 +261,58 @@ class Toy1DDiscriminator(ToyDiscriminator):
 
     def __init__(self, hidden: int = 64, depth: int = 1, pack: int = 1):
         super().__init__(1, hidden, depth, pack)
+
+
+# ----------------------------------------------------------------------------- class-conditional models
+
+
+def _check_labels(y: Tensor, n: int, num_classes: int, who: str):
+    if y.ndim != 1 or y.shape[0] != n:
+        raise ValueError(f"{who}: expected {n} class labels of shape ({n},), got {y.shape}")
+
+
+class ConditionalGenerator(nn.Module):
+    """G(z, y) = inner([z, e_y]): the class y enters as a learned embedding e_y ∈ R^embed_dim concatenated
+    to the noise, so ``inner`` is any generator built for nz + embed_dim inputs (DCGAN, MLP, toy MLP).
+
+    An embedding rather than a one-hot vector: the same thing for the first layer (one-hot times a weight
+    matrix is a row lookup), but its size is a free choice and it reads like the PyTorch examples.
+    """
+
+    def __init__(self, inner: nn.Module, num_classes: int, embed_dim: int = 50):
+        super().__init__()
+        self.inner, self.num_classes, self.nz = inner, int(num_classes), inner.nz - embed_dim
+        self.embed = nn.Embedding(num_classes, embed_dim)
+
+    def forward(self, z: Tensor, y: Tensor) -> Tensor:
+        if z.ndim == 4:
+            z = reshape(z, (z.shape[0], -1))
+        _check_labels(y, z.shape[0], self.num_classes, "ConditionalGenerator")
+        return self.inner(cat([z, self.embed(y)], dim=1))
+
+
+class ProjectionDiscriminator(nn.Module):
+    """D(x, y) = ψ(φ(x)) + ⟨e_y, φ(x)⟩  (Miyato & Koyama 2018), with φ = ``inner.features`` and ψ = ``inner.head``.
+
+    Why projection and not concatenating y to the input: the optimal D is the log density ratio
+    log p(x|y)/q(x|y) = log p(x)/q(x) + log p(y|x)/q(y|x); with a softmax-like model of the class posterior
+    the second term is exactly an inner product between a class embedding and features of x.  So projection
+    is the form the optimum takes, it lets every class share φ, and it judges "is this a convincing y"
+    with a term D cannot ignore, whereas a label concatenated to the pixels can be (and in practice is)
+    largely ignored by a convolutional D.  Miyato & Koyama measured it better than concatenation.
+
+    Here φ(x) is the whole feature map the final layer reads (7×7×2·ndf for the 28×28 DCGAN critic), so
+    the class term is a class-specific final convolution; e_y starts at N(0, 0.02²), as small as that layer.
+    """
+
+    def __init__(self, inner: nn.Module, num_classes: int):
+        super().__init__()
+        self.inner, self.num_classes = inner, int(num_classes)
+        self.embed = nn.Embedding(num_classes, _prod(inner.feature_shape))
+        nn.init.normal_(self.embed.weight, 0.0, 0.02)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        _check_labels(y, x.shape[0], self.num_classes, "ProjectionDiscriminator")
+        h = self.inner.features(x)
+        flat = reshape(h, (h.shape[0], -1))
+        return self.inner.head(h) + (self.embed(y) * flat).sum(dim=1)

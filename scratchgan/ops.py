@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import warnings
 from collections import namedtuple
 
 from . import backend as B
@@ -52,10 +53,9 @@ def _cross(a: Tensor, b: Tensor) -> tuple:
     return (b if a.requires_grad else None, a if b.requires_grad else None)
 
 
-# A view's backward reads nothing, but its values follow its base's memory: it records the base's
-# version, so that a later in-place write to the base (which the view's node cannot see) is an
-# error at backward instead of a wrong gradient.
-_VIEW = (OUTPUT,)
+# A view's backward reads nothing.  (That its values follow its base's memory is handled where it
+# is consumed: apply_op refreshes a view whose base was written since, see tensor.py.)
+_VIEW = ()
 
 
 def _norm_dims(dim, ndim):
@@ -80,7 +80,8 @@ def broadcast_to(x: Tensor, shape) -> Tensor:
     def backward(g, out):  # broadcasting copies values, so their gradients add up
         return (sum_to(g, x.shape),)
 
-    return apply_op(xp.broadcast_to(x.array, shape), (x,), backward, "broadcast_to", saved=_VIEW, view_of=x)
+    return apply_op(xp.broadcast_to(x.array, shape), (x,), backward, "broadcast_to", saved=_VIEW, view_of=x,
+                    view=("broadcast_to", shape))
 
 
 def sum_to(x: Tensor, shape) -> Tensor:
@@ -197,6 +198,31 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     return apply_op(a.array @ b.array, (a, b), backward, "matmul", saved=_cross(a, b))
 
 
+def mv(mat: Tensor, vec: Tensor) -> Tensor:
+    """Matrix (n, m) times vector (m,) -> (n,): ``matmul`` restricted to those shapes, as ``torch.mv``."""
+    if mat.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(f"mv: expected a 2-D matrix and a 1-D vector, got shapes {mat.shape} and {vec.shape}")
+    return matmul(mat, vec)
+
+
+def bmm(a: Tensor, b: Tensor) -> Tensor:
+    """Batched (b, n, m) @ (b, m, p) -> (b, n, p), without broadcasting, as ``torch.bmm``."""
+    if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
+        raise RuntimeError(f"bmm: expected two 3-D tensors with the same batch size, got shapes {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+def dot(a: Tensor, b: Tensor) -> Tensor:
+    """Inner product of two 1-D tensors of the same length (a 0-dim tensor), as ``torch.dot``."""
+    if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
+        raise RuntimeError(f"dot: expected two 1-D tensors of the same length, got shapes {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+def square(x: Tensor) -> Tensor:
+    return mul(x, x)  # d(x²) = 2x dx, through mul's backward
+
+
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x Wᵀ + b, W of shape (out_features, in_features) as in PyTorch.
 
@@ -235,6 +261,22 @@ def log(x: Tensor) -> Tensor:
 def sqrt(x: Tensor) -> Tensor:
     # d √x = dx / (2√x)
     return apply_op(_xp(x).sqrt(x.array), (x,), lambda g, out: (g / (out * 2.0),), "sqrt", saved=(OUTPUT,))
+
+
+def log1p(x: Tensor) -> Tensor:
+    # d log(1 + x) = dx / (1 + x); log1p keeps the digits of small x that log(1 + x) rounds away
+    return apply_op(_xp(x).log1p(x.array), (x,), lambda g, out: (g / (x + 1.0),), "log1p", saved=(x,))
+
+
+def rsqrt(x: Tensor) -> Tensor:
+    # d x^(-1/2) = -x^(-3/2) / 2 dx = -out³ / 2 dx
+    return apply_op(1.0 / _xp(x).sqrt(x.array), (x,), lambda g, out: (g * out * out * out * -0.5,), "rsqrt",
+                    saved=(OUTPUT,))
+
+
+def sign(x: Tensor) -> Tensor:
+    # piecewise constant: zero gradient (PyTorch's convention at 0 too)
+    return apply_op(_xp(x).sign(x.array), (x,), lambda g, out: (g * 0.0,), "sign", saved=())
 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001 - torch.abs
@@ -496,7 +538,12 @@ def reshape(x: Tensor, *shape) -> Tensor:
         raise ValueError(f"reshape: cannot view a tensor of shape {x.shape} ({x.numel()} elements) as {shape}") from None
     if data.shape == x.array.shape:
         return x
-    return apply_op(data, (x,), lambda g, out: (reshape(g, x.shape),), "reshape", saved=_VIEW, view_of=x)
+    def backward(g, out):
+        return (reshape(g, x.shape),)
+
+    if not _xp(x).may_share_memory(data, x.array):  # NumPy had to copy (x was not contiguous)
+        return apply_op(data, (x,), backward, "reshape", saved=())
+    return apply_op(data, (x,), backward, "reshape", saved=_VIEW, view_of=x, view=("reshape", shape))
 
 
 def permute(x: Tensor, *dims) -> Tensor:
@@ -505,7 +552,7 @@ def permute(x: Tensor, *dims) -> Tensor:
         raise ValueError(f"permute: {dims} is not a permutation of the {x.ndim} dims of shape {x.shape}")
     inverse = tuple(sorted(range(x.ndim), key=dims.__getitem__))
     return apply_op(x.array.transpose(dims), (x,), lambda g, out: (permute(g, inverse),), "permute", saved=_VIEW,
-                    view_of=x)
+                    view_of=x, view=("permute", dims))
 
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
@@ -562,7 +609,51 @@ def getitem(x: Tensor, key) -> Tensor:
 
     if advanced:  # a copy, gathered by the index arrays
         return apply_op(x.array[key], (x,), backward, "getitem", saved=index_tensors)
-    return apply_op(x.array[key], (x,), backward, "getitem", saved=_VIEW, view_of=x)
+    parts = key if isinstance(key, tuple) else (key,)
+    if not builtins.any(k is Ellipsis for k in parts):
+        key = parts + (Ellipsis,)  # a[0, ...] is a 0-d view where a[0] would be a NumPy scalar (a copy)
+    return apply_op(x.array[key], (x,), backward, "getitem", saved=_VIEW, view_of=x, view=("getitem", key))
+
+
+def apply_view(base: Tensor, chain) -> Tensor:
+    """The view ``chain`` (a view's ops from its base, see ``apply_op``) applied to ``base``, as graph ops."""
+    ops = {"reshape": reshape, "permute": permute, "getitem": getitem, "broadcast_to": broadcast_to}
+    for kind, arg in chain:
+        base = ops[kind](base, arg)
+    return base
+
+
+def _view_array(a, chain):
+    xp = B.get_array_module(a)
+    for kind, arg in chain:
+        if kind == "reshape":
+            a = a.reshape(arg)
+        elif kind == "permute":
+            a = a.transpose(arg)
+        elif kind == "getitem":
+            a = a[arg]
+        else:
+            a = xp.broadcast_to(a, arg)
+    return a
+
+
+def copy_slices(base: Tensor, region: Tensor, chain) -> Tensor:
+    """The node of a base after an in-place write through its view ``chain``: the values are base's
+    own memory (already written); the gradient splits into the view's region (to ``region``, the
+    written values) and the rest (to the old base)."""
+    def backward(g, out):
+        gb = gr = None
+        if base.requires_grad:
+            outside = _xp(g).ones(base.shape, dtype=g.dtype)
+            _view_array(outside, chain)[...] = 0
+            gb = g * Tensor(outside)
+        if region.requires_grad:
+            gr = apply_view(g, chain)
+            if gr.shape != region.shape:
+                gr = sum_to(gr, region.shape)
+        return gb, gr
+
+    return apply_op(base.array, (base, region), backward, "copy_slices", saved=())
 
 
 def index_add_zeros(g: Tensor, key, shape, advanced: bool) -> Tensor:
@@ -600,7 +691,9 @@ def embedding(indices, weight: Tensor, padding_idx: int | None = None) -> Tensor
             g = g * Tensor((idx != padding_idx)[..., None].astype(g.dtype))
         return (index_add_zeros(g, idx, weight.shape, True),)
 
-    return apply_op(xp.take(weight.array, idx, axis=0), (weight,), backward, "embedding")
+    # the backward scatters by the indices: a later write into an index tensor would misroute it
+    return apply_op(xp.take(weight.array, idx, axis=0), (weight,), backward, "embedding",
+                    saved=(indices,) if isinstance(indices, Tensor) else ())
 
 
 def cat(tensors, dim: int = 0) -> Tensor:
@@ -721,7 +814,10 @@ def repeat_interleave(x: Tensor, repeats, dim=None) -> Tensor:
     if not isinstance(counts, int) and tuple(counts.shape) not in ((), (1,), (n,)):
         raise ValueError(f"repeat_interleave: repeats must have shape ({n},) or be a single number, "
                          f"got shape {tuple(counts.shape)}")
-    index = xp.repeat(xp.arange(n), counts)
+    if isinstance(counts, int):
+        index = xp.repeat(xp.arange(n), counts)
+    else:  # per-element counts: the index is built on the host (CuPy's repeat takes no array of counts)
+        index = B.to_device(_np.repeat(_np.arange(n), B.to_numpy(counts).reshape(-1)), x.device)
     return getitem(x, (slice(None),) * d + (index,))
 
 
@@ -818,12 +914,14 @@ def type_(x: Tensor, dtype=None):
     if dtype is None:
         name = _LEGACY_TYPES.get(x.dtype.name, f"torch.{x.dtype.name}")
         return name.replace("torch.", "torch.cuda.") if x.device.type == "cuda" else name
-    legacy = getattr(dtype, "dtype", None)  # FloatTensor and friends carry their dtype
+    legacy = getattr(dtype, "dtype", None)  # FloatTensor and friends carry their dtype (and device)
+    device = getattr(dtype, "device_type", None)
     if isinstance(dtype, str) and dtype.startswith("torch."):
         inverse = {v.split(".")[-1]: k for k, v in _LEGACY_TYPES.items()}
         name = dtype.split(".")[-1]
         legacy = inverse.get(name, name)
-    return to(x, dtype=legacy if legacy is not None else dtype)
+        device = "cuda" if dtype.startswith("torch.cuda.") else "cpu"
+    return to(x, device=device, dtype=legacy if legacy is not None else dtype)
 
 
 # ---- in-place ops: x.op_(...) writes the result into x (rules and rebase: tensor.py) ------------------
@@ -971,6 +1069,12 @@ def copy_(x: Tensor, src, non_blocking: bool = False) -> Tensor:
     return inplace(x, "copy_", update, graph_op, _needs_grad(src))
 
 
+def resize_(x: Tensor, *sizes) -> Tensor:
+    raise NotImplementedError(
+        f"resize_ is not supported (x has shape {x.shape}): build a tensor of the new size instead, e.g. "
+        "torch.empty(size) or real_batch.clone(); PyTorch itself no longer resizes the tensor behind `.data`")
+
+
 def _random_(name: str, draw):
     def op_(x: Tensor, *args, generator=None, **kwargs) -> Tensor:
         values = B.to_device(draw(generator or B.host_rng(), x.shape, *args, **kwargs).astype(x.dtype), x.device)
@@ -1048,6 +1152,7 @@ def _bind():
     T.__isub__ = sub_
     T.__imul__ = mul_
     T.__itruediv__ = div_
+    T.__ipow__ = pow_
     T.__eq__, T.__ne__, T.__lt__, T.__le__, T.__gt__, T.__ge__ = eq, ne, lt, le, gt, ge
     T.__hash__ = object.__hash__  # tensors are graph nodes: hash by identity, like torch
 
@@ -1059,7 +1164,7 @@ def _bind():
         expand=expand, broadcast_to=broadcast_to,
         clone=clone, contiguous=contiguous, t=t, repeat=repeat, repeat_interleave=repeat_interleave, split=split,
         chunk=chunk, lerp=lerp, masked_fill=masked_fill, eq=eq, ne=ne, lt=lt, le=le, gt=gt, ge=ge,
-        argmax=argmax, argmin=argmin, type=type_,
+        argmax=argmax, argmin=argmin, type=type_, mv=mv, dot=dot, square=square, resize_=resize_, bmm=bmm, log1p=log1p, rsqrt=rsqrt, sign=sign,
         add_=add_, sub_=sub_, mul_=mul_, div_=div_, pow_=pow_, neg_=neg_, exp_=exp_, sqrt_=sqrt_, tanh_=tanh_,
         sigmoid_=sigmoid_, abs_=abs_, clamp_=clamp_, relu_=relu_, lerp_=lerp_, fill_=fill_, zero_=zero_,
         copy_=copy_, normal_=normal_, uniform_=uniform_, masked_fill_=masked_fill_,
@@ -1095,8 +1200,6 @@ _bind()
 def _softmax_dim(x: Tensor, dim, who: str) -> int:
     """PyTorch's implicit dim for a legacy ``softmax(x)`` call: 0 for 0-, 1- and 3-D input, else 1."""
     if dim is None:
-        import warnings  # noqa: PLC0415
-
         warnings.warn(f"Implicit dimension choice for {who} has been deprecated. "
                       "Change the call to include dim=X as an argument.", stacklevel=3)
         dim = 0 if x.ndim in (0, 1, 3) else 1
@@ -1149,9 +1252,9 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     if idx.size and int(idx.min()) < 0:
         raise RuntimeError("one_hot: class values must be non-negative.")
     if num_classes == -1:
-        num_classes = int(idx.max()) + 1 if idx.size else 0
         if not idx.size:
             raise RuntimeError("one_hot: can not infer total number of classes from empty tensor.")
+        num_classes = int(idx.max()) + 1
     elif idx.size and int(idx.max()) >= num_classes:
         raise RuntimeError(f"one_hot: class values must be smaller than num_classes ({num_classes}), "
                            f"got {int(idx.max())}.")

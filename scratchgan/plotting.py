@@ -162,22 +162,39 @@ def read_metrics_csv(path) -> dict[str, np.ndarray]:
 
 
 def save_loss_curves(metrics, path, title: str | None = None) -> Path:
-    """Loss curves (top) and mean D(x), D(G(z)) (bottom) against the step, from metrics.csv or its columns."""
+    """Loss curves (top), mean D(x), D(G(z)) (middle) and, when logged, the gradient norms of G's and D's
+    parameters (bottom, log scale) against the step, from metrics.csv or its columns.
+
+    The gradient panel shows what the losses hide: with ``--loss minimax`` G's gradient norm collapses as
+    soon as D wins (log(1 − D(G(z))) saturates), with ``--loss ns`` it does not."""
     cols = read_metrics_csv(metrics) if isinstance(metrics, (str, Path)) else metrics
-    fig = Figure(figsize=(6.0, 4.8), dpi=100)
-    ax1, ax2 = fig.add_subplot(2, 1, 1), fig.add_subplot(2, 1, 2)
+    grads = bool(cols) and "grad_norm_G" in cols and bool(np.isfinite(cols["grad_norm_G"]).any())
+    fig = Figure(figsize=(6.0, 6.6 if grads else 4.8), dpi=100)
+    n = 3 if grads else 2
+    ax1, ax2 = fig.add_subplot(n, 1, 1), fig.add_subplot(n, 1, 2)
+    probabilities = True
     if cols:
         step = cols["step"]
         for key, label in (("loss_D", "loss D"), ("loss_G", "loss G")):
             ax1.plot(step, cols[key], lw=0.8, label=label)
         for key, label in (("D_x", "mean D(x)"), ("D_G_z", "mean D(G(z))")):
             ax2.plot(step, cols[key], lw=0.8, label=label)
+        probabilities = bool(((cols["D_x"] >= 0) & (cols["D_x"] <= 1)).all() and
+                             ((cols["D_G_z"] >= 0) & (cols["D_G_z"] <= 1)).all())
     ax1.set_ylabel("loss")
     ax1.legend(fontsize=8)
-    ax2.set_ylabel("D output")
-    ax2.set_xlabel("step")
-    ax2.set_ylim(0, 1)
+    ax2.set_ylabel("D output" if probabilities else "critic score")
+    if probabilities:
+        ax2.set_ylim(0, 1)
     ax2.legend(fontsize=8)
+    if grads:
+        ax3 = fig.add_subplot(n, 1, 3)
+        for key, label in (("grad_norm_G", "‖∇ loss G‖ over G's weights"), ("grad_norm_D", "‖∇ loss D‖ over D's weights")):
+            ax3.plot(step, np.maximum(cols[key], 1e-12), lw=0.8, label=label)
+        ax3.set_yscale("log")
+        ax3.set_ylabel("gradient norm")
+        ax3.legend(fontsize=8)
+    fig.axes[-1].set_xlabel("step")
     if title:
         ax1.set_title(title, fontsize=9)
     fig.tight_layout()

@@ -44,8 +44,13 @@ Two things must then stay right.
 
 An in-place op on a leaf that requires grad is refused while recording (its old value
 would be lost to the very gradient it is a leaf for); under ``no_grad`` it is how
-optimisers, clipping and EMA write.  An in-place op through a view of a tensor in the
-graph is not supported (PyTorch rebases the view's base; here it raises NotImplementedError).
+optimisers, clipping and EMA write.
+
+Views.  An in-place op through a view (``x[0] += 1``, ``h.view(n, -1).relu_()``) rebases the
+view's base as well, as PyTorch's CopySlices does: the base's new node is "the old base with
+the view's region replaced".  A view whose memory was written through its base since its
+node was made is stale; the next op that reads it first gives it a fresh node from the
+base's current one (``_refresh_view``), as PyTorch regenerates a view's grad_fn.
 """
 from __future__ import annotations
 
@@ -92,6 +97,14 @@ class enable_grad(set_grad_enabled):
         super().__init__(True)
 
 
+class inference_mode(set_grad_enabled):
+    """``torch.inference_mode()``: here the same as ``no_grad`` (PyTorch also marks the outputs as inference
+    tensors, a speed-up this engine does not need)."""
+
+    def __init__(self, mode: bool = True):
+        super().__init__(not mode)
+
+
 def _freed(g, out):
     raise RuntimeError(
         "Trying to backward through the graph a second time; its intermediate values were freed. "
@@ -113,8 +126,8 @@ class Tensor:
     through ``.array``, the one attribute that holds them.
     """
 
-    __slots__ = ("array", "grad", "requires_grad", "_parents", "_backward", "_op", "_vc", "_base", "_saved",
-                 "_seq", "_snaps", "__weakref__")
+    __slots__ = ("array", "grad", "requires_grad", "_parents", "_backward", "_op", "_vc", "_base", "_vchain",
+                 "_vver", "_saved", "_seq", "_snaps", "__weakref__")
     # numpy_array + tensor must call Tensor.__radd__, not broadcast the Tensor into an object array.
     __array_ufunc__ = None
 
@@ -135,6 +148,7 @@ class Tensor:
         self._op = ""
         self._vc = [0]  # the version counter: a one-element list, so that aliases can share it
         self._base = None  # the tensor whose memory this view shares (a graph view), else None
+        self._vchain = ()  # a view's ops from its base: (("reshape", shape), ("getitem", key), ...)
         self._saved = ()  # ((tensor, version), ...) that this node's backward reads
         self._seq = 0  # when this node was recorded (routes edges to pre-in-place snapshots)
         self._snaps = None  # [(seq, snapshot), ...]: this tensor's nodes before its in-place rebases
@@ -307,7 +321,8 @@ OUTPUT = _Output()
 _next_seq = itertools.count(1).__next__
 
 
-def apply_op(data, parents: tuple, backward, op: str = "", saved=None, view_of: "Tensor | None" = None) -> Tensor:
+def apply_op(data, parents: tuple, backward, op: str = "", saved=None, view_of: "Tensor | None" = None,
+             view: tuple = ()) -> Tensor:
     """Wrap ``data`` as the output of an op on ``parents``.
 
     The node is recorded only when graph recording is on and some parent needs a
@@ -317,7 +332,8 @@ def apply_op(data, parents: tuple, backward, op: str = "", saved=None, view_of: 
     ``saved``: the tensors whose *values* the backward reads (``OUTPUT`` for ``out``);
     their versions are checked at backward.  None means "not declared": every parent and
     the output are treated as read (safe, but stricter than needed).  ``view_of``: the
-    output shares that tensor's memory (a view), so it shares its version counter too.
+    output shares that tensor's memory (a view), so it shares its version counter too;
+    ``view`` = (kind, argument) says how the view reads it (``ops.apply_view``).
     """
     out = Tensor.__new__(Tensor)
     if isinstance(data, B.numpy.generic):  # NumPy reduces to scalars; keep .array an array (CuPy's 0-d)
@@ -329,10 +345,19 @@ def apply_op(data, parents: tuple, backward, op: str = "", saved=None, view_of: 
     if view_of is None:
         out._vc = [0]
         out._base = None
+        out._vchain = ()
     else:
         out._vc = view_of._vc
         out._base = view_of if view_of._base is None else view_of._base
-    if is_grad_enabled() and any(p.requires_grad for p in parents):
+        out._vchain = view_of._vchain + (view,)
+        out._vver = out._vc[0]
+    if not is_grad_enabled():
+        parents = ()
+    else:
+        for p in parents:
+            if p._base is not None and p._vver != p._vc[0]:
+                _refresh_view(p)
+    if any(p.requires_grad for p in parents):
         out.requires_grad = True
         out._parents = parents
         out._backward = backward
@@ -350,9 +375,8 @@ def apply_op(data, parents: tuple, backward, op: str = "", saved=None, view_of: 
 
 
 # ---- in-place ops --------------------------------------------------------------------------------
-def _check_inplace(x: Tensor, name: str, needs_grad: bool = False):
-    """PyTorch's rules for writing into x while recording a graph (``needs_grad``: another
-    argument of the op requires grad)."""
+def _check_inplace(x: Tensor, name: str):
+    """PyTorch's leaf rules for writing into x while recording a graph."""
     if not is_grad_enabled():
         return
     if x.requires_grad and x._backward is None:
@@ -360,19 +384,33 @@ def _check_inplace(x: Tensor, name: str, needs_grad: bool = False):
             f"{name}: a leaf Variable that requires grad is being used in an in-place operation. "
             "(Write parameters under `with scratchgan.no_grad():`, or use the out-of-place op.)"
         )
-    if x._base is not None and (x.requires_grad or needs_grad or x._base.requires_grad):
-        if x._base.requires_grad and x._base._backward is None:
-            raise RuntimeError(f"{name}: a view of a leaf Variable that requires grad is being used in an "
-                               "in-place operation.")
-        raise NotImplementedError(
-            f"{name}: in-place write through a view (reshape/slice/transpose/...) of a tensor in the autograd "
-            "graph is not supported by scratchgan; write into the base tensor (base[idx] = ...) or use the "
-            "out-of-place op"
-        )
+    if x._base is not None and x._base.requires_grad and x._base._backward is None:
+        raise RuntimeError(f"{name}: a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
 
 
 def _bump(x: Tensor):
     x._vc[0] += 1
+
+
+def _snapshot(x: Tensor, keeps_old: bool) -> Tensor:
+    """A fresh Tensor holding x's current node (and memory, or a copy of it when ``keeps_old``)."""
+    s = Tensor.__new__(Tensor)
+    s.array, s.grad, s._op, s.requires_grad = x.array, None, x._op, x.requires_grad
+    s._parents, s._backward, s._saved, s._seq = x._parents, x._backward, x._saved, x._seq
+    s._vc, s._base, s._vchain, s._snaps = x._vc, None, (), None
+    if keeps_old:
+        s.array, s._vc = x.array.copy(), [0]
+    return s
+
+
+def _take_node(x: Tensor, r: Tensor, s: Tensor):
+    """x becomes r's node; s (x's old node) stays reachable for the consumers recorded before now."""
+    x._parents, x._backward, x._op, x.requires_grad, x._seq = r._parents, r._backward, r._op, r.requires_grad, r._seq
+    x._saved = tuple((x, x._vc[0]) if t is r else (t, v) for t, v in r._saved)
+    if x._snaps is None:
+        x._snaps = []
+    x._snaps.append((_next_seq(), s))
 
 
 def inplace(x: Tensor, name: str, update, graph_op, needs_grad: bool = False, keeps_old: bool = False) -> Tensor:
@@ -384,28 +422,47 @@ def inplace(x: Tensor, name: str, update, graph_op, needs_grad: bool = False, ke
     argument requires grad.  ``keeps_old``: graph_op's backward reads x's old value, so the
     snapshot gets a copy of it.
     """
-    _check_inplace(x, name, needs_grad)
-    if not (is_grad_enabled() and (x.requires_grad or needs_grad)):
+    _check_inplace(x, name)
+    if not getattr(x.array.flags, "writeable", True):  # an expand()/broadcast_to() view
+        raise RuntimeError(f"{name}: unsupported operation: more than one element of the written-to tensor "
+                           "refers to a single memory location. Please clone() the tensor before performing "
+                           "the operation.")
+    base = x._base
+    if not (is_grad_enabled() and (x.requires_grad or needs_grad or (base is not None and base.requires_grad))):
         update(x.array)
         _bump(x)
         return x
-    # the rebase: the snapshot takes x's old node; x will take the op's node
-    s = Tensor.__new__(Tensor)
-    s.array, s.grad, s._op, s.requires_grad = x.array, None, x._op, x.requires_grad
-    s._parents, s._backward, s._saved, s._seq = x._parents, x._backward, x._saved, x._seq
-    s._vc, s._base, s._snaps = x._vc, None, None
-    if keeps_old:
-        s.array, s._vc = x.array.copy(), [0]
+    if base is not None and x._vver != x._vc[0]:
+        _refresh_view(x)
+    s = _snapshot(x, keeps_old)  # the rebase: s takes x's old node, x will take the op's
     r = graph_op(s)
     if r.array is not x.array:
         x.array[...] = r.array
     _bump(x)
-    x._parents, x._backward, x._op, x.requires_grad, x._seq = r._parents, r._backward, r._op, r.requires_grad, r._seq
-    x._saved = tuple((x, x._vc[0]) if t is r else (t, v) for t, v in r._saved)
-    if x._snaps is None:
-        x._snaps = []
-    x._snaps.append((_next_seq(), s))
+    if base is None:
+        _take_node(x, r, s)
+        return x
+    # Through a view (PyTorch's CopySlices): the base becomes "the old base with the view's region
+    # replaced by r", and x becomes that view of the new base.  Both keep their old nodes for the
+    # consumers recorded before.
+    from .ops import apply_view, copy_slices  # noqa: PLC0415  (ops imports this module)
+
+    base_snapshot = _snapshot(base, False)
+    _take_node(base, copy_slices(base_snapshot, r, x._vchain), base_snapshot)
+    _take_node(x, apply_view(base, x._vchain), s)
+    x._vver = x._vc[0]
     return x
+
+
+def _refresh_view(v: Tensor):
+    """A view whose memory was written through its base (or another view of it) since its node was
+    made: from now on it reads the base's current node, as PyTorch regenerates a view's grad_fn.
+    Consumers recorded before keep the old node (a snapshot)."""
+    from .ops import apply_view  # noqa: PLC0415
+
+    s = _snapshot(v, False)
+    v._vver = v._vc[0]
+    _take_node(v, apply_view(v._base, v._vchain), s)
 
 
 def _route(p: Tensor, seq: int) -> Tensor:
@@ -465,6 +522,9 @@ def _run_backward(roots, root_grads, inputs, retain_graph, create_graph):
     if retain_graph is None:
         retain_graph = create_graph
     grads: dict[int, Tensor] = {}
+    for r in roots:
+        if r._base is not None and r._vver != r._vc[0]:
+            _refresh_view(r)
     for r, g in zip(roots, root_grads):
         if not r.requires_grad:
             raise RuntimeError(

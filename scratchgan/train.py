@@ -14,19 +14,26 @@ The file reads in the order a run happens:
           repeat ``d_steps`` times;
        3. update G through D on the same fakes: non-saturating −log D(G(z)), or minimax log(1 − D(G(z))).
 
+   ``--loss`` picks another objective (``losses.OBJECTIVES``: wgan, wgan-gp, hinge) by name; its
+   penalties (gradient penalty, R1) and WGAN's weight clipping are one line each in the step.
+   A conditional model (``--conditional``) gets the class labels as a second input, G and D alike.
+   With ``--ema`` an exponential moving average of G's weights (``scratchgan.ema``) follows every
+   step and is what the pictures, the evaluation and ``scratchgan sample`` use.
+
    With ``pack`` = m > 1 (PacGAN, Lin et al. 2018), D judges m samples at once, concatenated
    along features (toy data) or channels (images): a generator that collapses onto a few
    modes makes packs that look alike, which a packed D spots at once;
 4. **starting a run**: the seed (chosen and printed when not given), the data, the models and
-   optimizers, ``resume`` bit for bit from a checkpoint, the run folder;
+   optimizers, ``resume`` bit for bit from a checkpoint, and the run folder, locked against a second
+   writer (a folder that holds another run is refused unless ``overwrite``);
 5. **the bookkeeping around each step**, each a small named part: the learning-rate schedule,
    ``metrics.csv`` and the progress bar, pictures of fixed noise, an atomic ``checkpoint.npz``
-   every N steps, Ctrl-C that saves and stops, and the guard that stops at the first non-finite
-   loss and keeps the last good checkpoint;
+   every N steps, the guard that stops at the first non-finite loss, weight or optimizer moment and
+   keeps the last good checkpoint, and Ctrl-C or SIGTERM, which save and stop;
 6. **the end of a run**: the final checkpoint, pictures, the evaluation (toy data), and the helpers
    that use a finished run (``generate``, ``models_from_checkpoint``).
 
-How the files of a run folder are written (atomically) lives in ``scratchgan.runs``.
+How the files of a run folder are written (atomically) and locked lives in ``scratchgan.runs``.
 """
 from __future__ import annotations
 
@@ -52,7 +59,8 @@ from . import nn
 from . import optim
 from . import runs
 from .checkpoint import CheckpointError, describe_run, load_checkpoint, save_checkpoint
-from .creation import manual_seed, randn
+from .creation import manual_seed, randint, randn
+from .ema import EMA
 from .tensor import Tensor, no_grad
 
 __all__ = ["TrainConfig", "TrainResult", "TrainState", "StepStats", "NonFiniteLossError", "train", "train_step",
@@ -79,7 +87,15 @@ class TrainConfig:
     model: str = "mlp"  # image data: mlp | dcgan; toy data always uses the toy MLPs
     steps: int | None = None
     epochs: int | None = None
-    loss: str = "ns"  # ns (non-saturating, -log D(G(z))) | minimax (log(1 - D(G(z))))
+    loss: str = "ns"  # ns | minimax | wgan | wgan-gp | hinge (losses.OBJECTIVES; the CLI applies each one's defaults)
+    optimizer: str | None = None  # adam | rmsprop (None: the objective's, e.g. rmsprop for wgan)
+    clip: float | None = None  # WGAN weight clipping of D to [-clip, clip] (None: the objective's; 0 = off)
+    gp: float | None = None  # WGAN-GP gradient penalty weight λ (None: the objective's; 0 = off)
+    r1: float = 0.0  # R1 penalty weight γ: γ/2 E ||grad_x D(x)||^2 on real data (0 = off)
+    spectral_norm: bool = False  # spectral normalisation of every conv and linear layer of D
+    ema: float | None = None  # β of an exponential moving average of G's weights (e.g. 0.999), used for sampling
+    conditional: bool = False  # class-conditional G and D (labelled image data only)
+    num_classes: int | None = None  # conditional: set from the data's labels
     batch_size: int = 64
     lr: float = 2e-4  # G's learning rate, and D's unless lr_d is given
     lr_d: float | None = None
@@ -110,6 +126,11 @@ class TrainConfig:
 
     def __post_init__(self):
         self.betas = tuple(self.betas)
+        if self.loss in losses.OBJECTIVES:  # settings left at None come from the objective (saved resolved)
+            defaults = losses.objective(self.loss).defaults
+            self.optimizer = self.optimizer or defaults.get("optimizer", "adam")
+            self.clip = defaults.get("clip", 0.0) if self.clip is None else self.clip
+            self.gp = defaults.get("gp", 0.0) if self.gp is None else self.gp
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -132,8 +153,20 @@ class TrainConfig:
         def bad(msg):
             raise ValueError(f"TrainConfig: {msg}")
 
-        if self.loss not in ("ns", "nonsaturating", "minimax"):
-            bad(f"loss must be 'ns' or 'minimax', got {self.loss!r}")
+        if self.loss not in (*losses.OBJECTIVES, "nonsaturating"):
+            bad(f"loss must be one of {', '.join(losses.OBJECTIVES)}, got {self.loss!r}")
+        if self.optimizer not in ("adam", "rmsprop"):
+            bad(f"optimizer must be 'adam' or 'rmsprop', got {self.optimizer!r}")
+        if self.clip < 0 or self.gp < 0 or self.r1 < 0:
+            bad("clip, gp and r1 must be >= 0")
+        if self.label_smoothing and not losses.objective(self.loss).logits:
+            bad(f"label smoothing needs a probability for D (ns or minimax), not loss {self.loss!r}")
+        if self.ema is not None and not 0.0 < self.ema < 1.0:
+            bad(f"ema must be a decay in (0, 1) such as 0.999, got {self.ema}")
+        if self.conditional and self.is_toy:
+            bad(f"--conditional needs labelled image data; {self.data} has no labels")
+        if self.conditional and self.pack > 1:
+            bad("--conditional does not combine with --pack (a pack would mix classes)")
         if self.model not in ("mlp", "dcgan"):
             bad(f"model must be 'mlp' or 'dcgan', got {self.model!r}")
         if self.steps is not None and self.epochs is not None:
@@ -183,6 +216,9 @@ class StepStats:
     loss_G: float
     D_x: float  # mean D(x) on the last real batch
     D_G_z: float  # mean D(G(z)) on the last fakes, before D's update
+    # (D_x and D_G_z are probabilities for ns/minimax, a critic's raw scores for wgan, wgan-gp and hinge)
+    grad_norm_D: float = float("nan")  # ||grad loss_D|| over D's parameters, at D's last update
+    grad_norm_G: float = float("nan")  # ||grad loss_G|| over G's parameters
 
 
 @dataclass
@@ -198,6 +234,7 @@ class TrainState:
     total_steps: int = 0
     epoch: float = 0.0
     stats: StepStats | None = None
+    ema: EMA | None = None  # the moving average of G (``--ema``); ``ema.model`` is the averaged G
 
 
 @dataclass
@@ -234,6 +271,8 @@ def train(config: TrainConfig, callbacks=None, *, overwrite: bool = False) -> Tr
                     run.in_step = True  # a hard abort from here to the end of the step keeps the last checkpoint
                     s.stats = train_step(s.G, s.D, s.optG, s.optD, run.batches, s.config, run.nz, run.device,
                                          step=s.step + 1)
+                    if s.ema:
+                        s.ema.update(s.G)
                     s.step, run.in_step = s.step + 1, False
                     s.epoch, epochs_done = _epoch_progress(run.batches)
                     # ---- bookkeeping of the step ----------------------------------------------------------
@@ -266,35 +305,76 @@ def _check_finite(what: str, value: float, step: int):
 
 
 def train_step(G, D, optG, optD, real_batches, config: TrainConfig, nz: int, device, step: int = 0) -> StepStats:
-    """One GAN step: ``d_steps`` updates of D, then one update of G.  Raises NonFiniteLossError before
-    applying an update whose loss is NaN or infinite, so the weights stay those of the last good step."""
+    """One GAN step: ``d_steps`` updates of D, then one update of G, with ``config.loss``'s objective
+    (``losses.OBJECTIVES``) and its penalties.  Raises NonFiniteLossError before applying an update whose
+    loss is NaN or infinite, so the weights stay those of the last good step."""
+    obj = losses.objective(config.loss)
     bs = config.batch_size
-    real_label = 1.0 - config.label_smoothing
-    # --- D: maximise log D(x) + log(1 - D(G(z))) -------------------------------------------------
+    # --- D: minimise the objective's D loss (+ penalties) on real x and *detached* fakes -------------------
     for _ in range(config.d_steps):
-        x = Tensor(B.to_device(next(real_batches), device))
-        z = randn(bs, nz, device=device)
-        fake = G(z)
+        x, y = _real_batch(real_batches, config, device)
+        cond = _fake_labels(config, bs, device)  # () or (class labels,) for a conditional G and D
+        fake = G(randn(bs, nz, device=device), *cond)
         optD.zero_grad()
-        real_logits = D(x).reshape(-1)
-        fake_logits = D(fake.detach()).reshape(-1)  # detach: this loss must not reach G
-        loss_D = losses.discriminator_loss(real_logits, fake_logits, real_label=real_label)
+        real_scores = D(x, *y).reshape(-1)
+        fake_scores = D(fake.detach(), *cond).reshape(-1)  # detach: this loss must not reach G
+        loss_D = obj.d_loss(real_scores, fake_scores, 1.0 - config.label_smoothing)
+        if config.gp:  # λ E[(||grad D(x̂)|| - 1)^2] at random interpolates (conditional: the real labels)
+            loss_D = loss_D + config.gp * losses.gradient_penalty(lambda t: D(t, *y).reshape(-1), x, fake,
+                                                                  pack=config.pack)
+        if config.r1:  # γ/2 E[||grad D(x)||^2] on real data
+            loss_D = loss_D + 0.5 * config.r1 * losses.r1_penalty(lambda t: D(t, *y).reshape(-1), x,
+                                                                  pack=config.pack)
         _check_finite("loss_D", loss_D.item(), step)
         loss_D.backward()
+        grad_norm_D = _grad_norm(D)
         optD.step()
-    # --- G: fool the updated D on the same fakes ---------------------------------------------------
+        if config.clip:  # WGAN: keep the critic K-Lipschitz by clipping every weight to [-c, c]
+            _clip_weights(D, config.clip)
+    # --- G: minimise the objective's G loss through the updated D, on the same fakes --------------------
     optG.zero_grad()
     _set_requires_grad(D, False)  # G's step needs gradients through D, not for D's weights
     try:
-        loss_G = losses.generator_loss(D(fake).reshape(-1), kind="minimax" if config.loss == "minimax" else "ns")
+        loss_G = obj.g_loss(D(fake, *cond).reshape(-1))
         _check_finite("loss_G", loss_G.item(), step)
         loss_G.backward()
     finally:
         _set_requires_grad(D, True)
+    grad_norm_G = _grad_norm(G)
     optG.step()
-    d_x = real_logits.detach().sigmoid().mean().item()
-    d_g_z = fake_logits.detach().sigmoid().mean().item()
-    return StepStats(loss_D.item(), loss_G.item(), d_x, d_g_z)
+    real_out, fake_out = real_scores.detach(), fake_scores.detach()
+    if obj.logits:  # report probabilities D(x) = σ(logit); a critic's scores are reported as they are
+        real_out, fake_out = real_out.sigmoid(), fake_out.sigmoid()
+    return StepStats(loss_D.item(), loss_G.item(), real_out.mean().item(), fake_out.mean().item(),
+                     grad_norm_D, grad_norm_G)
+
+
+def _real_batch(real_batches, config: TrainConfig, device):
+    """(x, ()) or, for a conditional model, (x, (its labels,))."""
+    if not config.conditional:
+        return Tensor(B.to_device(next(real_batches), device)), ()
+    x, y = next(real_batches)
+    return Tensor(B.to_device(x, device)), (Tensor(B.to_device(y.astype(np.int64), device)),)
+
+
+def _fake_labels(config: TrainConfig, n: int, device):
+    """() or (n class labels drawn uniformly from the global RNG,) for a conditional G."""
+    return (randint(0, config.num_classes, (n,), device=device),) if config.conditional else ()
+
+
+def _grad_norm(module: nn.Module) -> float:
+    """||grad||_2 over all of a module's parameters: the size of the step its loss asks for."""
+    total = 0.0
+    for p in module.parameters():
+        if p.grad is not None:
+            total += float((p.grad.array.astype("float64") ** 2).sum())
+    return math.sqrt(total)
+
+
+def _clip_weights(module: nn.Module, c: float):
+    for p in module.parameters():
+        xp = B.get_array_module(p.array)
+        xp.clip(p.array, -c, c, out=p.array)
 
 
 # ----------------------------------------------------------------------------- starting a run
@@ -311,6 +391,7 @@ class _Run:
     batches: datasets.BatchIterator
     target: object  # the toy distribution (None for images)
     fixed_noise: np.ndarray  # the noise of every progress picture
+    fixed_labels: np.ndarray | None  # a conditional run's picture classes: row k of 10 images is class k
     sample_every: int  # steps between progress pictures; 0: one each epoch
     lock: runs.RunLock  # held from the start of the run to its end
     log: runs.MetricsLog
@@ -340,24 +421,28 @@ def _start_run(config: TrainConfig, overwrite: bool = False) -> _Run:
     # The seed also feeds three independent streams of its own (numpy's SeedSequence([seed, k])): the toy
     # data sample (k=2), the batch order (k=3) and the fixed noise of the pictures (k=1).  The global RNG
     # (weights init, then the noise z of every step) is never touched by pictures or evaluation.
-    real, target = load_training_data(config, seed)  # first: a missing dataset fails before anything is written
+    # first: a missing dataset fails before anything is written
+    real, target, labels = load_training_data(config, seed, with_labels=config.conditional)
+    if config.conditional:
+        config.num_classes = config.num_classes or int(labels.max()) + 1
 
     # Models, optimizers and data: all drawn from the seed, so a run is a function of its config.
     manual_seed(seed)
     G, D, nz = build_models(config)
     G.to(device)
     D.to(device)
-    optG = optim.Adam(G.parameters(), lr=config.lr, betas=config.betas)
-    optD = optim.Adam(D.parameters(), lr=config.lr_d or config.lr, betas=config.betas)
+    optG, optD = make_optimizer(G, config, config.lr), make_optimizer(D, config, config.lr_d or config.lr)
     batch_seed = int(np.random.SeedSequence([seed, 3]).generate_state(1)[0])
-    batches = datasets.BatchIterator(real, config.batch_size, seed=batch_seed)
-    n_fixed = config.n_fixed or (64 if real.ndim == 4 else 1000)
+    batches = (_LabelledBatches(real, labels, config.batch_size, seed=batch_seed) if config.conditional
+               else datasets.BatchIterator(real, config.batch_size, seed=batch_seed))
+    n_fixed = config.n_fixed or (10 * config.num_classes if config.conditional else 64 if real.ndim == 4 else 1000)
     fixed_noise = np.random.default_rng([seed, 1]).standard_normal((n_fixed, nz), dtype=np.float32)
+    fixed_labels = np.arange(n_fixed) // 10 % config.num_classes if config.conditional else None
     if config.steps is not None:
         total = config.steps
     else:
         total = max(1, (config.epochs or 1) * batches.steps_per_epoch // config.d_steps)
-    state = TrainState(config, G, D, optG, optD, total_steps=total)
+    state = TrainState(config, G, D, optG, optD, total_steps=total, ema=EMA(G, config.ema) if config.ema else None)
     seconds_before = _resume(ckpt, state, batches) if ckpt is not None else 0.0
 
     out, lock = _open_run_folder(config, ckpt, overwrite)  # from here until the end of train(), the folder is ours
@@ -370,6 +455,7 @@ def _start_run(config: TrainConfig, overwrite: bool = False) -> _Run:
     _say(config, f"training {config.data} ({'toy MLPs' if config.is_toy else config.model}) on {device}: "
                  f"{total} steps, batch {config.batch_size}, pack {config.pack}, seed {seed}; writing to {out}")
     return _Run(state=state, device=device, nz=nz, batches=batches, target=target, fixed_noise=fixed_noise,
+                fixed_labels=fixed_labels,
                 result=TrainResult(out=out, seed=seed, step=state.step, total_steps=total, epoch=0.0, checkpoint=None),
                 sample_every=config.sample_every or (0 if real.ndim == 4 else max(1, total // 10)),
                 lock=lock, log=log, bar=_progress_bar(config, total, state.step), seconds_before=seconds_before,
@@ -420,8 +506,11 @@ def _open_run_folder(config: TrainConfig, ckpt, overwrite: bool) -> tuple[Path, 
 def _resume(ckpt, state: TrainState, batches: datasets.BatchIterator) -> float:
     """Continue exactly where the checkpoint left off: weights, optimizer moments, step, both random streams.
     Returns the training time already spent."""
-    ckpt.load_into({"G": state.G, "D": state.D}, {"optG": state.optG, "optD": state.optD})
+    ema = {"G_ema": state.ema.model} if state.ema else {}
+    ckpt.load_into({"G": state.G, "D": state.D, **ema}, {"optG": state.optG, "optD": state.optD})
     state.step = ckpt.step
+    if state.ema:
+        state.ema.num_updates = int(ckpt.meta["ema_updates"])
     try:
         B.set_rng_state(ckpt.rng["host"])
         batches.load_state_dict(ckpt.rng["batches"])
@@ -492,42 +581,102 @@ def build_models(config: TrainConfig):
         kw = {k: v for k, v in (("hidden", config.hidden), ("depth", config.depth)) if v is not None}
         if dim == 1:  # the 1-D tutorial's nets: 10 → 64 → ReLU → 1 and 1 → 64 → LeakyReLU(0.2) → 1
             nz = config.nz or 10
-            return models.Toy1DGenerator(nz=nz, **kw), models.Toy1DDiscriminator(pack=config.pack, **kw), nz
+            D = models.Toy1DDiscriminator(pack=config.pack, **kw)
+            return models.Toy1DGenerator(nz=nz, **kw), _finish_discriminator(D, config, False), nz
         nz = config.nz or 2
         G = models.ToyGenerator(nz=nz, out_dim=dim, **kw)
         if config.d_hidden is not None:
             kw["hidden"] = config.d_hidden
-        return G, models.ToyDiscriminator(in_dim=dim, pack=config.pack, **kw), nz
+        return G, _finish_discriminator(models.ToyDiscriminator(in_dim=dim, pack=config.pack, **kw), config, False), nz
     nz = config.nz or 100
     size = _image_size(config)
+    nz_in = nz + (_EMBED_DIM if config.conditional else 0)  # a conditional G reads [z, class embedding]
     if config.model == "dcgan":
-        G = models.DCGANGenerator(nz=nz, ngf=config.ngf, channels=1, image_size=size)
-        D = models.DCGANDiscriminator(ndf=config.ndf, channels=config.pack, image_size=size)  # m packed images
+        G = models.DCGANGenerator(nz=nz_in, ngf=config.ngf, channels=1, image_size=size)
+        # No BatchNorm in D under a gradient penalty (WGAN-GP, R1) or spectral normalisation.  The penalty is
+        # per example, ||grad_x D(x)_i|| for each i, but BatchNorm makes D(x)_i depend on the whole batch, so
+        # that gradient is no longer a property of example i (Gulrajani et al., sec. 4): LayerNorm instead,
+        # which normalises each example by itself, as they advise.  Spectral norm bounds each layer's
+        # Lipschitz constant by 1, which any normalisation's division by a std undoes: none there (Miyato et al.).
+        norm = None if config.spectral_norm else "layer" if (config.gp or config.r1) else "batch"
+        D = models.DCGANDiscriminator(ndf=config.ndf, channels=config.pack, image_size=size, norm=norm)
         G.apply(models.weights_init)
         D.apply(models.weights_init)
     else:
-        G = models.MLPGenerator(nz=nz, out_features=size * size, image_shape=(1, size, size))
+        G = models.MLPGenerator(nz=nz_in, out_features=size * size, image_shape=(1, size, size))
         D = models.MLPDiscriminator(in_features=size * size * config.pack)
-    return G, (Packed(D, config.pack) if config.pack > 1 else D), nz
+    if config.conditional:
+        G = models.ConditionalGenerator(G, config.num_classes or 10, _EMBED_DIM)
+        D = models.ProjectionDiscriminator(D, config.num_classes or 10)
+    return G, _finish_discriminator(D, config), nz
 
 
-def load_training_data(config: TrainConfig, seed: int):
-    """(real samples as a host float32 array (N, ...), the toy target or None).
+_EMBED_DIM = 50  # a conditional G's class embedding size
+
+
+def _finish_discriminator(D: nn.Module, config: TrainConfig, pack: bool = True) -> nn.Module:
+    """Spectral norm on every conv and linear layer of D (``--spectral-norm``), then packing (the toy
+    discriminators pack by themselves: ``pack=False``)."""
+    if config.spectral_norm:
+        for m in list(D.modules()):
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.utils.spectral_norm(m)
+    return Packed(D, config.pack) if pack and config.pack > 1 else D
+
+
+def load_training_data(config: TrainConfig, seed: int, with_labels: bool = False):
+    """(real samples as a host float32 array (N, ...), the toy target or None), and with ``with_labels``
+    a third item, the class labels (int64 (N,)) — a clear error when the data has none.
 
     Toy data is a fixed sample of ``toy_size`` points drawn with the run's seed; images are the
-    dataset in [-1, 1].  A dry run uses tiny fake data: random noise images, 512 toy points.
+    dataset in [-1, 1].  A dry run uses tiny fake data: random noise images (with random labels), 512 toy points.
     """
     if config.is_toy:
+        if with_labels:
+            raise ValueError(f"--conditional needs labelled image data; {config.data} has no labels")
         target = datasets.toy_dataset(config.data)
         n = 512 if config.dry_run else config.toy_size
-        return target.sample(n, np.random.default_rng([seed, 2])), target
+        return target.sample(n, np.random.default_rng([seed, 2])), target, None
     if config.dry_run:
         rng = np.random.default_rng([seed, 2])
-        return rng.uniform(-1, 1, size=(32, 1, 28, 28)).astype(np.float32), None
-    images, _ = datasets.load_dataset(config.data, data_dir=config.data_dir)
+        labels = rng.integers(0, 10, size=32)
+        return rng.uniform(-1, 1, size=(32, 1, 28, 28)).astype(np.float32), None, labels
+    images, labels = datasets.load_dataset(config.data, data_dir=config.data_dir)
     if images.shape[1:] != (1, _image_size(config), _image_size(config)):
         raise ValueError(f"{config.data}: images of shape {images.shape[1:]}; the image models take 1×28×28")
-    return images, None
+    if with_labels and labels is None:
+        raise ValueError(f"--conditional needs labels, and {config.data} has no IDX label file "
+                         "(*-labels-idx1-ubyte) beside its images")
+    return images, None, labels
+
+
+class _LabelledBatches(datasets.BatchIterator):
+    """(images, labels) batches, drawn with the same index stream (and state_dict) as BatchIterator."""
+
+    def __init__(self, images, labels, batch_size: int, seed: int):
+        super().__init__(images, batch_size, seed=seed)
+        self.labels = np.asarray(labels, dtype=np.int64)
+
+    def __next__(self):
+        idx = self.next_indices()
+        return self.data[idx], self.labels[idx]
+
+
+def make_optimizer(module: nn.Module, config: TrainConfig, lr: float) -> optim.Optimizer:
+    """Adam(lr, betas) or RMSprop(lr) (WGAN's choice: momentum made its critic unstable) for a module."""
+    if config.optimizer == "rmsprop":
+        return optim.RMSprop(module.parameters(), lr=lr)
+    return optim.Adam(module.parameters(), lr=lr, betas=config.betas)
+
+
+def _bn_batches(config: TrainConfig, nz: int, seed: int, n_batches: int = 8):
+    """The noise (and, conditional, the labels) over which an EMA G's BatchNorm statistics are recomputed:
+    ``n_batches`` training-size batches from a stream of their own (k=5), the same every time."""
+    rng = np.random.default_rng([seed, 5])
+    noise = rng.standard_normal((n_batches, config.batch_size, nz), dtype=np.float32)
+    if not config.conditional:
+        return (noise,)
+    return noise, rng.integers(0, config.num_classes, size=(n_batches, config.batch_size))
 
 
 # ----------------------------------------------------------------------------- the bookkeeping around each step
@@ -617,7 +766,8 @@ def _picture(run: _Run, name: str, title: str) -> None:
     from .plotting import save_samples_picture  # noqa: PLC0415 - matplotlib loads only when drawing
 
     path = run.out / name
-    save_samples_picture(generate(run.state.G, run.fixed_noise, device=run.device), path, run.target, title)
+    samples = generate(_sampler(run), run.fixed_noise, device=run.device, labels=run.fixed_labels)
+    save_samples_picture(samples, path, run.target, title)
     run.result.pictures.append(path)
 
 
@@ -629,14 +779,28 @@ def _write_loss_curves(run: _Run) -> None:
         save_loss_curves(cols, run.out / "losses.png", title=f"{run.state.config.data}: losses")
 
 
+def _sampler(run: _Run) -> nn.Module:
+    """The G that pictures, evaluation and checkpoints' ``G_ema`` use: the moving average when there is one,
+    with BatchNorm statistics recomputed for its own weights (``scratchgan.ema``)."""
+    s = run.state
+    if s.ema is None:
+        return s.G
+    s.ema.recompute_batch_stats(*_bn_batches(s.config, run.nz, run.result.seed))
+    return s.ema.model
+
+
 # checkpoints and the guard ------------------------------------------------------------------------------------
 
 
 def _checkpoint_if_due(run: _Run) -> None:
-    """Every ``checkpoint_every`` steps (the guard has checked this step's weights and moments)."""
-    s, c = run.state, run.state.config
-    if c.checkpoint_every and s.step % c.checkpoint_every == 0 and s.step < s.total_steps:
+    """Every ``checkpoint_every`` steps (the guard has scanned this step's weights and moments)."""
+    if _checkpoint_due(run.state):
         run.last_good = run.result.checkpoint = _save(run)
+
+
+def _checkpoint_due(s: TrainState) -> bool:
+    every = s.config.checkpoint_every
+    return bool(every) and s.step % every == 0 and s.step < s.total_steps
 
 
 def _save(run: _Run, completed: bool = False) -> Path:
@@ -645,17 +809,30 @@ def _save(run: _Run, completed: bool = False) -> Path:
             "seconds": run.elapsed(), "completed": completed,
             "rng": {"host": B.get_rng_state(), "batches": run.batches.state_dict()},
             "nz": run.nz, "scratchgan": _version()}
-    return save_checkpoint(run.out / runs.CHECKPOINT, {"G": s.G, "D": s.D}, {"optG": s.optG, "optD": s.optD}, meta)
+    models = {"G": s.G, "D": s.D}
+    if s.ema:  # the averaged G, ready for `scratchgan sample`, and its update count (its warm-up depends on it)
+        models["G_ema"], meta["ema_updates"] = _sampler(run), s.ema.num_updates
+    return save_checkpoint(run.out / runs.CHECKPOINT, models, {"optG": s.optG, "optD": s.optD}, meta)
 
 
 def _guard(s: TrainState, fp: "_FloatingPointErrors") -> None:
     """Divergence stops the run like a non-finite loss: a NaN or infinity in any weight or optimizer moment
-    (huge gradients overflow Adam's v = E[g²] long before the loss turns NaN)."""
-    bad = _first_non_finite(s)
-    if bad is not None:
-        reported = f" (NumPy reported {', '.join(fp.seen)})" if fp.seen else ""
-        raise NonFiniteLossError(f"non-finite values in {bad} after step {s.step}{reported}", s.step, None)
+    (huge gradients overflow Adam's v = E[g²] long before the loss turns NaN).
+
+    A NaN or infinity is born in an overflow, an invalid operation or a division by zero, and NumPy
+    raises a flag for each: on NumPy the scan runs on a step that raised one (as good as every step, at a
+    fraction of the cost on small nets), and before every checkpoint, so a checkpoint is always finite.
+    CuPy raises no flags: there it runs every step (one device sync)."""
+    if fp.seen or _checkpoint_due(s) or s.step == s.total_steps or not _on_numpy(s):
+        bad = _first_non_finite(s)
+        if bad is not None:
+            reported = f" (NumPy reported {', '.join(fp.seen)})" if fp.seen else ""
+            raise NonFiniteLossError(f"non-finite values in {bad} after step {s.step}{reported}", s.step, None)
     fp.seen.clear()  # overflow in a value that was then discarded (a where() branch) is no divergence
+
+
+def _on_numpy(s: TrainState) -> bool:
+    return B.get_array_module(next(s.G.parameters()).array) is np
 
 
 def _first_non_finite(s: TrainState) -> str | None:
@@ -766,6 +943,10 @@ def _stop_interrupted(run: _Run, signum: int | None) -> TrainResult:
         _say(s.config, f"interrupted inside step {s.step + 1}; kept the last checkpoint "
                        f"({run.last_good or 'none was written'})", always=True)
         result.checkpoint = run.last_good
+    elif _first_non_finite(s) is not None:  # never save a diverged model over the last good one
+        _say(s.config, f"interrupted at step {s.step}, with non-finite weights; kept the last checkpoint "
+                       f"({run.last_good or 'none was written'})", always=True)
+        result.checkpoint = run.last_good
     else:
         result.checkpoint = _save(run)
         _say(s.config, f"interrupted at step {s.step}/{s.total_steps}: checkpoint saved to {result.checkpoint}\n"
@@ -792,7 +973,7 @@ def _finish(run: _Run) -> TrainResult:
     _picture(run, "samples.png", f"{c.data}, step {s.step} (fixed noise)")
     _say(c, f"done: {s.step} steps in {result.seconds:.0f}s; checkpoint {result.checkpoint}", always=True)
     if run.target is not None:
-        samples = generate(s.G, c.eval_samples, run.nz, device=run.device, seed=result.seed + 4)
+        samples = generate(_sampler(run), c.eval_samples, run.nz, device=run.device, seed=result.seed + 4)
         result.evaluation = evaluate_samples(samples, run.target)
         M.write_report(out, result.evaluation, "eval.json")
         _say(c, M.format_report(result.evaluation, f"evaluation on {c.eval_samples} samples "
@@ -806,18 +987,24 @@ def _finish(run: _Run) -> TrainResult:
 
 
 def generate(G: nn.Module, noise_or_n, nz: int | None = None, device="cpu", seed: int | None = None,
-             chunk: int = 1000) -> np.ndarray:
+             chunk: int = 1000, labels=None) -> np.ndarray:
     """float32 host samples from G in eval mode, without touching the global RNG: from a given (N, nz)
-    noise array, or from N fresh normals drawn with ``seed``."""
+    noise array, or from N fresh normals drawn with ``seed``.  ``labels`` (N class labels) for a
+    conditional G."""
     if isinstance(noise_or_n, int):
         noise = np.random.default_rng(seed).standard_normal((noise_or_n, nz), dtype=np.float32)
     else:
         noise = np.asarray(noise_or_n, dtype=np.float32)
+    labels = None if labels is None else np.asarray(labels, dtype=np.int64)
+
+    def cond(i):
+        return () if labels is None else (Tensor(B.to_device(labels[i:i + chunk], device)),)
+
     was_training = G.training
     G.eval()
     try:
         with no_grad():
-            parts = [B.to_numpy(G(Tensor(B.to_device(noise[i:i + chunk], device))).array)
+            parts = [B.to_numpy(G(Tensor(B.to_device(noise[i:i + chunk], device)), *cond(i)).array)
                      for i in range(0, len(noise), chunk)]
     finally:
         G.train(was_training)
@@ -834,8 +1021,9 @@ def evaluate_samples(samples: np.ndarray, target):
 # ----------------------------------------------------------------------------- using a finished run
 
 
-def models_from_checkpoint(path, device="cpu"):
-    """(G, D, nz, config) rebuilt from a checkpoint, weights loaded, on ``device``."""
+def models_from_checkpoint(path, device="cpu", raw: bool = False):
+    """(G, D, nz, config) rebuilt from a checkpoint, weights loaded, on ``device``.  G is the EMA
+    generator when the run kept one (``--ema``), unless ``raw`` asks for the trained G itself."""
     ckpt = load_checkpoint(runs.checkpoint_path(path))
     config = TrainConfig.from_dict(ckpt.config)
     state = B.get_rng_state()
@@ -843,6 +1031,6 @@ def models_from_checkpoint(path, device="cpu"):
         G, D, nz = build_models(config)  # initialisation draws from the global RNG: leave it as it was
     finally:
         B.set_rng_state(state)
-    ckpt.load_into({"G": G, "D": D})
+    ckpt.load_into({("G_ema" if "G_ema" in ckpt.models and not raw else "G"): G, "D": D})
     dev = resolve_device(device)
     return G.to(dev), D.to(dev), nz, config

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .nn.module import Parameter
-from .tensor import Tensor, _freed
+from .tensor import Tensor, _freed, _route
 
 __all__ = ["graph_text", "draw_graph"]
 
@@ -48,6 +48,12 @@ def _param_names(params) -> dict:
     return names
 
 
+def _inputs(node: Tensor) -> tuple:
+    """The node's parents as its backward sees them: a parent rewritten in place since (``x.mul_(2)``)
+    is shown as the snapshot of it that this node read (see ``tensor.inplace``)."""
+    return tuple(p if p._snaps is None else _route(p, node._seq) for p in node._parents)
+
+
 def _walk(root: Tensor):
     """Every node reachable from root (each once, root first) and the number of consumers of each."""
     nodes, consumers, stack = [], {}, [root]
@@ -55,7 +61,7 @@ def _walk(root: Tensor):
     while stack:
         node = stack.pop()
         nodes.append(node)
-        for p in node._parents:
+        for p in _inputs(node):
             consumers[id(p)] = consumers.get(id(p), 0) + 1
             if id(p) not in seen:
                 seen.add(id(p))
@@ -108,7 +114,7 @@ def graph_text(t: Tensor, params=None) -> str:
             numbers[id(node)] = len(numbers) + 1
             tag = f"[{numbers[id(node)]}] "
         lines.append(f"{head}{tag}{what}  {shape}")
-        parents = node._parents
+        parents = _inputs(node)
         for i in reversed(range(len(parents))):  # pushed in reverse: popped in order
             last = i == len(parents) - 1
             stack.append((parents[i], tail + ("└─ " if last else "├─ "), tail + ("   " if last else "│  ")))
@@ -129,20 +135,21 @@ def _layout(root: Tensor, nodes):
     back onto the mean of its wishes.  Returns (level, place, number of levels)."""
     offsets = {}  # id -> [offset above each consumer]
     for n in nodes:
-        ops = [p for p in n._parents if p._parents]
+        parents = _inputs(n)
+        ops = [p for p in parents if p._parents]
         k_op = k_leaf = 0
-        for p in n._parents:
+        for p in parents:
             if p._parents:
                 off, k_op = k_op - (len(ops) - 1) / 2, k_op + 1
             else:  # leaves after the ops, or centred when there are no ops
-                off = ((len(ops) - 1) / 2 + 1 + k_leaf if ops else k_leaf - (len(n._parents) - 1) / 2)
+                off = ((len(ops) - 1) / 2 + 1 + k_leaf if ops else k_leaf - (len(parents) - 1) / 2)
                 k_leaf += 1
             offsets.setdefault(id(p), []).append((id(n), off))
     # longest path from the root, visiting a node only after all of its consumers (Kahn's order)
     level, waiting, ready = {id(root): 0}, {id(n): len(offsets.get(id(n), ())) for n in nodes}, [root]
     while ready:
         node = ready.pop()
-        for p in node._parents:
+        for p in _inputs(node):
             level[id(p)] = max(level.get(id(p), 0), level[id(node)] + 1)
             waiting[id(p)] -= 1
             if waiting[id(p)] == 0:
@@ -197,7 +204,7 @@ def draw_graph(t: Tensor, path, params=None, title: str | None = None) -> Path:
     ax.set_xlim(middle - width / 2, middle + width / 2)
     ax.set_ylim(-0.45, height - 0.45)
     for i, (x0, y0) in pos.items():  # edges under the boxes: from the bottom of a parent to the top of its op
-        for p in by_id[i]._parents:
+        for p in _inputs(by_id[i]):
             px, py = pos[id(p)]
             ax.annotate("", xy=(x0, y0 + BOX_H / 2), xytext=(px, py - BOX_H / 2),
                         arrowprops=dict(arrowstyle="-|>", color="#666666", lw=0.8, shrinkA=0, shrinkB=0))

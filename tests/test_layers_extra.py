@@ -423,6 +423,10 @@ def test_one_hot(device):
         F.one_hot(sg.tensor([-1, 0]))
     with pytest.raises(RuntimeError, match="integer type"):
         F.one_hot(sg.tensor([0.0, 1.0]))
+    empty = sg.tensor(np.zeros(0, dtype=np.int64), device=device)
+    assert F.one_hot(empty, 3).shape == (0, 3)
+    with pytest.raises(RuntimeError, match="empty tensor"):
+        F.one_hot(empty)
 
 
 @given(shape=st.tuples(small, st.integers(1, 4), st.integers(2, 4)),
@@ -571,3 +575,12 @@ def test_saved_tensors_of_the_new_ops():
         h.mul_(3.0)
         y.sum().backward()
         assert x.grad is not None and np.isfinite(x.grad.array).all()
+
+
+def test_init_is_an_inplace_write_seen_by_the_version_counter():
+    w = nn.Linear(3, 2).weight
+    x = sg.randn(4, 3, requires_grad=True)
+    y = (x @ w.T).sum()  # matmul saves w for dL/dx
+    init.kaiming_normal_(w)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()

@@ -199,3 +199,33 @@ def test_deepcopy_of_a_module_is_independent_as_an_ema_copy_needs():
     assert ema[0].weight_orig.array.any()
     ema(sg.randn(4, 2))  # its spectral-norm hook works on its own copies
     assert not np.shares_memory(ema[0].weight_u.array, G[0].weight_u.array)
+
+
+def test_to_keeps_identity_and_moves_gradients():
+    m = nn.Linear(2, 2)
+    m(sg.ones(1, 2)).sum().backward()
+    w, g = m.weight, m.weight.grad
+    m.to("cpu")
+    assert m.weight is w and m.weight.grad is g  # nothing to move: nothing changes
+    m.double()
+    assert m.weight is w and m.weight.dtype == np.float64 and m.weight.grad.dtype == np.float64
+    np.testing.assert_array_equal(m.weight.grad.array, g.array)
+
+
+def test_state_dict_round_trip_on_every_device(device):
+    a, b = net().to(device), net().to(device)
+    a(sg.randn(5, 3, device=device))
+    sd = a.state_dict()
+    assert all(v.device == sg.device(device) for v in sd.values())
+    host = {k: sg.backend.to_numpy(v.array) for k, v in sd.items()}  # host arrays load onto the device
+    b.load_state_dict(host)
+    for k, v in b.state_dict().items():
+        assert v.device == sg.device(device)
+        np.testing.assert_array_equal(sg.backend.to_numpy(v.array), host[k])
+    clip = nn.utils.clip_grad_norm_
+    b(sg.randn(5, 3, device=device)).sum().backward()
+    total = clip(b.parameters(), 0.1)
+    assert total.device == sg.device(device) and float(total) > 0.1
+    assert float(clip(b.parameters(), 1e9)) == pytest.approx(0.1, rel=1e-4)
+    v = nn.utils.parameters_to_vector(b.parameters())
+    assert v.device == sg.device(device) and v.shape == (sum(p.numel() for p in b.parameters()),)

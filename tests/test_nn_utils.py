@@ -121,7 +121,7 @@ def test_spectral_norm_layer_gradients(device, make, n_in, seed):
     check_backward(fn, [x, to_np(m.weight_orig.array).copy()], device, seed=seed)
 
 
-@pytest.mark.parametrize("make, n_in", SN_LAYERS[:2])
+@pytest.mark.parametrize("make, n_in", SN_LAYERS)
 @given(seed=st.integers(0, 2 ** 16))
 def test_spectral_norm_layer_double_backward(device, make, n_in, seed):
     sg.manual_seed(seed)
@@ -255,3 +255,71 @@ def test_parameters_to_vector_and_back():
         nn.utils.vector_to_parameters(np.zeros(11), m.parameters())
     with pytest.raises(ValueError, match="10 elements, the parameters need 11"):
         nn.utils.vector_to_parameters(sg.zeros(10), m.parameters())
+
+
+# ---- parametrizations.spectral_norm --------------------------------------------------------------
+def test_parametrized_spectral_norm_layout_and_schedule():
+    P = nn.utils.parametrizations
+    m = P.spectral_norm(nn.Linear(6, 4))
+    assert type(m).__name__ == "ParametrizedLinear" and isinstance(m, nn.Linear)
+    assert list(m.state_dict()) == ["bias", "parametrizations.weight.original", "parametrizations.weight.0._u",
+                                    "parametrizations.weight.0._v"]
+    assert [n for n, _ in m.named_parameters()] == ["bias", "parametrizations.weight.original"]
+    sn = m.parametrizations.weight[0]
+    w = m.parametrizations.weight.original.array.astype(f64)
+    u0 = sn._u.array.copy()
+    m.eval()
+    np.testing.assert_allclose(m.weight.array, w / (u0 @ w @ sn._v.array), rtol=1e-5)  # eval: no iteration
+    np.testing.assert_array_equal(sn._u.array, u0)
+    m.train()
+    v0 = sn._v.array.astype(f64)
+    for _ in range(2):  # training mode: every read of m.weight iterates once, u first, then v
+        _ = m.weight
+        u1 = w @ v0 / np.linalg.norm(w @ v0)
+        v0 = w.T @ u1 / np.linalg.norm(w.T @ u1)
+        np.testing.assert_allclose(sn._u.array, u1, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(sn._v.array, v0, rtol=1e-5, atol=1e-6)
+    x = sg.randn(3, 6)
+    m(x).sum().backward()
+    assert m.parametrizations.weight.original.grad.shape == (4, 6)
+    nn.utils.parametrize.remove_parametrizations(m, "weight")
+    assert type(m) is nn.Linear and list(m.state_dict()) == ["bias", "weight"]
+
+
+@given(rows=st.integers(2, 6), cols=st.integers(2, 6), seed=st.integers(0, 2 ** 16))
+def test_parametrized_spectral_norm_sigma_after_many_reads(rows, cols, seed):
+    sg.manual_seed(seed)
+    m = nn.utils.parametrizations.spectral_norm(nn.Linear(cols, rows), n_power_iterations=200).double()
+    w_sn = m.weight.array
+    s = np.linalg.svd(m.parametrizations.weight.original.array, compute_uv=False)
+    if s[0] - s[1] < 1e-2 * s[0]:
+        return  # nearly repeated top singular value: slow convergence
+    np.testing.assert_allclose(np.linalg.svd(w_sn, compute_uv=False)[0], 1.0, rtol=1e-6)
+
+
+def test_parametrized_spectral_norm_gradient_penalty_and_errors():
+    D = nn.Sequential(nn.utils.parametrizations.spectral_norm(nn.Conv2d(1, 2, 3)), nn.Tanh())
+    x = sg.randn(2, 1, 5, 5, requires_grad=True)
+    (gx,) = autograd.grad(D(x).sum(), [x], create_graph=True)
+    (gx ** 2).sum().backward()
+    assert np.abs(D[0].parametrizations.weight.original.grad.array).sum() > 0
+    with pytest.raises(ValueError, match="no parameter 'kernel'"):
+        nn.utils.parametrizations.spectral_norm(nn.Linear(2, 2), name="kernel")
+    with pytest.raises(ValueError, match="does not have a parametrization on weight"):
+        nn.utils.parametrize.remove_parametrizations(nn.Linear(2, 2), "weight")
+
+
+def test_spectral_norm_vectors_come_from_the_seeded_generator():
+    draws = []
+    for _ in range(2):
+        sg.manual_seed(7)
+        m = nn.utils.spectral_norm(nn.Linear(4, 3))  # the init draws first, then u ~ N(0, I_3), v ~ N(0, I_4)
+        draws.append((m.weight_u.array.copy(), m.weight_v.array.copy()))
+    np.testing.assert_array_equal(draws[0][0], draws[1][0])
+    np.testing.assert_array_equal(draws[0][1], draws[1][1])
+    sg.manual_seed(7)
+    nn.Linear(4, 3)
+    rng = backend.host_rng()
+    u, v = rng.standard_normal(3), rng.standard_normal(4)
+    np.testing.assert_allclose(draws[0][0], u / np.linalg.norm(u), rtol=1e-6)
+    np.testing.assert_allclose(draws[0][1], v / np.linalg.norm(v), rtol=1e-6)

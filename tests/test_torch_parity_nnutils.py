@@ -91,6 +91,35 @@ def test_spectral_norm_state_dict_loads_into_torch():
     close(s(sg.tensor(x)), t(torch.from_numpy(x)))
 
 
+@pytest.mark.parametrize("kind", SN_LAYERS)
+def test_parametrizations_spectral_norm_matches_torch(kind):
+    make, shape = SN_LAYERS[kind]
+    torch.manual_seed(0)
+    t = tnn.utils.parametrizations.spectral_norm(make(tnn))
+    s = snn.utils.parametrizations.spectral_norm(make(snn))
+    assert list(s.state_dict()) == list(t.state_dict())
+    assert [n for n, _ in s.named_parameters()] == [n for n, _ in t.named_parameters()]
+    s.load_state_dict(t.state_dict())
+    tp, sp = t.parametrizations.weight, s.parametrizations.weight
+    rng = np.random.default_rng(0)
+    for step in range(3):
+        x = rng.standard_normal(shape).astype(F32)
+        yt, ys = t(torch.from_numpy(x)), s(sg.tensor(x))
+        close(ys, yt, rtol=1e-5, atol=1e-6, what=f"forward {step}")
+        close(sp[0]._u, tp[0]._u, what=f"_u after forward {step}")
+        close(sp[0]._v, tp[0]._v, what=f"_v after forward {step}")
+        gy = rng.standard_normal(yt.shape).astype(F32)
+        (yt * torch.from_numpy(gy)).sum().backward()
+        (ys * sg.tensor(gy)).sum().backward()
+        close(sp.original.grad, tp.original.grad, rtol=1e-4, atol=1e-5, what=f"d original, step {step}")
+    t.eval(), s.eval()
+    close(s.weight, t.weight, what="eval weight")
+    tnn.utils.parametrize.remove_parametrizations(t, "weight")
+    snn.utils.parametrize.remove_parametrizations(s, "weight")
+    assert list(s.state_dict()) == list(t.state_dict())
+    close(s.weight, t.weight, what="weight after remove_parametrizations")
+
+
 # ---- Embedding ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("padding_idx", [None, 2, -1])
 def test_embedding_matches_torch(padding_idx):

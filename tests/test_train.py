@@ -73,7 +73,8 @@ def test_run_writes_every_output(tmp_path):
         assert (out / name).is_file(), name
     with open(out / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["step", "epoch", "loss_D", "loss_G", "D_x", "D_G_z", "seconds"]
+    assert list(rows[0]) == ["step", "epoch", "loss_D", "loss_G", "D_x", "D_G_z", "grad_norm_D", "grad_norm_G", "seconds"]
+    assert all(float(r["grad_norm_D"]) > 0 and float(r["grad_norm_G"]) > 0 for r in rows)
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]
     assert all(0 < float(r["D_x"]) < 1 and np.isfinite(float(r["loss_G"])) for r in rows)
     ckpt = load_checkpoint(out / "checkpoint.npz")
@@ -151,20 +152,29 @@ def test_non_finite_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(
     assert resumed.step == 8
 
 
-def test_non_finite_optimizer_state_stops_like_a_nan_loss(tmp_path):
+@pytest.mark.parametrize("how", ["overflow", "planted"])
+def test_non_finite_optimizer_state_stops_like_a_nan_loss(tmp_path, how):
     """Divergence with finite losses: Adam's v = E[g²] overflows first (the weights' updates m/√v then
-    vanish, so the weights stay finite).  The guard checks weights and moments after every step."""
-    def overflow(state):
+    vanish, so the weights stay finite).  An overflow is caught in the step it happens; an infinity
+    planted without one (no NumPy flag is raised) at the latest before the next checkpoint."""
+    def poison(state):
         if state.step == 6:
-            v = state.optD.state[next(state.D.parameters())]["exp_avg_sq"]
-            v[0] = np.inf
+            p = next(state.D.parameters())
+            if how == "overflow":  # the next step's gradients square past float32's range
+                p.array[...] = 1e25
+            else:
+                state.optD.state[p]["exp_avg_sq"][0] = np.inf
 
     cfg = tiny(tmp_path, steps=20, checkpoint_every=5)
     with pytest.raises(NonFiniteLossError) as err:
-        train(cfg, callbacks=[overflow])
-    assert err.value.step == 7
-    assert "optD exp_avg_sq of D." in str(err.value) and "after step 7" in str(err.value)
-    assert load_checkpoint(tmp_path / "run" / "checkpoint.npz").step == 5
+        train(cfg, callbacks=[poison])
+    step = 7 if how == "overflow" else 10
+    assert err.value.step == step and f"after step {step}" in str(err.value)
+    assert "exp_avg_sq of " in str(err.value)  # Adam moments overflow; the weights are still finite
+    assert ("NumPy reported overflow" in str(err.value)) == (how == "overflow")
+    ckpt = load_checkpoint(tmp_path / "run" / "checkpoint.npz")
+    assert ckpt.step == 5 and all(np.isfinite(v).all() for s in ckpt.optimizers["optD"]["state"].values()
+                                  for v in s.values() if hasattr(v, "shape"))
 
 
 def test_every_parameter_gets_a_gradient_and_changes(tmp_path):
@@ -188,6 +198,6 @@ def test_steps_from_epochs_and_pictures_per_epoch(tmp_path):
 
 
 def test_bad_configs_are_refused(tmp_path):
-    for bad in (dict(batch_size=30, pack=4), dict(loss="wgan"), dict(label_smoothing=1.0), dict(steps=0)):
+    for bad in (dict(batch_size=30, pack=4), dict(loss="lsgan"), dict(label_smoothing=1.0), dict(steps=0)):
         with pytest.raises(ValueError):
             train(tiny(tmp_path, **bad))

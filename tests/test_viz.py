@@ -111,3 +111,23 @@ def test_demo_prints_and_draws_one_d_loss_and_one_g_loss(tmp_path, capsys):
     assert "parameter D.0.weight" in text_d and "parameter G." not in text_d
     assert "parameter G.0.weight" in text_g and "parameter D.2.bias" in text_g
     assert "bce_with_logits" in capsys.readouterr().out
+
+
+def test_a_tensor_changed_in_place_shows_the_value_each_op_read():
+    a = sg.tensor([1.0, 2.0], requires_grad=True)
+    x = a * 1.0
+    y = x * 2.0  # reads x before the in-place multiplication
+    x.mul_(3.0)
+    text = graph_text(y + x)
+    # y's branch reads the old x (a * 1, numbered [1]); x itself is now 3 times that old x
+    assert text.splitlines() == [
+        "add  (2,) float32",
+        "├─ mul  (2,) float32",
+        "│  ├─ [1] mul  (2,) float32",
+        "│  │  ├─ input (requires grad)  (2,) float32",
+        "│  │  └─ constant  () float32",
+        "│  └─ constant  () float32",
+        "└─ mul  (2,) float32",
+        "   ├─ [1] mul (see above)",
+        "   └─ constant  () float32",
+    ]

@@ -9,16 +9,20 @@ import math
 from statistics import NormalDist
 
 from .. import backend as B
-from ..tensor import Tensor, no_grad
+from ..tensor import Tensor, _bump, no_grad
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "kaiming_uniform_",
            "kaiming_normal_", "xavier_uniform_", "xavier_normal_", "orthogonal_", "trunc_normal_"]
 
 
 def _fill(t, host_values):
+    """Write the values into t's memory; an in-place write, so t's version moves on (a graph that
+    saved t for its backward then refuses to run instead of using the new values)."""
     data = t.array if isinstance(t, Tensor) else t
     with no_grad():
         data[...] = B.to_device(host_values.astype(data.dtype), B.device_of(data))
+    if isinstance(t, Tensor):
+        _bump(t)
     return t
 
 

@@ -11,7 +11,7 @@ from collections import OrderedDict, namedtuple
 
 from .. import backend as B
 from ..ops import resolve_dtype
-from ..tensor import Tensor, no_grad
+from ..tensor import Tensor, _bump, no_grad
 
 _np = B.numpy
 
@@ -148,15 +148,17 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        for hook in tuple(self._forward_pre_hooks.values()):  # spectral_norm recomputes its weight here
-            result = hook(self, args)
-            if result is not None:
-                args = result if isinstance(result, tuple) else (result,)
+        if self._forward_pre_hooks:  # spectral_norm recomputes its weight here
+            for hook in tuple(self._forward_pre_hooks.values()):
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
         out = self.forward(*args, **kwargs)
-        for hook in tuple(self._forward_hooks.values()):
-            result = hook(self, args, out)
-            if result is not None:
-                out = result
+        if self._forward_hooks:
+            for hook in tuple(self._forward_hooks.values()):
+                result = hook(self, args, out)
+                if result is not None:
+                    out = result
         return out
 
     def register_forward_pre_hook(self, hook) -> "RemovableHandle":
@@ -283,13 +285,19 @@ class Module:
                 dev = a
             else:
                 dtype = a
+        def convert(a):
+            a = B.to_device(a, dev) if dev is not None else a
+            return a.astype(resolve_dtype(dtype), copy=False) if dtype is not None and a.dtype.kind == "f" else a
+
         for t in list(self.parameters()) + list(self.buffers()):
-            data = B.to_device(t.array, dev) if dev is not None else t.array
-            if dtype is not None and data.dtype.kind == "f":
-                data = data.astype(resolve_dtype(dtype), copy=False)
-            t.array = data
-            if t.grad is not None:
-                t.grad = None
+            data = convert(t.array)
+            if data is not t.array:
+                t.array = data
+                _bump(t)
+            if t.grad is not None:  # gradients move with their parameters, as in PyTorch
+                g = convert(t.grad.array)
+                if g is not t.grad.array:
+                    t.grad = Tensor(g)
         return self
 
     def cpu(self):
@@ -367,10 +375,11 @@ class Module:
         with no_grad():
             for k, arr in values.items():
                 t = own[k]
-                if assign:
+                if assign:  # new memory under the same Tensor: a graph that saved t must notice
                     t.array = B.to_device(arr, t.device)
+                    _bump(t)
                 else:  # into the tensor's own memory: state_dict views and shared (tied) weights see it
-                    t.array[...] = B.to_device(arr, t.device)
+                    t.copy_(arr)
         return _IncompatibleKeys(missing, unexpected)
 
     # ---- printing ---------------------------------------------------------------------------

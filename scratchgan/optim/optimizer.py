@@ -5,6 +5,7 @@ step is bookkeeping, not something to differentiate.
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 
@@ -47,6 +48,25 @@ def _host(v):
 class Optimizer:
     """``param_groups``: list of dicts (the hyper-parameters plus ``"params"``, the tensors);
     ``state``: per-parameter dict, keyed by the parameter tensor (tensors hash by identity)."""
+
+    def __init_subclass__(cls, **kwargs):
+        """Every ``step()`` writes the parameters in place, so it bumps their version counters (as
+        PyTorch's does): a backward through a graph recorded before the step, which would read the
+        new weights, raises "modified by an inplace operation" instead of giving a wrong gradient."""
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is None:
+            return
+
+        @functools.wraps(step)
+        def step_and_bump(self, *args, **kw):
+            result = step(self, *args, **kw)
+            for _, p in self._params():
+                if p.grad is not None:
+                    p._vc[0] += 1
+            return result
+
+        cls.step = step_and_bump
 
     def __init__(self, params, defaults: dict):
         self.defaults = dict(defaults)
@@ -103,10 +123,13 @@ class Optimizer:
     # ---- state: PyTorch's layout, parameters numbered in order, arrays on the host --------------
     def state_dict(self) -> dict:
         """``{"state": {i: {name: value}}, "param_groups": [{..., "params": [i, ...]}]}`` with parameters
-        numbered in group order, as ``torch.optim.Optimizer.state_dict``.  State arrays are NumPy copies
-        (``step`` a Python int), so the dict survives further training and saves with ``scratchgan.save``."""
+        numbered in group order, as ``torch.optim.Optimizer.state_dict``.  State buffers are CPU Tensors that
+        are *copies* (PyTorch hands out the live buffers, which is why its users ``deepcopy`` them): the dict
+        is a snapshot that further training does not change.  ``step`` is a Python int (a 0-d tensor in
+        PyTorch; both load either way)."""
         index = {id(p): i for i, (_, p) in enumerate(self._params())}
-        state = {index[id(p)]: {k: (B.to_numpy(v).copy() if B._backend_of(v) is not None else v) for k, v in s.items()}
+        state = {index[id(p)]: {k: (Tensor(B.to_numpy(v).copy()) if B._backend_of(v) is not None else v)
+                                for k, v in s.items()}
                  for p, s in self.state.items() if id(p) in index and s}
         groups, start = [], 0
         for group in self.param_groups:

@@ -7,14 +7,15 @@ min(1, max_norm / (total + 1e-6)).
 Why the gradients get new arrays instead of being scaled in their memory: the engine
 hands a leaf the upstream gradient array as it is, so two leaves of ``a + b`` may
 hold the *same* gradient, and ``x.sum()`` leaves a read-only broadcast view.  Each
-distinct ``.grad`` Tensor is updated once, keeping its identity.
+distinct ``.grad`` Tensor is updated once, keeping its identity, and its version is bumped
+as an in-place write's would be (a graph that saved it, under create_graph, notices).
 """
 from __future__ import annotations
 
 import math
 
 from ... import backend as B
-from ...tensor import Tensor
+from ...tensor import Tensor, _bump
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"]
 
@@ -75,6 +76,7 @@ def clip_grads_with_norm_(parameters, max_norm: float, total_norm: Tensor, forea
     coef = xp.minimum(float(max_norm) / (total + 1e-6), 1.0)
     for g in _unique_grads(parameters):
         g.array = g.array * B.to_device(coef, g.device).astype(g.dtype, copy=False)
+        _bump(g)
 
 
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False,
@@ -92,3 +94,4 @@ def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
     clip_value = float(clip_value)
     for g in _unique_grads(parameters):
         g.array = B.get_array_module(g.array).clip(g.array, -clip_value, clip_value)
+        _bump(g)

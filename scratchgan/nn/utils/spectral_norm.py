@@ -23,9 +23,24 @@ from ..module import Module, Parameter
 __all__ = ["SpectralNorm", "spectral_norm", "remove_spectral_norm"]
 
 
-def _normalize_array(xp, a, eps):
+def normalize_array(xp, a, eps):
     """a / max(‖a‖, eps): F.normalize(a, dim=0, eps=eps) on a 1-D array."""
     return a / xp.maximum(xp.sqrt((a * a).sum()), eps)
+
+
+def weight_to_matrix(weight, dim: int):
+    """(h, w) view of a weight (a Tensor or an array): dimension ``dim`` as rows, the rest flattened."""
+    if dim != 0:
+        order = [dim] + [d for d in range(weight.ndim) if d != dim]
+        weight = weight.permute(*order) if isinstance(weight, Tensor) else weight.transpose(order)
+    return weight.reshape(weight.shape[0], -1)
+
+
+def random_unit_vectors(weight: Tensor, h: int, w: int, eps: float):
+    """u ~ N(0, I_h), v ~ N(0, I_w) from the seeded generator, then normalised, as PyTorch draws them."""
+    xp, rng = B.get_array_module(weight.array), B.host_rng()
+    return tuple(normalize_array(xp, B.to_device(rng.standard_normal(n).astype(weight.dtype), weight.device), eps)
+                 for n in (h, w))
 
 
 class SpectralNorm:
@@ -37,11 +52,7 @@ class SpectralNorm:
         self.name, self.n_power_iterations, self.dim, self.eps = name, n_power_iterations, dim, eps
 
     def reshape_weight_to_matrix(self, weight):
-        """(h, w) view of the weight: dimension ``dim`` as rows, the rest flattened (a Tensor or an array)."""
-        if self.dim != 0:
-            order = [self.dim] + [d for d in range(weight.ndim) if d != self.dim]
-            weight = weight.permute(*order) if isinstance(weight, Tensor) else weight.transpose(order)
-        return weight.reshape(weight.shape[0], -1)
+        return weight_to_matrix(weight, self.dim)
 
     def compute_weight(self, module: Module, do_power_iteration: bool) -> Tensor:
         weight = getattr(module, self.name + "_orig")
@@ -49,10 +60,10 @@ class SpectralNorm:
         if do_power_iteration:
             xp = B.get_array_module(weight.array)
             w_mat = self.reshape_weight_to_matrix(weight.array)
-            for _ in range(self.n_power_iterations):
-                # in place: the buffers keep their identity (state_dict views, optimizers, .to())
-                v.array[...] = _normalize_array(xp, w_mat.T @ u.array, self.eps)
-                u.array[...] = _normalize_array(xp, w_mat @ v.array, self.eps)
+            with no_grad():  # in place (copy_ bumps the versions): the buffers keep their identity
+                for _ in range(self.n_power_iterations):
+                    v.copy_(normalize_array(xp, w_mat.T @ u.array, self.eps))
+                    u.copy_(normalize_array(xp, w_mat @ v.array, self.eps))
         # copies: the next forward's in-place update must not change what this graph saved
         u_c, v_c = Tensor(u.array.copy()), Tensor(v.array.copy())
         sigma = matmul(u_c, matmul(self.reshape_weight_to_matrix(weight), v_c))  # σ = uᵀ W v
@@ -77,11 +88,7 @@ class SpectralNorm:
         if weight is None:
             raise ValueError(f"spectral_norm cannot be applied: {type(module).__name__} has no parameter {name!r}")
         fn = SpectralNorm(name, n_power_iterations, dim, eps)
-        xp = B.get_array_module(weight.array)
-        h, w = fn.reshape_weight_to_matrix(weight.array).shape
-        rng = B.host_rng()  # u ~ N(0, I_h), v ~ N(0, I_w), then normalised, as PyTorch draws them
-        u = _normalize_array(xp, B.to_device(rng.standard_normal(h).astype(weight.dtype), weight.device), eps)
-        v = _normalize_array(xp, B.to_device(rng.standard_normal(w).astype(weight.dtype), weight.device), eps)
+        u, v = random_unit_vectors(weight, *fn.reshape_weight_to_matrix(weight.array).shape, eps)
         delattr(module, name)
         module.register_parameter(name + "_orig", weight)
         # ``weight`` stays readable (weight inits touch it) as a plain attribute, not a Parameter
