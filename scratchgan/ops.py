@@ -963,14 +963,38 @@ def _arr(v):
     return v.array if isinstance(v, Tensor) else v
 
 
-def add_(x: Tensor, other, alpha=1) -> Tensor:
+def _scaled_other(name: str, other, alpha):
+    """``other * alpha`` for add/sub(other, alpha=...); also the pre-1.5 order ``x.add_(alpha, other)`` that old
+    GAN code writes (``p_ema.data.mul_(d).add_(1 - d, p.data)``): accepted with PyTorch's deprecation warning."""
+    if isinstance(alpha, Tensor) and not isinstance(other, Tensor):
+        warnings.warn(f"This overload of {name} is deprecated: {name}(Number alpha, Tensor other); use "
+                      f"{name}(Tensor other, *, Number alpha)", UserWarning, stacklevel=3)
+        other, alpha = alpha, other
+    return other if alpha == 1 else other * alpha
+
+
+def _add_method(x: Tensor, other, *args, alpha=1) -> Tensor:
+    return add(x, _scaled_other("add", other, *args) if args else _scaled_other("add", other, alpha))
+
+
+def _sub_method(x: Tensor, other, *args, alpha=1) -> Tensor:
+    return sub(x, _scaled_other("sub", other, *args) if args else _scaled_other("sub", other, alpha))
+
+
+def add_(x: Tensor, other, *args, alpha=1) -> Tensor:
+    if args or isinstance(alpha, Tensor):
+        other, alpha = _scaled_other("add_", other, args[0] if args else alpha), 1
+
     def update(a):
         a += _arr(other) if alpha == 1 else _arr(other) * alpha
 
     return inplace(x, "add_", update, lambda s: add(s, other if alpha == 1 else other * alpha), _needs_grad(other))
 
 
-def sub_(x: Tensor, other, alpha=1) -> Tensor:
+def sub_(x: Tensor, other, *args, alpha=1) -> Tensor:
+    if args or isinstance(alpha, Tensor):
+        other, alpha = _scaled_other("sub_", other, args[0] if args else alpha), 1
+
     def update(a):
         a -= _arr(other) if alpha == 1 else _arr(other) * alpha
 
@@ -1187,7 +1211,7 @@ def _bind():
     T.__hash__ = object.__hash__  # tensors are graph nodes: hash by identity, like torch
 
     for name, fn in dict(
-        add=add, sub=sub, mul=mul, div=div, neg=neg, pow=pow, matmul=matmul, exp=exp, log=log, sqrt=sqrt,
+        add=_add_method, sub=_sub_method, mul=mul, div=div, neg=neg, pow=pow, matmul=matmul, exp=exp, log=log, sqrt=sqrt,
         abs=abs, clamp=clamp, relu=relu, tanh=tanh, sigmoid=sigmoid, softplus=softplus, sum=sum, mean=mean,
         max=max, min=min, maximum=maximum, minimum=minimum, logsumexp=logsumexp, var=var, std=std, norm=norm, reshape=reshape, view=reshape,
         permute=permute, transpose=transpose, flatten=flatten, unsqueeze=unsqueeze, squeeze=squeeze,

@@ -164,3 +164,19 @@ def test_saving_a_whole_module_or_optimizer_is_named_as_unsupported(tmp_path):
     with pytest.raises(TypeError) as info:
         sg.save(object(), tmp_path / "o.pt")
     assert not isinstance(info.value, NotImplementedError)
+
+
+# ---- add/sub with alpha, and the pre-1.5 order add_(alpha, other) of old EMA code -----------------------------------
+def test_add_sub_alpha_and_the_deprecated_order(device):
+    x, y = sg.zeros(3, device=device), sg.ones(3, device=device)
+    assert (x.add(y, alpha=2).cpu().numpy() == 2).all() and (x.sub(y, alpha=0.5).cpu().numpy() == -0.5).all()
+    with pytest.warns(UserWarning, match=r"add_\(Number alpha, Tensor other\) .*deprecated|deprecated.*add_"):
+        x.add_(0.5, y)
+    with pytest.warns(UserWarning, match="deprecated"):
+        x.sub_(0.25, y)
+    np.testing.assert_allclose(x.cpu().numpy(), 0.25)
+    x.add_(y, alpha=2)
+    np.testing.assert_allclose(x.cpu().numpy(), 2.25)
+    w = sg.ones(3, requires_grad=True)
+    (w.add(w, alpha=3) * 1.0).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), 4.0)  # d(w + 3w) = 4 dw

@@ -24,6 +24,7 @@ import pytest
 
 import scratchgan as torch
 import scratchgan.nn as nn
+import scratchgan.nn.functional as F  # noqa: N812 - the scripts' name
 import scratchgan.optim as optim
 from scratchgan.autograd import Variable
 from scratchgan.plotting import image_grid
@@ -654,3 +655,75 @@ def test_hand_written_sgd_step_and_grad_zeroing():
     for p in model.parameters():
         p.grad.data.zero_()
         assert float(p.grad.abs().sum()) == 0
+
+
+# ---- rosinality/stylegan2-pytorch train.py: R1, logistic loss, requires_grad toggles, accumulate ------------------------
+def test_stylegan2_pytorch_training_idioms():
+    def requires_grad(model, flag=True):
+        for p in model.parameters():
+            p.requires_grad = flag
+
+    def accumulate(model1, model2, decay=0.999):
+        par1 = dict(model1.named_parameters())
+        par2 = dict(model2.named_parameters())
+        for k in par1.keys():
+            par1[k].data.mul_(decay).add_(par2[k].data, alpha=1 - decay)
+
+    def d_logistic_loss(real_pred, fake_pred):
+        real_loss = F.softplus(-real_pred)
+        fake_loss = F.softplus(fake_pred)
+        return real_loss.mean() + fake_loss.mean()
+
+    def d_r1_loss(real_pred, real_img):
+        grad_real, = torch.autograd.grad(outputs=real_pred.sum(), inputs=real_img, create_graph=True)
+        return grad_real.pow(2).reshape(grad_real.shape[0], -1).sum(1).mean()
+
+    def g_nonsaturating_loss(fake_pred):
+        return F.softplus(-fake_pred).mean()
+
+    generator = nn.Sequential(nn.Linear(4, 16), nn.LeakyReLU(0.2), nn.Linear(16, 8))
+    discriminator = nn.Sequential(nn.Linear(8, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1))
+    g_ema = copy.deepcopy(generator)
+    g_ema.eval()
+    accumulate(g_ema, generator, 0)
+    g_optim = optim.Adam(generator.parameters(), lr=0.002, betas=(0, 0.99))
+    d_optim = optim.Adam(discriminator.parameters(), lr=0.002, betas=(0, 0.99))
+    r1, d_reg_every, accum = 10, 16, 0.5 ** (32 / (10 * 1000))
+    for i in range(2):
+        real_img = torch.randn(8, 8)
+        requires_grad(generator, False)
+        requires_grad(discriminator, True)
+        g_before, d_before = snapshot(generator, discriminator)
+        fake_img = generator(torch.randn(8, 4))
+        d_loss = d_logistic_loss(discriminator(real_img), discriminator(fake_img))
+        discriminator.zero_grad()
+        d_loss.backward()
+        d_optim.step()
+        # G was frozen: the D step left its .grad as it was (None, then the last G step's gradient)
+        assert all(p.grad is None if i == 0 else np.array_equal(p.grad.numpy(), g_grads[k])
+                   for k, p in generator.named_parameters())
+        assert_all_changed(d_before, discriminator)
+        real_img.requires_grad = True
+        real_pred = discriminator(real_img)
+        r1_loss = d_r1_loss(real_pred, real_img)
+        discriminator.zero_grad()
+        (r1 / 2 * r1_loss * d_reg_every + 0 * real_pred[0]).backward()
+        assert float(discriminator[0].weight.grad.abs().sum()) > 0  # double backprop reached D's first layer
+        d_optim.step()
+        requires_grad(generator, True)
+        requires_grad(discriminator, False)
+        d_before = snapshot(discriminator)[0]
+        g_loss = g_nonsaturating_loss(discriminator(generator(torch.randn(8, 4))))
+        generator.zero_grad()
+        g_loss.backward()
+        g_optim.step()
+        g_grads = {k: p.grad.numpy().copy() for k, p in generator.named_parameters()}
+        assert_all_changed(g_before, generator)
+        assert all(np.array_equal(d_before[k], p.detach().numpy()) for k, p in discriminator.named_parameters())
+        ema_before = snapshot(g_ema)[0]
+        accumulate(g_ema, generator, accum)
+        for k, p in g_ema.named_parameters():
+            want = accum * ema_before[k] + (1 - accum) * dict(generator.named_parameters())[k].detach().numpy()
+            np.testing.assert_allclose(p.detach().numpy(), want, rtol=1e-5, atol=1e-7)
+        assert_finite(d_loss, r1_loss, g_loss)
+        assert f"d: {d_loss.item():.4f}; g: {g_loss:.4f}; r1: {r1_loss:.4f}".startswith("d: ")
