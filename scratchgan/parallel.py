@@ -127,6 +127,8 @@ def parallel_ufunc(ufunc, a, b, xp=None):
             or a.size < MIN_PARALLEL_ELEMENTS or b.strides != a.strides):
         return ufunc(a, b)
     out = xp.empty_like(a, dtype=xp.result_type(a, b))  # empty_like keeps a's (channels-last) layout
+    if out.strides != a.strides:  # a is not dense (a broadcast or a strided view): leave the layout to NumPy
+        return ufunc(a, b)
     parallel_map(lambda o, x, y: ufunc(x, y, out=o), out, a, b, xp=xp)
     return out
 
