@@ -7,7 +7,7 @@ class through a label ``nn.Embedding``; G's hidden layers use ``nn.BatchNorm1d(n
 positional ``eps``, as in the original); the loss is least squares (``nn.MSELoss``) as in the original.
 
     python demos/cgan.py --n_epochs 5                          # Fashion-MNIST from /usr/share/datasets
-    python demos/cgan.py --max_steps 300 --sample_interval 100   # a quick look (a few minutes on 2 cores)
+    python demos/cgan.py --max_steps 300 --sample_interval 100   # a quick look: 300 batches
     python demos/cgan.py --dataset path/to/idx/folder            # any folder of IDX files
 
 Writes ``<out>/images/<batches_done>.png`` (row i: one sample per class, columns 0..9) and

@@ -49,6 +49,7 @@ def _config(flags):
 def main(argv=None):
     p = argparse.ArgumentParser(description="grid25: plain GAN, packed GAN, WGAN-GP, hinge + spectral norm")
     p.add_argument("--steps", type=int, help="generator steps per variant (default: the recipe's)")
+    p.add_argument("--batch-size", type=int, help="samples per batch (default: the recipe's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/mode_collapse", help="folder for the four runs and the picture")
     p.add_argument("--picture", help="where the picture goes (default OUT/mode_collapse.png)")
@@ -62,6 +63,8 @@ def main(argv=None):
         common = ["--data", "grid25", "--seed", str(args.seed), "--out", run, "--quiet"]
         if args.steps:  # and a handful of progress pictures, not one a step on a tiny run
             common += ["--steps", str(args.steps), "--sample-every", str(max(1, args.steps // 4))]
+        if args.batch_size:
+            common += ["--batch-size", str(args.batch_size)]
         config = _config([*common, *flags])
         if config is None:
             print(f"{name}: skipped (this scratchgan has no `{' '.join(flags)}`)")

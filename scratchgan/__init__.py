@@ -1,22 +1,24 @@
 """scratchgan: a from-scratch GAN engine on NumPy (CuPy on a GPU), shaped like PyTorch.
 
 ``import scratchgan as torch``, ``import scratchgan.nn as nn`` and
-``import scratchgan.optim as optim`` run a PyTorch GAN tutorial unchanged.
+``import scratchgan.optim as optim`` run the PyTorch GAN scripts that the README lists under
+"Porting PyTorch GAN code" with only those imports changed.
 Start reading at ``tensor.py`` (the autograd engine), then ``ops.py``.
 """
+from ._unsupported import module_getattr as _module_getattr
 from . import autograd, backend, backends, cuda, functional, losses, nn, optim, utils  # noqa: F401
 from .backend import device
 from .creation import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor, arange,
                        as_tensor, empty, eye, from_numpy, full, full_like, is_tensor, linspace, manual_seed, ones,
                        ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
-from .ops import (abs, add, argmax, argmin, cat, chunk, clamp, clone, div, eq, exp, flatten, ge, gt, le, lerp, log,
-                  logsigmoid, logsumexp, lt, masked_fill, matmul, max, maximum, mean, min, minimum, mul, ne, neg, norm,
-                  permute, pow, relu, repeat_interleave, reshape, sigmoid, softplus, split, sqrt, squeeze, stack, std,
-                  sub, sum, t, tanh, transpose, unsqueeze, var, where)
+from .ops import (abs, add, argmax, argmin, bmm, cat, chunk, clamp, clone, div, dot, eq, exp, flatten, ge, gt, le, lerp,
+                  log, log1p, logsigmoid, logsumexp, lt, masked_fill, matmul, max, maximum, mean, min, minimum, mul, mv,
+                  ne, neg, norm, permute, pow, relu, repeat_interleave, reshape, rsqrt, sigmoid, sign, softplus, split,
+                  sqrt, square, squeeze, stack, std, sub, sum, t, tanh, transpose, unsqueeze, var, where)
 from .generator import Generator
-from .ops import log_softmax, softmax
+from .ops import ceil, floor, log_softmax, round, softmax  # noqa: A004
 from .serialization import load, save
-from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .tensor import Tensor, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 
 __version__ = "0.1.0"
 
@@ -28,3 +30,11 @@ int32 = _np.dtype("int32")
 uint8 = _np.dtype("uint8")
 bool = _np.dtype("bool")  # noqa: A001
 clip = clamp
+
+__getattr__ = _module_getattr(__name__, {
+    "compile": "there is nothing to compile: the ops are NumPy/CuPy calls; drop the call",
+    "autocast": "mixed precision is not supported: everything runs in float32 (float64 in gradient checks)",
+    "einsum": "write the contraction with matmul/bmm, permute and reshape",
+    "jit": "TorchScript is not supported",
+    "distributed": "one process, one device",
+})

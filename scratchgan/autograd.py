@@ -23,7 +23,9 @@ in float32 it is noise (inputs should be float64; a warning says so otherwise).
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
+from types import SimpleNamespace
 
 from . import backend as B
 from .tensor import Tensor, enable_grad, grad, no_grad, set_grad_enabled
@@ -147,6 +149,23 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float 
                      for x, g in zip(targets, gs))
 
     return gradcheck(first_order, inputs + grad_outputs, eps, atol, rtol, raise_exception, seed=seed)
+
+
+class _record_function(contextlib.ContextDecorator):
+    """``torch.autograd.profiler.record_function(name)``: a labelled region for PyTorch's profiler; accepted
+    and ignored (scratchgan has no profiler; time a region with ``time.perf_counter``)."""
+
+    def __init__(self, name: str, args=None):
+        self.name = name
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+profiler = SimpleNamespace(record_function=_record_function)
 
 
 def Variable(data, requires_grad: bool = False, volatile: bool = False):  # noqa: N802 - PyTorch's name

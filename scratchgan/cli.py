@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--nz", type=_positive_int, help="latent size")
     t.add_argument("--hidden", type=_positive_int, help="toy MLP width")
     t.add_argument("--depth", type=_positive_int, help="toy MLP hidden layers")
+    t.add_argument("--d-hidden", type=_positive_int, dest="d_hidden", help="toy D width (default: --hidden)")
     t.add_argument("--ngf", type=_positive_int, help="DCGAN generator width")
     t.add_argument("--ndf", type=_positive_int, help="DCGAN discriminator width")
     t.add_argument("--seed", type=_nonneg_int, help="random seed, >= 0 (default: a random one, printed)")
@@ -176,7 +177,7 @@ def config_from_args(args: argparse.Namespace):
         fields.update(objective(given["loss"]).defaults)  # another objective than the recipe's: its settings
     if dry_run:  # tiny everything: a smoke test that takes seconds
         fields.update(steps=4, epochs=None, batch_size=16, checkpoint_every=2, sample_every=2, log_every=1,
-                      eval_samples=500, toy_size=512, ngf=8, ndf=8, hidden=16)
+                      eval_samples=500, toy_size=512, ngf=8, ndf=8, hidden=16, d_hidden=None)
         if fields.get("pack", 1) > 1:
             fields["pack"] = 2
     if "steps" in given:
@@ -355,6 +356,8 @@ def main(argv=None) -> int:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (CheckpointError, DatasetNotFoundError, IDXError, ValueError, RuntimeError, OSError) as e:
+        if isinstance(e, OSError) and e.filename and e.strerror:
+            e = f"{e.filename}: {e.strerror}"  # the file first, without the [Errno N]
         print(f"scratchgan {args.command}: error: {e}", file=sys.stderr)
         return 1
 

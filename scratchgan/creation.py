@@ -171,3 +171,37 @@ LongTensor = _legacy("LongTensor", _np.int64)
 IntTensor = _legacy("IntTensor", _np.int32)
 ByteTensor = _legacy("ByteTensor", _np.uint8)
 BoolTensor = _legacy("BoolTensor", _np.bool_)
+
+
+# ---- x.new_zeros(size) & co.: new tensors with x's dtype and device ---------------------------------------------
+def _new_filled(fill):
+    def new_(x: Tensor, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return _filled(fill, size, dtype if dtype is not None else x.dtype,
+                       device if device is not None else x.device, requires_grad)
+
+    return new_
+
+
+def _new_full(x: Tensor, size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _filled(fill_value, (size,), dtype if dtype is not None else x.dtype,
+                   device if device is not None else x.device, requires_grad)
+
+
+def _new_tensor(x: Tensor, data, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return tensor(data, dtype=dtype if dtype is not None else x.dtype,
+                  device=device if device is not None else x.device, requires_grad=requires_grad)
+
+
+def _legacy_new(x: Tensor, *args) -> Tensor:
+    """Old ``x.new(n, m)`` (zeros here; PyTorch leaves them uninitialised) or ``x.new(data)``, in x's dtype."""
+    if not args or all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+        return _filled(0, args, x.dtype, x.device, False)
+    return _new_tensor(x, args[0])
+
+
+Tensor.new_zeros = _new_filled(0)
+Tensor.new_ones = _new_filled(1)
+Tensor.new_empty = _new_filled(0)
+Tensor.new_full = _new_full
+Tensor.new_tensor = _new_tensor
+Tensor.new = _legacy_new

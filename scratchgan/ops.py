@@ -198,6 +198,32 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     return apply_op(a.array @ b.array, (a, b), backward, "matmul", saved=_cross(a, b))
 
 
+def mv(mat: Tensor, vec: Tensor) -> Tensor:
+    """Matrix (n, m) times vector (m,) -> (n,): ``matmul`` restricted to those shapes, as ``torch.mv``."""
+    if mat.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(f"mv: expected a 2-D matrix and a 1-D vector, got shapes {mat.shape} and {vec.shape}")
+    return matmul(mat, vec)
+
+
+def bmm(a: Tensor, b: Tensor) -> Tensor:
+    """Batched (b, n, m) @ (b, m, p) -> (b, n, p), without broadcasting, as ``torch.bmm``."""
+    if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
+        raise RuntimeError(f"bmm: expected two 3-D tensors with the same batch size, "
+                           f"got shapes {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+def dot(a: Tensor, b: Tensor) -> Tensor:
+    """Inner product of two 1-D tensors of the same length (a 0-dim tensor), as ``torch.dot``."""
+    if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
+        raise RuntimeError(f"dot: expected two 1-D tensors of the same length, got shapes {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+def square(x: Tensor) -> Tensor:
+    return mul(x, x)  # d(x²) = 2x dx, through mul's backward
+
+
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x Wᵀ + b, W of shape (out_features, in_features) as in PyTorch.
 
@@ -236,6 +262,30 @@ def log(x: Tensor) -> Tensor:
 def sqrt(x: Tensor) -> Tensor:
     # d √x = dx / (2√x)
     return apply_op(_xp(x).sqrt(x.array), (x,), lambda g, out: (g / (out * 2.0),), "sqrt", saved=(OUTPUT,))
+
+
+def log1p(x: Tensor) -> Tensor:
+    # d log(1 + x) = dx / (1 + x); log1p keeps the digits of small x that log(1 + x) rounds away
+    return apply_op(_xp(x).log1p(x.array), (x,), lambda g, out: (g / (x + 1.0),), "log1p", saved=(x,))
+
+
+def rsqrt(x: Tensor) -> Tensor:
+    # d x^(-1/2) = -x^(-3/2) / 2 dx = -out³ / 2 dx
+    return apply_op(1.0 / _xp(x).sqrt(x.array), (x,), lambda g, out: (g * out * out * out * -0.5,), "rsqrt",
+                    saved=(OUTPUT,))
+
+
+def _step_function(name: str):
+    """sign, round, floor, ceil: piecewise constant, so the gradient is zero (PyTorch's convention at the jumps)."""
+
+    def op(x: Tensor) -> Tensor:
+        return apply_op(getattr(_xp(x), name)(x.array), (x,), lambda g, out: (g * 0.0,), name, saved=())
+
+    op.__name__ = op.__qualname__ = name
+    return op
+
+
+sign, round, floor, ceil = (_step_function(n) for n in ("sign", "round", "floor", "ceil"))  # noqa: A001
 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001 - torch.abs
@@ -873,12 +923,14 @@ def type_(x: Tensor, dtype=None):
     if dtype is None:
         name = _LEGACY_TYPES.get(x.dtype.name, f"torch.{x.dtype.name}")
         return name.replace("torch.", "torch.cuda.") if x.device.type == "cuda" else name
-    legacy = getattr(dtype, "dtype", None)  # FloatTensor and friends carry their dtype
+    legacy = getattr(dtype, "dtype", None)  # FloatTensor and friends carry their dtype (and device)
+    device = getattr(dtype, "device_type", None)
     if isinstance(dtype, str) and dtype.startswith("torch."):
         inverse = {v.split(".")[-1]: k for k, v in _LEGACY_TYPES.items()}
         name = dtype.split(".")[-1]
         legacy = inverse.get(name, name)
-    return to(x, dtype=legacy if legacy is not None else dtype)
+        device = "cuda" if dtype.startswith("torch.cuda.") else "cpu"
+    return to(x, device=device, dtype=legacy if legacy is not None else dtype)
 
 
 # ---- in-place ops: x.op_(...) writes the result into x (rules and rebase: tensor.py) ------------------
@@ -1026,6 +1078,12 @@ def copy_(x: Tensor, src, non_blocking: bool = False) -> Tensor:
     return inplace(x, "copy_", update, graph_op, _needs_grad(src))
 
 
+def resize_(x: Tensor, *sizes) -> Tensor:
+    raise NotImplementedError(
+        f"resize_ is not supported (x has shape {x.shape}): build a tensor of the new size instead, e.g. "
+        "torch.empty(size) or real_batch.clone(); PyTorch itself no longer resizes the tensor behind `.data`")
+
+
 def _random_(name: str, draw):
     def op_(x: Tensor, *args, generator=None, **kwargs) -> Tensor:
         values = B.to_device(draw(generator or B.host_rng(), x.shape, *args, **kwargs).astype(x.dtype), x.device)
@@ -1115,7 +1173,8 @@ def _bind():
         expand=expand, broadcast_to=broadcast_to,
         clone=clone, contiguous=contiguous, t=t, repeat=repeat, repeat_interleave=repeat_interleave, split=split,
         chunk=chunk, lerp=lerp, masked_fill=masked_fill, eq=eq, ne=ne, lt=lt, le=le, gt=gt, ge=ge,
-        argmax=argmax, argmin=argmin, type=type_,
+        argmax=argmax, argmin=argmin, type=type_, mv=mv, dot=dot, square=square, resize_=resize_, bmm=bmm,
+        log1p=log1p, rsqrt=rsqrt, sign=sign, round=round, floor=floor, ceil=ceil,
         add_=add_, sub_=sub_, mul_=mul_, div_=div_, pow_=pow_, neg_=neg_, exp_=exp_, sqrt_=sqrt_, tanh_=tanh_,
         sigmoid_=sigmoid_, abs_=abs_, clamp_=clamp_, relu_=relu_, lerp_=lerp_, fill_=fill_, zero_=zero_,
         copy_=copy_, normal_=normal_, uniform_=uniform_, masked_fill_=masked_fill_,

@@ -97,6 +97,14 @@ class enable_grad(set_grad_enabled):
         super().__init__(True)
 
 
+class inference_mode(set_grad_enabled):
+    """``torch.inference_mode()``: here the same as ``no_grad`` (PyTorch also marks the outputs as inference
+    tensors, a speed-up this engine does not need)."""
+
+    def __init__(self, mode: bool = True):
+        super().__init__(not mode)
+
+
 def _freed(g, out):
     raise RuntimeError(
         "Trying to backward through the graph a second time; its intermediate values were freed. "
@@ -424,10 +432,9 @@ def inplace(x: Tensor, name: str, update, graph_op, needs_grad: bool = False, ke
         update(x.array)
         _bump(x)
         return x
-    s = _snapshot(x, keeps_old)
     if base is not None and x._vver != x._vc[0]:
         _refresh_view(x)
-        s = _snapshot(x, keeps_old)
+    s = _snapshot(x, keeps_old)  # the rebase: s takes x's old node, x will take the op's
     r = graph_op(s)
     if r.array is not x.array:
         x.array[...] = r.array

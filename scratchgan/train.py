@@ -107,6 +107,7 @@ class TrainConfig:
     nz: int | None = None  # latent size (default: 100 for images, 2 for 2-D toy data, 10 for gauss1d)
     hidden: int | None = None  # toy MLP width (None: the models' default)
     depth: int | None = None  # toy MLP hidden layers (None: the models' default)
+    d_hidden: int | None = None  # toy D width when it differs from G's (None: hidden)
     ngf: int = 64  # DCGAN widths
     ndf: int = 64
     toy_size: int = 100_000  # toy data: size of the fixed training sample drawn from the mixture
@@ -584,6 +585,8 @@ def build_models(config: TrainConfig):
             return models.Toy1DGenerator(nz=nz, **kw), _finish_discriminator(D, config, False), nz
         nz = config.nz or 2
         G = models.ToyGenerator(nz=nz, out_dim=dim, **kw)
+        if config.d_hidden is not None:
+            kw["hidden"] = config.d_hidden
         return G, _finish_discriminator(models.ToyDiscriminator(in_dim=dim, pack=config.pack, **kw), config, False), nz
     nz = config.nz or 100
     size = _image_size(config)

@@ -136,6 +136,17 @@ OPS = {
     "pow": (lambda x, p, d: sg.pow(x, 2.5) + sg.pow(x, p) + sg.pow(1.5, p),
             lambda r: [_u(r, (3,), 0.5, 2.0), _u(r, (3,))]),
     "matmul": (lambda a, b, d: sg.matmul(a, b), lambda r: [_u(r, (2, 2, 3)), _u(r, (3, 4))]),
+    "mv": (lambda a, v, d: sg.mv(a, v), lambda r: [_u(r, (2, 3)), _u(r, (3,))]),
+    "dot": (lambda a, b, d: sg.dot(a, b), lambda r: [_u(r, (3,)), _u(r, (3,))]),
+    "square": (lambda x, d: sg.square(x), lambda r: [_u(r, (2, 3))]),
+    "bmm": (lambda a, b, d: sg.bmm(a, b), lambda r: [_u(r, (2, 2, 3)), _u(r, (2, 3, 4))]),
+    "log1p": (lambda x, d: sg.log1p(x), lambda r: [_u(r, (2, 3), 0.1, 2.0)]),
+    "rsqrt": (lambda x, d: sg.rsqrt(x), lambda r: [_u(r, (2, 3), 0.5, 2.0)]),
+    "sign": (lambda x, d: sg.sign(x) * x, lambda r: [_u(r, (2, 3), 0.5, 2.0)]),
+    # round/floor/ceil: zero gradient away from the jumps (the inputs keep 0.2 from an integer or a half)
+    "round": (lambda x, d: sg.round(x) * x, lambda r: [r.integers(-3, 3, (2, 3)) + r.uniform(0.1, 0.3, (2, 3))]),
+    "floor": (lambda x, d: sg.floor(x) * x, lambda r: [r.integers(-3, 3, (2, 3)) + r.uniform(0.2, 0.8, (2, 3))]),
+    "ceil": (lambda x, d: sg.ceil(x) * x, lambda r: [r.integers(-3, 3, (2, 3)) + r.uniform(0.2, 0.8, (2, 3))]),
     "linear": (lambda x, w, b, d: F.linear(x, w, b), lambda r: [_u(r, (5, 3)), _u(r, (4, 3)), _u(r, (4,))]),
     "exp": (lambda x, d: sg.exp(x), lambda r: [_u(r, (4,))]),
     "log": (lambda x, d: sg.log(x), lambda r: [_u(r, (4,), 0.2, 3.0)]),
@@ -253,7 +264,7 @@ def _setitem_case(a, b, d):
 
 # Public functions of those modules that are not differentiable ops (sizes, dtypes, constants).
 NOT_OPS = {"resolve_dtype", "ones_like_tensor", "conv2d_output_size", "conv_transpose2d_output_size",
-           "string_padding", "one_hot",
+           "string_padding", "one_hot", "resize_",  # resize_: raises NotImplementedError
            # comparisons, indices and dtype names: values without a gradient
            "argmax", "argmin", "eq", "ne", "lt", "le", "gt", "ge", "type_",
            # random fills: no fixed value to difference (their zero gradient is in tests/test_inplace.py)

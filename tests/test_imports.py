@@ -2,6 +2,7 @@
 imports, and function-level (lazy) imports close a cycle only where listed below with the reason;
 and ``tensor.py`` says where its operators come from."""
 import ast
+import functools
 import importlib
 from pathlib import Path
 
@@ -54,6 +55,11 @@ def _targets(module: str, node) -> set:
 
 def import_graph(lazy: bool) -> dict:
     """module -> the modules it imports at module level (lazy=False) or inside functions (lazy=True)."""
+    return {module: set(targets) for module, targets in _parsed_graph(lazy).items()}
+
+
+@functools.lru_cache(maxsize=2)
+def _parsed_graph(lazy: bool) -> dict:
     graph = {}
     for module, path in MODULES.items():
         edges = set()
@@ -66,7 +72,7 @@ def import_graph(lazy: bool) -> dict:
                 visit(child, inside)
 
         visit(ast.parse(path.read_text(encoding="utf-8")), False)
-        graph[module] = edges
+        graph[module] = frozenset(edges)
     return graph
 
 

@@ -121,7 +121,7 @@ def test_spectral_norm_layer_gradients(device, make, n_in, seed):
     check_backward(fn, [x, to_np(m.weight_orig.array).copy()], device, seed=seed)
 
 
-@pytest.mark.parametrize("make, n_in", SN_LAYERS[:2])
+@pytest.mark.parametrize("make, n_in", SN_LAYERS)
 @given(seed=st.integers(0, 2 ** 16))
 def test_spectral_norm_layer_double_backward(device, make, n_in, seed):
     sg.manual_seed(seed)

@@ -225,3 +225,41 @@ def test_param_groups_keep_their_own_options():
     assert opt.state_dict()["param_groups"][1]["params"] == [1]
     with pytest.raises(ValueError, match="more than one"):
         opt.add_param_group({"params": [a]})
+
+
+@pytest.mark.parametrize("make", [lambda ps: optim.RMSprop(ps, lr=1e-2, momentum=0.9, centered=True, weight_decay=0.1),
+                                  lambda ps: optim.AdamW(ps, lr=1e-2, amsgrad=True),
+                                  lambda ps: optim.Adam(ps, lr=1e-2, weight_decay=0.1, maximize=True),
+                                  lambda ps: optim.SGD(ps, lr=1e-2, momentum=0.9, nesterov=True)])
+def test_optimizers_give_the_same_steps_on_every_device(make, device):
+    rng = np.random.default_rng(0)
+    theta0, grads = rng.standard_normal((3, 4)), [rng.standard_normal((3, 4)) for _ in range(5)]
+    out = {}
+    for dev in ("cpu", device):
+        p = nn.Parameter(sg.tensor(theta0, dtype=sg.float64, device=dev))
+        opt = make([p])
+        for g in grads:
+            p.grad = sg.tensor(g, dtype=sg.float64, device=dev)
+            opt.step()
+        assert p.device == sg.device(dev)
+        out[dev] = sg.backend.to_numpy(p.array)
+        sd = opt.state_dict()  # host copies, loadable back onto the device
+        opt.load_state_dict(sd)
+        assert all(sg.backend.device_of(v) == sg.device(dev) for s in opt.state.values() for v in s.values()
+                   if hasattr(v, "shape"))
+    np.testing.assert_allclose(out[device], out["cpu"], rtol=1e-12, atol=1e-14)
+
+
+def test_state_dict_holds_tensor_snapshots():
+    p = nn.Parameter(sg.tensor([1.0, 2.0]))
+    opt = optim.Adam([p], lr=0.1, amsgrad=True)
+    p.grad = sg.tensor([1.0, -1.0])
+    opt.step()
+    sd = opt.state_dict()
+    s0 = sd["state"][0]
+    assert isinstance(s0["exp_avg"], sg.Tensor) and isinstance(s0["max_exp_avg_sq"], sg.Tensor)
+    assert s0["step"] == 1 and isinstance(s0["step"], int)
+    before = s0["exp_avg"].numpy().copy()
+    opt.step()  # further training leaves the snapshot alone
+    np.testing.assert_array_equal(s0["exp_avg"].numpy(), before)
+    assert sd["param_groups"][0]["params"] == [0] and sd["param_groups"][0]["amsgrad"] is True

@@ -37,7 +37,16 @@ def test_seeds_benchmark_prints_a_row_per_seed_and_a_summary(tmp_path, capsys):
 
 
 def test_mode_collapse_demo_runs_tiny_and_draws_one_panel_per_variant(tmp_path):
-    results = _script("demos/mode_collapse.py").main(["--steps", "2", "--out", str(tmp_path), "--quiet"])
+    results = _script("demos/mode_collapse.py").main(["--steps", "2", "--batch-size", "16", "--out", str(tmp_path),
+                                                         "--quiet"])
     assert "plain GAN" in results and "packed GAN (pack 4)" in results
     assert all(r.n_modes == 25 and r.n_samples == 2500 for r in results.values())
     assert (tmp_path / "mode_collapse.png").is_file()
+
+
+def test_d_hidden_widens_only_the_toy_discriminator():
+    from scratchgan.train import build_models  # noqa: PLC0415
+
+    args = cli.build_parser().parse_args(["train", "--data", "grid25", "--hidden", "16", "--d-hidden", "24"])
+    G, D, nz = build_models(cli.config_from_args(args))
+    assert G.main[0].out_features == 16 and D.main[0].out_features == 24 and D.main[0].in_features == 2 * 4

@@ -307,3 +307,11 @@ def test_evaluate_warns_about_nan_samples_and_another_datasets_samples(tmp_path,
     assert train(tmp_path / "run") == 0
     err = fails_cleanly(capsys, 1, "evaluate", "--samples", str(tmp_path / "run" / "checkpoint.npz"), "--data", "ring8")
     assert "is a .npz archive" in err and "--checkpoint" in err
+
+
+def test_a_failed_write_outside_the_loop_names_the_file_without_errno(tmp_path, capsys):
+    assert train(tmp_path / "run") == 0
+    (tmp_path / "afile").write_text("in the way")
+    err = fails_cleanly(capsys, 1, "sample", "--checkpoint", str(tmp_path / "run"), "--n", "3",
+                        "--out", str(tmp_path / "afile" / "x.npy"))
+    assert "[Errno" not in err and f"{tmp_path / 'afile'}: File exists" in err

@@ -434,13 +434,13 @@ def test_optimizer_state_dict_round_trip_equals_uninterrupted(name):
 
 
 def test_scratchgan_optimizer_state_continues_in_torch():
-    """scratchgan's Adam state_dict (NumPy arrays, PyTorch's layout) resumes in torch.optim.Adam."""
+    """scratchgan's Adam state_dict (CPU tensors, PyTorch's layout) resumes in torch.optim.Adam."""
     batches = _batches(20, F32, seed=10)
     tm, sm = pair(small_model, F32, seed=4)
     sopt = soptim.Adam(sm.parameters(), lr=1e-2, betas=(0.5, 0.999))
     _train(sg, snn, sm, sopt, batches[:10])
     sd = sopt.state_dict()
-    tstate = {i: {k: (torch.from_numpy(v) if isinstance(v, np.ndarray) else torch.tensor(float(v)))
+    tstate = {i: {k: (torch.from_numpy(tn(v)) if isinstance(v, sg.Tensor) else torch.tensor(float(v)))
                   for k, v in s.items()} for i, s in sd["state"].items()}
     sg_to_torch(sm, tm)
     topt = toptim.Adam(tm.parameters(), lr=1e-2, betas=(0.5, 0.999))

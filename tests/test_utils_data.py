@@ -169,3 +169,14 @@ def test_concat_dataset_and_generator_api():
     a = sg.randn(3, generator=g).numpy().copy()
     g.set_state(state)
     np.testing.assert_array_equal(sg.randn(3, generator=g).numpy(), a)
+
+
+def test_batches_stay_on_the_datasets_device(device):
+    x, y = sg.randn(10, 3, device=device), sg.arange(10, device=device)
+    for fast in (True, False):
+        loader = DataLoader(TensorDataset(x, y), batch_size=4, shuffle=True,
+                            collate_fn=None if fast else default_collate)
+        for a, b in loader:
+            assert a.device == sg.device(device) and b.device == sg.device(device)
+            np.testing.assert_array_equal(sg.backend.to_numpy(a.array),
+                                          sg.backend.to_numpy(x.array)[sg.backend.to_numpy(b.array)])

@@ -1,11 +1,13 @@
 """Layers and containers with PyTorch's names, signatures and state_dict keys."""
-from . import functional, init, utils
-from .layers import (Dropout, Embedding, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sigmoid, Softmax,
-                     Softplus, Tanh, Unflatten)
+from .._unsupported import module_getattr
+from . import functional, init, parallel, utils
+from .layers import (Dropout, Dropout2d, Embedding, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sigmoid,
+                     Softmax, Softplus, Tanh, Unflatten)
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .conv import AvgPool2d, Conv2d, ConvTranspose2d, Upsample, UpsamplingNearest2d
 from .norm import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm
+from .parallel import DataParallel
 
 __all__ = [
     "functional", "init", "utils", "Module", "ModuleList", "Parameter", "Sequential", "Linear", "ReLU", "LeakyReLU",
@@ -14,4 +16,17 @@ __all__ = [
     "LayerNorm", "InstanceNorm2d", "GroupNorm", "AvgPool2d", "Unflatten", "Softmax", "LogSoftmax", "L1Loss",
     "NLLLoss", "CrossEntropyLoss",
 ]
-__all__ += ["Embedding", "BatchNorm1d", "ModuleDict"]
+__all__ += ["Embedding", "BatchNorm1d", "ModuleDict", "Dropout2d", "DataParallel", "parallel"]
+
+_NOT_A_GAN_LAYER_HERE = ("the engine covers the layers of DCGAN/WGAN/SN-GAN/cGAN code "
+                         "(see README, Porting PyTorch GAN code)")
+__getattr__ = module_getattr(__name__, {
+    "MaxPool2d": "GAN critics downsample with strided Conv2d or AvgPool2d",
+    "AdaptiveAvgPool2d": "use x.mean((2, 3), keepdim=True) for global average pooling",
+    "Conv1d": _NOT_A_GAN_LAYER_HERE, "Conv3d": _NOT_A_GAN_LAYER_HERE, "LSTM": _NOT_A_GAN_LAYER_HERE,
+    "GRU": _NOT_A_GAN_LAYER_HERE, "MultiheadAttention": _NOT_A_GAN_LAYER_HERE,
+    "PixelShuffle": "upsample with ConvTranspose2d or Upsample(scale_factor=2) + Conv2d",
+    "ELU": _NOT_A_GAN_LAYER_HERE, "GELU": _NOT_A_GAN_LAYER_HERE, "SiLU": _NOT_A_GAN_LAYER_HERE,
+    "PReLU": _NOT_A_GAN_LAYER_HERE,
+    "SyncBatchNorm": "one device only: use BatchNorm2d",
+})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import functional as F
+from ..creation import ones
 from ..ops import flatten, unflatten
 from ..tensor import Tensor
 from .init import default_layer_init_, normal_
@@ -97,6 +98,29 @@ class Dropout(Module):
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}, inplace=False"
+
+
+class Dropout2d(Module):
+    """Zeroes whole channels: one keep/drop draw per (sample, channel) of an (N, C, H, W) or (C, H, W) input,
+    the kept channels scaled by 1/(1−p); the identity in eval mode (PyTorch-GAN's DCGAN critic uses it)."""
+
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout2d: probability has to be between 0 and 1, got {p}")
+        self.p = p
+
+    def forward(self, x):
+        if x.ndim not in (3, 4):
+            raise ValueError(f"Dropout2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape {x.shape}")
+        if not self.training or self.p == 0.0:
+            return x
+        # one draw per channel, broadcast over H and W: E[mask] = 1 keeps the expected activation
+        mask = F.dropout(ones(*x.shape[:-2], 1, 1, dtype=x.dtype, device=x.device), self.p, True)
+        return x * mask
 
     def extra_repr(self):
         return f"p={self.p}, inplace=False"

@@ -123,10 +123,13 @@ class Optimizer:
     # ---- state: PyTorch's layout, parameters numbered in order, arrays on the host --------------
     def state_dict(self) -> dict:
         """``{"state": {i: {name: value}}, "param_groups": [{..., "params": [i, ...]}]}`` with parameters
-        numbered in group order, as ``torch.optim.Optimizer.state_dict``.  State arrays are NumPy copies
-        (``step`` a Python int), so the dict survives further training and saves with ``scratchgan.save``."""
+        numbered in group order, as ``torch.optim.Optimizer.state_dict``.  State buffers are CPU Tensors that
+        are *copies* (PyTorch hands out the live buffers, which is why its users ``deepcopy`` them): the dict
+        is a snapshot that further training does not change.  ``step`` is a Python int (a 0-d tensor in
+        PyTorch; both load either way)."""
         index = {id(p): i for i, (_, p) in enumerate(self._params())}
-        state = {index[id(p)]: {k: (B.to_numpy(v).copy() if B._backend_of(v) is not None else v) for k, v in s.items()}
+        state = {index[id(p)]: {k: (Tensor(B.to_numpy(v).copy()) if B._backend_of(v) is not None else v)
+                                for k, v in s.items()}
                  for p, s in self.state.items() if id(p) in index and s}
         groups, start = [], 0
         for group in self.param_groups:

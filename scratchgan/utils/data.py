@@ -350,6 +350,22 @@ def get_worker_info():
 
 
 # ---- the loader -----------------------------------------------------------------------------------
+class _LoaderIter:
+    """``iter(loader)``: an iterator that also has ``len()`` (scripts write ``len(data_iter) // n_critic``)."""
+
+    def __init__(self, batches, loader):
+        self._batches, self._loader = batches, loader
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._batches)
+
+    def __len__(self) -> int:
+        return len(self._loader)
+
+
 class DataLoader:
     """Batches of ``dataset`` (PyTorch's signature and argument rules).  Iterating it again starts a new
     pass (a new shuffle); ``len()`` is the number of batches per pass."""
@@ -418,6 +434,9 @@ class DataLoader:
         return len(self._index_sampler)
 
     def __iter__(self):
+        return _LoaderIter(self._batches(), self)
+
+    def _batches(self):
         if self.num_workers > 0 and self.worker_init_fn is not None:
             self.worker_init_fn(0)
         if self._iterable:

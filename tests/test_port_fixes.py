@@ -1,0 +1,166 @@
+"""The pieces that porting real GAN scripts (tests/test_ported_scripts.py) found missing, one test each."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import scratchgan as sg
+import scratchgan.nn as nn
+from scratchgan.utils.data import DataLoader, TensorDataset
+from tests.gradcheck import check_backward, check_double_backward
+
+f64 = np.float64
+
+
+# ---- mv, dot, square: matmul/mul compositions, so first and second order gradients come for free -----------------
+@given(n=st.integers(1, 4), m=st.integers(1, 4), seed=st.integers(0, 2 ** 16))
+def test_mv_dot_square_gradients(device, n, m, seed):
+    rng = np.random.default_rng(seed)
+    a, v, w = rng.standard_normal((n, m)), rng.standard_normal(m), rng.standard_normal(m)
+    np.testing.assert_allclose(sg.mv(sg.tensor(a), sg.tensor(v)).numpy(), a @ v, rtol=1e-12)
+    np.testing.assert_allclose(float(sg.tensor(v).dot(sg.tensor(w))), v @ w, rtol=1e-12)
+    check_backward(lambda x, y: sg.mv(x, y), [a, v], device)
+    check_backward(lambda x, y: x.dot(y), [v, w], device)
+    check_backward(lambda x: x.square(), [a], device)
+    check_double_backward(lambda x, y: x.mv(y).square(), [a, v], device)
+
+
+def test_mv_dot_reject_wrong_shapes():
+    with pytest.raises(RuntimeError, match="mv: expected a 2-D matrix and a 1-D vector"):
+        sg.mv(sg.zeros(2, 3), sg.zeros(3, 1))
+    with pytest.raises(RuntimeError, match="dot: expected two 1-D tensors of the same length"):
+        sg.dot(sg.zeros(3), sg.zeros(4))
+
+
+# ---- x.new(...), new_zeros & co. ------------------------------------------------------------------------------------
+def test_new_tensors_take_dtype_and_device_from_x(device):
+    x = sg.zeros(2, dtype=sg.float64, device=device)
+    for t, shape, value in [(x.new(3), (3,), 0), (x.new_zeros(2, 3), (2, 3), 0), (x.new_ones((2,)), (2,), 1),
+                            (x.new_full((2, 2), 7.0), (2, 2), 7), (x.new_empty(4), (4,), None),
+                            (x.new_tensor([1, 2]), (2,), None), (x.new([1.0, 2.0]), (2,), None)]:
+        assert t.shape == shape and t.dtype == np.float64 and t.device == x.device and not t.requires_grad
+        if value is not None:
+            assert (t.cpu().numpy() == value).all()
+    assert x.new_zeros(2, dtype=sg.int64).dtype == np.int64
+
+
+def test_resize_is_named_as_unsupported():
+    with pytest.raises(NotImplementedError, match="resize_ is not supported"):
+        sg.zeros(2, 3).data.resize_(4, 3)
+
+
+# ---- nn.Dropout2d ---------------------------------------------------------------------------------------------------
+def test_dropout2d_drops_whole_channels_and_keeps_the_mean():
+    sg.manual_seed(0)
+    layer = nn.Dropout2d(0.25)
+    y = layer(sg.ones(400, 8, 3, 3)).numpy()
+    per_channel = y.reshape(400, 8, 9)
+    assert np.all(per_channel.min(-1) == per_channel.max(-1))  # one draw per (sample, channel)
+    assert set(np.unique(y)) <= {0.0, np.float32(1 / 0.75)}
+    assert abs(y.mean() - 1.0) < 0.05
+    layer.eval()
+    x = sg.randn(2, 3, 4, 4)
+    assert layer(x) is x
+    with pytest.raises(ValueError, match="Dropout2d: expected a 3-D"):
+        nn.Dropout2d()(sg.zeros(2, 3))
+
+
+def test_dropout2d_gradient_is_the_mask(device):
+    x = sg.ones(4, 5, 2, 2, dtype=sg.float64, device=device, requires_grad=True)
+    y = nn.Dropout2d(0.5)(x)
+    y.sum().backward()
+    np.testing.assert_array_equal(sg.backend.to_numpy(x.grad.array), sg.backend.to_numpy(y.array))
+
+
+# ---- nn.DataParallel, nn.parallel.data_parallel ----------------------------------------------------------------------
+def test_data_parallel_on_one_device():
+    import scratchgan.nn.parallel as parallel
+
+    net = nn.Linear(3, 2)
+    wrapped = nn.DataParallel(net, device_ids=[0])
+    x = sg.randn(4, 3)
+    np.testing.assert_array_equal(wrapped(x).detach().numpy(), net(x).detach().numpy())
+    np.testing.assert_array_equal(parallel.data_parallel(net, x, None).detach().numpy(), net(x).detach().numpy())
+    np.testing.assert_array_equal(nn.parallel.data_parallel(net, x, range(1)).detach().numpy(),
+                                  net(x).detach().numpy())
+    assert list(wrapped.state_dict()) == ["module.weight", "module.bias"]  # PyTorch's keys
+    with pytest.raises(NotImplementedError, match="several devices"):
+        nn.DataParallel(net, device_ids=[0, 1])
+    with pytest.raises(NotImplementedError, match="data_parallel: several devices"):
+        nn.parallel.data_parallel(net, x, range(2))
+
+
+# ---- iter(DataLoader) has len() --------------------------------------------------------------------------------------
+def test_loader_iterator_has_len():
+    loader = DataLoader(TensorDataset(sg.arange(10)), batch_size=3)
+    it = iter(loader)
+    assert len(it) == len(loader) == 4
+    assert iter(it) is it
+    assert [b[0].shape[0] for b in it] == [3, 3, 3, 1]
+    with pytest.raises(StopIteration):
+        next(it)
+
+
+# ---- switches old scripts set ----------------------------------------------------------------------------------------
+def test_switches_scripts_set():
+    import scratchgan.backends.cudnn as cudnn
+
+    cudnn.benchmark = True
+    assert sg.backends.cudnn.benchmark is True
+    cudnn.benchmark = False
+    sg.cuda.manual_seed_all(0)
+    sg.cuda.manual_seed(0)
+    sg.cuda.set_device(0)
+    with pytest.raises(NotImplementedError, match="set_device"):
+        sg.cuda.set_device(1)
+    with sg.autograd.profiler.record_function("Gema"):
+        pass
+    x = sg.ones(2, requires_grad=True)
+    with sg.inference_mode():
+        assert not (x * 2).requires_grad
+    with sg.inference_mode(False):
+        assert (x * 2).requires_grad
+
+
+# ---- log1p, rsqrt, sign, bmm -----------------------------------------------------------------------------------------
+def test_log1p_rsqrt_sign_bmm_values_and_gradients(device):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.5, 2.0, (2, 3))
+    np.testing.assert_allclose(sg.log1p(sg.tensor(x)).numpy(), np.log1p(x), rtol=1e-12)
+    assert float(sg.log1p(sg.tensor([1e-10], dtype=sg.float64))) == pytest.approx(1e-10, rel=1e-9)  # log(1+x) loses it
+    np.testing.assert_allclose(sg.tensor(x).rsqrt().numpy(), x ** -0.5, rtol=1e-12)
+    np.testing.assert_array_equal(sg.tensor([-2.0, 0.0, 3.0]).sign().numpy(), [-1, 0, 1])
+    v = sg.tensor([-1.5, -0.4, 0.5, 2.6])
+    for got, want in [(v.round(), [-2, -0, 0, 3]), (sg.floor(v), [-2, -1, 0, 2]), (v.ceil(), [-1, -0, 1, 3])]:
+        np.testing.assert_array_equal(got.numpy(), want)  # round: half to even, as torch.round
+    check_double_backward(lambda t: sg.log1p(t) + t.rsqrt() + t.sign() * t, [x], device)
+    a, b = rng.standard_normal((2, 2, 3)), rng.standard_normal((2, 3, 4))
+    np.testing.assert_allclose(sg.bmm(sg.tensor(a), sg.tensor(b)).numpy(), a @ b, rtol=1e-12)
+    with pytest.raises(RuntimeError, match="bmm: expected two 3-D tensors"):
+        sg.bmm(sg.zeros(2, 3), sg.zeros(3, 2))
+
+
+# ---- names deliberately left out raise NotImplementedError naming them -----------------------------------------------
+@pytest.mark.parametrize("owner,name", [("nn", "MaxPool2d"), ("nn", "PixelShuffle"), ("nn", "SyncBatchNorm"),
+                                        ("sg", "compile"), ("sg", "autocast"), ("sg", "einsum"),
+                                        ("cuda", "amp"), ("nn.utils", "weight_norm")])
+def test_unsupported_names_say_so(owner, name):
+    module = {"nn": nn, "sg": sg, "cuda": sg.cuda, "nn.utils": nn.utils}[owner]
+    with pytest.raises(NotImplementedError, match=f"{name}.* is not implemented in scratchgan"):
+        getattr(module, name)
+    assert not hasattr(module, name)  # still an AttributeError too
+    with pytest.raises(AttributeError, match="has no attribute 'NoSuchLayer'"):
+        getattr(module, "NoSuchLayer")
+
+
+# ---- torch.save(model): deliberately unsupported (PyTorch pickles the module) -------------------------------------
+def test_saving_a_whole_module_or_optimizer_is_named_as_unsupported(tmp_path):
+    model = nn.Linear(2, 1)
+    for obj, what in [(model, "whole nn.Module"), (sg.optim.Adam(model.parameters()), "optimizer")]:
+        with pytest.raises(NotImplementedError, match=f"whole objects are not supported: obj is an? {what}"):
+            sg.save(obj, tmp_path / "m.pt")
+        with pytest.raises(TypeError):  # still a TypeError, as for any object a save cannot hold
+            sg.save(obj, tmp_path / "m.pt")
+    with pytest.raises(TypeError) as info:
+        sg.save(object(), tmp_path / "o.pt")
+    assert not isinstance(info.value, NotImplementedError)

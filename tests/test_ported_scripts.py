@@ -1,0 +1,656 @@
+"""Idiom harness: real PyTorch GAN scripts, replayed with ``import scratchgan as torch``.
+
+Each test rebuilds one script's models as its author wrote them (same layer calls, same init function, same
+training-step statements, shrunk to tiny sizes) and runs one or two iterations on synthetic data made here.
+The scripts (read, not copied):
+
+* pytorch/examples ``dcgan/main.py`` (current and the 2017 ``Variable`` version)
+* the official PyTorch DCGAN tutorial (``beginner_source/dcgan_faces_tutorial.py``)
+* eriklindernoren/PyTorch-GAN ``implementations/{cgan,wgan,wgan_gp,dcgan}``
+* christiancosgrove/pytorch-spectral-normalization-gan (its own ``SpectralNorm`` wrapper, hinge loss),
+  and the same critic with ``nn.utils.spectral_norm``
+* EMA generators: StyleGAN2-ADA's ``p_ema.copy_(p.lerp(p_ema, beta))`` and the older
+  ``p_ema.data.mul_(beta).add_(p.data, alpha=1 - beta)``
+
+torchvision parts are out of scope: datasets become ``TensorDataset`` on random tensors, ``save_image`` /
+``make_grid`` become ``scratchgan.plotting.image_grid``.  Old idioms that current PyTorch itself rejects
+(``loss.data[0]`` on a 0-dim tensor, ``data_iter.next()``) are replaced by their current form, as a user
+porting the script to PyTorch 2 would.
+"""
+import copy
+
+import numpy as np
+import pytest
+
+import scratchgan as torch
+import scratchgan.nn as nn
+import scratchgan.optim as optim
+from scratchgan.autograd import Variable
+from scratchgan.plotting import image_grid
+from scratchgan.utils.data import DataLoader, TensorDataset
+from tests.ported_scripts import compute_gradient_penalty, dcgan_tutorial, wgan_models
+
+
+# ---- helpers ---------------------------------------------------------------------------------------------------
+def snapshot(*modules):
+    return [{k: v.detach().numpy().copy() for k, v in m.named_parameters()} for m in modules]
+
+
+def assert_all_changed(before, module, skip=()):
+    """Every trainable parameter moved (the optimizer reached it through the graph)."""
+    for name, p in module.named_parameters():
+        if p.requires_grad and name not in skip:
+            assert not np.array_equal(before[name], p.detach().numpy()), f"{name} did not change"
+
+
+def assert_finite(*losses):
+    for loss in losses:
+        assert np.isfinite(float(loss)), loss
+
+
+def image_loader(n=16, c=1, s=8, batch_size=8, n_classes=None):
+    imgs = torch.rand(n, c, s, s) * 2 - 1
+    labels = torch.randint(0, n_classes or 10, (n,))
+    return DataLoader(TensorDataset(imgs, labels), batch_size=batch_size, shuffle=True)
+
+
+# A bias right before a BatchNorm gets exactly zero gradient (BN subtracts the batch mean), in PyTorch as here.
+BIAS_BEFORE_BN = ["model.2.bias"]
+
+
+def weights_init_normal(m):
+    """PyTorch-GAN's and pytorch/examples' (2017) init, verbatim in shape: writes through ``.data``."""
+    classname = m.__class__.__name__
+    if classname.find("Conv") != -1:
+        m.weight.data.normal_(0.0, 0.02)
+    elif classname.find("BatchNorm") != -1:
+        m.weight.data.normal_(1.0, 0.02)
+        m.bias.data.fill_(0)
+
+
+# ---- pytorch/examples dcgan/main.py (current) --------------------------------------------------------------------
+def test_pytorch_examples_dcgan(tmp_path):
+    import scratchgan.backends.cudnn as cudnn
+    import scratchgan.nn.parallel  # noqa: F401 - the script imports it for data_parallel
+    import scratchgan.utils.data  # noqa: F401
+
+    cudnn.benchmark = True
+    torch.manual_seed(0)
+    nz, ngf, ndf, nc, ngpu = 8, 4, 4, 3, 1
+    device = torch.device("cuda:0" if torch.cuda.is_available() and False else "cpu")
+
+    def weights_init(m):
+        classname = m.__class__.__name__
+        if classname.find("Conv") != -1:
+            torch.nn.init.normal_(m.weight, 0.0, 0.02)
+        elif classname.find("BatchNorm") != -1:
+            torch.nn.init.normal_(m.weight, 1.0, 0.02)
+            torch.nn.init.zeros_(m.bias)
+
+    class Generator(nn.Module):
+        def __init__(self, ngpu):
+            super(Generator, self).__init__()
+            self.ngpu = ngpu
+            self.main = nn.Sequential(
+                nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
+                nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+                nn.ConvTranspose2d(ngf * 2, nc, 4, 2, 1, bias=False), nn.Tanh())
+
+        def forward(self, input):  # noqa: A002
+            if input.is_cuda and self.ngpu > 1:
+                output = nn.parallel.data_parallel(self.main, input, range(self.ngpu))
+            else:
+                output = self.main(input)
+            return output
+
+    class Discriminator(nn.Module):
+        def __init__(self, ngpu):
+            super(Discriminator, self).__init__()
+            self.ngpu = ngpu
+            self.main = nn.Sequential(
+                nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
+                nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, inplace=True),
+                nn.Conv2d(ndf * 2, 1, 4, 1, 0, bias=False), nn.Sigmoid())
+
+        def forward(self, input):  # noqa: A002
+            if input.is_cuda and self.ngpu > 1:
+                output = nn.parallel.data_parallel(self.main, input, range(self.ngpu))
+            else:
+                output = self.main(input)
+            return output.view(-1, 1).squeeze(1)
+
+    netG = Generator(ngpu).to(device)
+    netG.apply(weights_init)
+    netD = Discriminator(ngpu).to(device)
+    netD.apply(weights_init)
+    criterion = nn.BCELoss()
+    fixed_noise = torch.randn(8, nz, 1, 1, device=device)
+    real_label, fake_label = 1, 0
+    optimizerD = optim.Adam(netD.parameters(), lr=0.0002, betas=(0.5, 0.999))
+    optimizerG = optim.Adam(netG.parameters(), lr=0.0002, betas=(0.5, 0.999))
+    before = snapshot(netD, netG)
+    dataloader = image_loader(c=nc, s=16)
+    for i, data in enumerate(dataloader, 0):
+        netD.zero_grad()
+        real_cpu = data[0].to(device)
+        batch_size = real_cpu.size(0)
+        label = torch.full((batch_size,), real_label, dtype=real_cpu.dtype, device=device)
+        output = netD(real_cpu)
+        errD_real = criterion(output, label)
+        errD_real.backward()
+        D_x = output.mean().item()
+        noise = torch.randn(batch_size, nz, 1, 1, device=device)
+        fake = netG(noise)
+        label.fill_(fake_label)
+        output = netD(fake.detach())
+        errD_fake = criterion(output, label)
+        errD_fake.backward()
+        D_G_z1 = output.mean().item()
+        errD = errD_real + errD_fake
+        optimizerD.step()
+        netG.zero_grad()
+        label.fill_(real_label)
+        output = netD(fake)
+        errG = criterion(output, label)
+        errG.backward()
+        D_G_z2 = output.mean().item()
+        optimizerG.step()
+        line = ("[%d/%d][%d/%d] Loss_D: %.4f Loss_G: %.4f D(x): %.4f D(G(z)): %.4f / %.4f"
+                % (0, 1, i, len(dataloader), errD.item(), errG.item(), D_x, D_G_z1, D_G_z2))
+        assert "Loss_D" in line
+        assert_finite(errD, errG)
+    assert_all_changed(before[0], netD)
+    assert_all_changed(before[1], netG)
+    fake = netG(fixed_noise)
+    assert image_grid(fake.detach().numpy()).ndim == 3  # vutils.save_image(fake.detach(), ...)
+    torch.save(netG.state_dict(), tmp_path / "netG_epoch_0.pth")
+    netG2 = Generator(ngpu)
+    netG2.load_state_dict(torch.load(tmp_path / "netG_epoch_0.pth"))
+    netG.eval(), netG2.eval()
+    np.testing.assert_array_equal(netG2(fixed_noise).detach().numpy(), netG(fixed_noise).detach().numpy())
+
+
+def test_pytorch_examples_dcgan_2017_variable_idioms():
+    """The 2017 script: ``Variable``, ``FloatTensor(n, ...)`` buffers refilled through ``.data``."""
+    nz = 4
+    netD = nn.Sequential(nn.Linear(6, 1), nn.Sigmoid())
+    netG = nn.Sequential(nn.Linear(nz, 6), nn.Tanh())
+    criterion = nn.BCELoss()
+    noise = Variable(torch.FloatTensor(5, nz))
+    label = Variable(torch.FloatTensor(5))
+    fixed_noise = Variable(torch.FloatTensor(5, nz).normal_(0, 1))
+    optimizerD = optim.Adam(netD.parameters(), lr=1e-3)
+    before = snapshot(netD)
+    netD.zero_grad()
+    label.data.fill_(1)
+    noise.data.normal_(0, 1)
+    assert float(noise.abs().sum()) > 0  # filling .data filled the Variable
+    fake = netG(noise)
+    output = netD(fake.detach()).view(-1)
+    errD = criterion(output, label)
+    errD.backward()
+    optimizerD.step()
+    assert isinstance(fixed_noise.data, torch.FloatTensor)
+    assert not isinstance(fixed_noise.data, torch.cuda.FloatTensor)  # the script's multi-GPU test
+    assert_all_changed(before[0], netD)
+    with pytest.raises(NotImplementedError, match="resize_"):
+        noise.data.resize_(3, nz)
+
+
+# ---- the official DCGAN tutorial (text in tests/ported_scripts.py, shared with the PyTorch parity test) --------------
+def test_official_dcgan_tutorial():
+    rng = np.random.default_rng(0)
+    batches = [dict(real=rng.uniform(-1, 1, (8, 1, 8, 8)).astype(np.float32),
+                    z=rng.standard_normal((8, 4)).astype(np.float32)) for _ in range(2)]
+    initial = {}
+    losses, (netG, netD), fake = dcgan_tutorial(torch, batches, sync=lambda ms: initial.update(before=snapshot(*ms)))
+    assert np.isfinite(losses).all() and len(losses) == 2
+    assert fake.shape == (8, 1, 8, 8) and not fake.requires_grad
+    assert image_grid(fake.numpy(), padding=2).ndim == 3  # vutils.make_grid(fake, padding=2, normalize=True)
+    assert_all_changed(initial["before"][0], netG)
+    assert_all_changed(initial["before"][1], netD)
+
+
+# ---- PyTorch-GAN cgan.py -------------------------------------------------------------------------------------------
+def test_pytorch_gan_cgan():
+    n_classes, latent_dim, img_shape = 4, 6, (1, 4, 4)
+    cuda = True if torch.cuda.is_available() and False else False
+
+    class Generator(nn.Module):
+        def __init__(self):
+            super(Generator, self).__init__()
+            self.label_emb = nn.Embedding(n_classes, n_classes)
+
+            def block(in_feat, out_feat, normalize=True):
+                layers = [nn.Linear(in_feat, out_feat)]
+                if normalize:
+                    layers.append(nn.BatchNorm1d(out_feat, 0.8))
+                layers.append(nn.LeakyReLU(0.2, inplace=True))
+                return layers
+
+            self.model = nn.Sequential(*block(latent_dim + n_classes, 16, normalize=False), *block(16, 32),
+                                       nn.Linear(32, int(np.prod(img_shape))), nn.Tanh())
+
+        def forward(self, noise, labels):
+            gen_input = torch.cat((self.label_emb(labels), noise), -1)
+            img = self.model(gen_input)
+            img = img.view(img.size(0), *img_shape)
+            return img
+
+    class Discriminator(nn.Module):
+        def __init__(self):
+            super(Discriminator, self).__init__()
+            self.label_embedding = nn.Embedding(n_classes, n_classes)
+            self.model = nn.Sequential(
+                nn.Linear(n_classes + int(np.prod(img_shape)), 16), nn.LeakyReLU(0.2, inplace=True),
+                nn.Linear(16, 16), nn.Dropout(0.4), nn.LeakyReLU(0.2, inplace=True), nn.Linear(16, 1))
+
+        def forward(self, img, labels):
+            d_in = torch.cat((img.view(img.size(0), -1), self.label_embedding(labels)), -1)
+            return self.model(d_in)
+
+    adversarial_loss = torch.nn.MSELoss()
+    generator, discriminator = Generator(), Discriminator()
+    assert generator.model[3].eps == 0.8  # BatchNorm1d(n, 0.8): the positional eps
+    dataloader = torch.utils.data.DataLoader(TensorDataset(torch.rand(16, *img_shape) * 2 - 1,
+                                                           torch.randint(0, n_classes, (16,))),
+                                             batch_size=8, shuffle=True)
+    optimizer_G = torch.optim.Adam(generator.parameters(), lr=0.0002, betas=(0.5, 0.999))
+    optimizer_D = torch.optim.Adam(discriminator.parameters(), lr=0.0002, betas=(0.5, 0.999))
+    FloatTensor = torch.cuda.FloatTensor if cuda else torch.FloatTensor
+    LongTensor = torch.cuda.LongTensor if cuda else torch.LongTensor
+    before = snapshot(generator, discriminator)
+    g_loss_epoch = d_loss_epoch = 0
+    for i, (imgs, labels) in enumerate(dataloader):
+        batch_size = imgs.shape[0]
+        valid = Variable(FloatTensor(batch_size, 1).fill_(1.0), requires_grad=False)
+        fake = Variable(FloatTensor(batch_size, 1).fill_(0.0), requires_grad=False)
+        real_imgs = Variable(imgs.type(FloatTensor))
+        labels = Variable(labels.type(LongTensor))
+        optimizer_G.zero_grad()
+        z = Variable(FloatTensor(np.random.normal(0, 1, (batch_size, latent_dim))))
+        gen_labels = Variable(LongTensor(np.random.randint(0, n_classes, batch_size)))
+        gen_imgs = generator(z, gen_labels)
+        validity = discriminator(gen_imgs, gen_labels)
+        g_loss = adversarial_loss(validity, valid)
+        g_loss.backward()
+        optimizer_G.step()
+        optimizer_D.zero_grad()
+        validity_real = discriminator(real_imgs, labels)
+        d_real_loss = adversarial_loss(validity_real, valid)
+        validity_fake = discriminator(gen_imgs.detach(), gen_labels)
+        d_fake_loss = adversarial_loss(validity_fake, fake)
+        d_loss = (d_real_loss + d_fake_loss) / 2
+        d_loss.backward()
+        optimizer_D.step()
+        g_loss_epoch += g_loss.item() / len(dataloader)
+        d_loss_epoch += d_loss.item() / len(dataloader)
+        assert "[D loss: " in "[D loss: %f] [G loss: %f]" % (d_loss.item(), g_loss.item())
+    assert gen_imgs.data[:4].shape == (4, *img_shape)
+    assert_finite(g_loss_epoch, d_loss_epoch)
+    assert_all_changed(before[0], generator)
+    assert_all_changed(before[1], discriminator)
+
+
+# ---- PyTorch-GAN wgan.py (weight clipping) and wgan_gp.py (gradient penalty) ----------------------------------------
+def _wgan_models(latent_dim=4):
+    generator, discriminator = wgan_models(nn, latent_dim)
+    generator.apply(weights_init_normal)
+    discriminator.apply(weights_init_normal)
+    return generator, discriminator
+
+
+def test_pytorch_gan_wgan_weight_clipping():
+    latent_dim, clip_value, n_critic = 4, 0.01, 2
+    generator, discriminator = _wgan_models(latent_dim)
+    assert float(generator.model[3].bias.abs().sum()) == 0  # weights_init_normal's m.bias.data.fill_(0)
+    optimizer_G = torch.optim.RMSprop(generator.parameters(), lr=5e-5)
+    optimizer_D = torch.optim.RMSprop(discriminator.parameters(), lr=5e-5)
+    Tensor = torch.FloatTensor
+    loader = image_loader(n=32, c=1, s=4, batch_size=8)
+    before = snapshot(generator, discriminator)
+    data_iter = iter(loader)
+    for i in range(len(data_iter) // n_critic):
+        for _ in range(n_critic):
+            (imgs, _) = next(data_iter)
+            real_imgs = Variable(imgs.type(Tensor))
+            optimizer_D.zero_grad()
+            z = Variable(Tensor(np.random.normal(0, 1, (imgs.shape[0], latent_dim))))
+            fake_imgs = generator(z).detach()
+            loss_D = -torch.mean(discriminator(real_imgs)) + torch.mean(discriminator(fake_imgs))
+            loss_D.backward()
+            optimizer_D.step()
+            for p in discriminator.parameters():
+                p.data.clamp_(-clip_value, clip_value)
+        optimizer_G.zero_grad()
+        gen_imgs = generator(z)
+        loss_G = -torch.mean(discriminator(gen_imgs))
+        loss_G.backward()
+        optimizer_G.step()
+        assert_finite(loss_D, loss_G)
+    assert all(float(p.abs().max()) <= clip_value for p in discriminator.parameters())
+    assert_all_changed(before[0], generator, skip=BIAS_BEFORE_BN)
+    assert_all_changed(before[1], discriminator, skip=["model.4.bias"])  # zero Wasserstein gradient, see wgan_gp
+
+
+def test_pytorch_gan_wgan_backward_with_gradient_and_freed_graph():
+    """The older wgan.py: ``validity.backward(valid)``; and its G step that reuses a freed graph raises,
+    as in PyTorch."""
+    generator, discriminator = _wgan_models()
+    Tensor = torch.FloatTensor
+    z = Variable(Tensor(np.random.normal(0, 1, (8, 4))))
+    valid = Variable(Tensor(8, 1).fill_(-1.0), requires_grad=False)
+    fake = Variable(Tensor(8, 1).fill_(1.0), requires_grad=False)
+    fake_imgs = generator(z)
+    real_validity = discriminator(torch.rand(8, 1, 4, 4))
+    real_validity.backward(valid)
+    fake_validity = discriminator(fake_imgs)
+    fake_validity.backward(fake)
+    assert all(p.grad is not None for p in generator.parameters())
+    with pytest.raises(RuntimeError, match="second time|retain_graph"):
+        discriminator(fake_imgs).backward(valid)
+
+
+def test_pytorch_gan_wgan_gp():
+    latent_dim, lambda_gp, n_critic = 4, 10, 2
+    generator, discriminator = _wgan_models(latent_dim)
+    Tensor = torch.FloatTensor
+
+    optimizer_G = torch.optim.Adam(generator.parameters(), lr=0.0002, betas=(0.5, 0.999))
+    optimizer_D = torch.optim.Adam(discriminator.parameters(), lr=0.0002, betas=(0.5, 0.999))
+    before = snapshot(generator, discriminator)
+    for i, (imgs, _) in enumerate(image_loader(n=32, c=1, s=4, batch_size=8)):
+        real_imgs = Variable(imgs.type(Tensor))
+        optimizer_D.zero_grad()
+        z = Variable(Tensor(np.random.normal(0, 1, (imgs.shape[0], latent_dim))))
+        fake_imgs = generator(z)
+        real_validity = discriminator(real_imgs)
+        fake_validity = discriminator(fake_imgs)
+        alpha = Tensor(np.random.random((real_imgs.size(0), 1, 1, 1)))
+        gradient_penalty = compute_gradient_penalty(torch, discriminator, real_imgs.data, fake_imgs.data, alpha)
+        d_loss = -torch.mean(real_validity) + torch.mean(fake_validity) + lambda_gp * gradient_penalty
+        d_loss.backward()
+        optimizer_D.step()
+        optimizer_G.zero_grad()
+        if i % n_critic == 0:
+            fake_imgs = generator(z)
+            g_loss = -torch.mean(discriminator(fake_imgs))
+            g_loss.backward()
+            optimizer_G.step()
+        assert float(gradient_penalty) > 0
+        assert_finite(d_loss, g_loss)
+    assert_all_changed(before[0], generator, skip=BIAS_BEFORE_BN)
+    # the critic's last bias gets -mean(1) + mean(1) = 0 from the Wasserstein terms, and none from the penalty
+    assert_all_changed(before[1], discriminator, skip=["model.4.bias"])
+    np.testing.assert_array_equal(before[1]["model.4.bias"], discriminator.model[4].bias.detach().numpy())
+
+
+# ---- PyTorch-GAN dcgan.py --------------------------------------------------------------------------------------------
+def test_pytorch_gan_dcgan():
+    latent_dim, img_size, channels = 6, 16, 1
+
+    class Generator(nn.Module):
+        def __init__(self):
+            super(Generator, self).__init__()
+            self.init_size = img_size // 4
+            self.l1 = nn.Sequential(nn.Linear(latent_dim, 8 * self.init_size ** 2))
+            self.conv_blocks = nn.Sequential(
+                nn.BatchNorm2d(8), nn.Upsample(scale_factor=2), nn.Conv2d(8, 8, 3, stride=1, padding=1),
+                nn.BatchNorm2d(8, 0.8), nn.LeakyReLU(0.2, inplace=True),
+                nn.Upsample(scale_factor=2), nn.Conv2d(8, 4, 3, stride=1, padding=1),
+                nn.BatchNorm2d(4, 0.8), nn.LeakyReLU(0.2, inplace=True),
+                nn.Conv2d(4, channels, 3, stride=1, padding=1), nn.Tanh())
+
+        def forward(self, z):
+            out = self.l1(z)
+            out = out.view(out.shape[0], 8, self.init_size, self.init_size)
+            return self.conv_blocks(out)
+
+    class Discriminator(nn.Module):
+        def __init__(self):
+            super(Discriminator, self).__init__()
+
+            def discriminator_block(in_filters, out_filters, bn=True):
+                block = [nn.Conv2d(in_filters, out_filters, 3, 2, 1), nn.LeakyReLU(0.2, inplace=True),
+                         nn.Dropout2d(0.25)]
+                if bn:
+                    block.append(nn.BatchNorm2d(out_filters, 0.8))
+                return block
+
+            self.model = nn.Sequential(*discriminator_block(channels, 4, bn=False), *discriminator_block(4, 8),
+                                       *discriminator_block(8, 8), *discriminator_block(8, 16))
+            ds_size = img_size // 2 ** 4
+            self.adv_layer = nn.Sequential(nn.Linear(16 * ds_size ** 2, 1), nn.Sigmoid())
+
+        def forward(self, img):
+            out = self.model(img)
+            out = out.view(out.shape[0], -1)
+            return self.adv_layer(out)
+
+    adversarial_loss = torch.nn.BCELoss()
+    generator, discriminator = Generator(), Discriminator()
+    generator.apply(weights_init_normal)
+    discriminator.apply(weights_init_normal)
+    optimizer_G = torch.optim.Adam(generator.parameters(), lr=0.0002, betas=(0.5, 0.999))
+    optimizer_D = torch.optim.Adam(discriminator.parameters(), lr=0.0002, betas=(0.5, 0.999))
+    Tensor = torch.FloatTensor
+    before = snapshot(generator, discriminator)
+    for i, (imgs, _) in enumerate(image_loader(c=channels, s=img_size)):
+        valid = Variable(Tensor(imgs.shape[0], 1).fill_(1.0), requires_grad=False)
+        fake = Variable(Tensor(imgs.shape[0], 1).fill_(0.0), requires_grad=False)
+        real_imgs = Variable(imgs.type(Tensor))
+        optimizer_G.zero_grad()
+        z = Variable(Tensor(np.random.normal(0, 1, (imgs.shape[0], latent_dim))))
+        gen_imgs = generator(z)
+        g_loss = adversarial_loss(discriminator(gen_imgs), valid)
+        g_loss.backward()
+        optimizer_G.step()
+        optimizer_D.zero_grad()
+        real_loss = adversarial_loss(discriminator(real_imgs), valid)
+        fake_loss = adversarial_loss(discriminator(gen_imgs.detach()), fake)
+        d_loss = (real_loss + fake_loss) / 2
+        d_loss.backward()
+        optimizer_D.step()
+        assert_finite(d_loss.data.cpu().numpy(), g_loss.item())
+    assert gen_imgs.shape == (8, channels, img_size, img_size)
+    assert_all_changed(before[0], generator, skip=["conv_blocks.2.bias", "conv_blocks.6.bias"])  # before a BN
+    assert_all_changed(before[1], discriminator)
+    discriminator.eval()  # Dropout2d is the identity in eval mode
+    x = torch.rand(2, channels, img_size, img_size)
+    np.testing.assert_array_equal(discriminator(x).detach().numpy(), discriminator(x).detach().numpy())
+
+
+# ---- SN-GAN with hinge loss ------------------------------------------------------------------------------------------
+def l2normalize(v, eps=1e-12):
+    return v / (v.norm() + eps)
+
+
+class SpectralNorm(nn.Module):
+    """christiancosgrove's wrapper, as written there: it swaps ``weight`` for ``weight_bar`` + ``u``/``v``
+    parameters and sets ``module.weight`` to ``w / sigma`` on each forward."""
+
+    def __init__(self, module, name="weight", power_iterations=1):
+        super(SpectralNorm, self).__init__()
+        self.module = module
+        self.name = name
+        self.power_iterations = power_iterations
+        if not self._made_params():
+            self._make_params()
+
+    def _update_u_v(self):
+        u = getattr(self.module, self.name + "_u")
+        v = getattr(self.module, self.name + "_v")
+        w = getattr(self.module, self.name + "_bar")
+        height = w.data.shape[0]
+        for _ in range(self.power_iterations):
+            v.data = l2normalize(torch.mv(torch.t(w.view(height, -1).data), u.data))
+            u.data = l2normalize(torch.mv(w.view(height, -1).data, v.data))
+        sigma = u.dot(w.view(height, -1).mv(v))
+        setattr(self.module, self.name, w / sigma.expand_as(w))
+
+    def _made_params(self):
+        try:
+            getattr(self.module, self.name + "_u")
+            getattr(self.module, self.name + "_v")
+            getattr(self.module, self.name + "_bar")
+            return True
+        except AttributeError:
+            return False
+
+    def _make_params(self):
+        w = getattr(self.module, self.name)
+        height = w.data.shape[0]
+        width = w.view(height, -1).data.shape[1]
+        u = nn.Parameter(w.data.new(height).normal_(0, 1), requires_grad=False)
+        v = nn.Parameter(w.data.new(width).normal_(0, 1), requires_grad=False)
+        u.data = l2normalize(u.data)
+        v.data = l2normalize(v.data)
+        w_bar = nn.Parameter(w.data)
+        del self.module._parameters[self.name]
+        self.module.register_parameter(self.name + "_u", u)
+        self.module.register_parameter(self.name + "_v", v)
+        self.module.register_parameter(self.name + "_bar", w_bar)
+
+    def forward(self, *args):
+        self._update_u_v()
+        return self.module.forward(*args)
+
+
+def _sngan_step(discriminator, generator, z_dim=4, batch_size=8):
+    optim_disc = optim.Adam(filter(lambda p: p.requires_grad, discriminator.parameters()), lr=2e-4, betas=(0.0, 0.9))
+    optim_gen = optim.Adam(generator.parameters(), lr=2e-4, betas=(0.0, 0.9))
+    before = snapshot(discriminator, generator)
+    for batch_idx, (data, target) in enumerate(image_loader(c=1, s=8, batch_size=batch_size)):
+        if data.size()[0] != batch_size:
+            continue
+        z = Variable(torch.randn(batch_size, z_dim))
+        optim_disc.zero_grad()
+        optim_gen.zero_grad()
+        disc_loss = nn.ReLU()(1.0 - discriminator(data)).mean() + nn.ReLU()(1.0 + discriminator(generator(z))).mean()
+        disc_loss.backward()
+        optim_disc.step()
+        optim_disc.zero_grad()
+        optim_gen.zero_grad()
+        gen_loss = -discriminator(generator(z)).mean()
+        gen_loss.backward()
+        optim_gen.step()
+        assert_finite(disc_loss, gen_loss)
+    return before
+
+
+def _sngan_generator(z_dim=4):
+    class Generator(nn.Module):
+        def __init__(self, z_dim):
+            super(Generator, self).__init__()
+            self.z_dim = z_dim
+            self.model = nn.Sequential(
+                nn.ConvTranspose2d(z_dim, 8, 4, stride=1), nn.BatchNorm2d(8), nn.ReLU(),
+                nn.ConvTranspose2d(8, 1, 4, stride=2, padding=(1, 1)), nn.Tanh())
+
+        def forward(self, z):
+            return self.model(z.view(-1, self.z_dim, 1, 1))
+
+    return Generator(z_dim)
+
+
+def test_sngan_hinge_with_the_scripts_own_spectral_norm():
+    class Discriminator(nn.Module):
+        def __init__(self):
+            super(Discriminator, self).__init__()
+            self.conv1 = SpectralNorm(nn.Conv2d(1, 4, 3, stride=1, padding=(1, 1)))
+            self.conv2 = SpectralNorm(nn.Conv2d(4, 8, 4, stride=2, padding=(1, 1)))
+            self.fc = SpectralNorm(nn.Linear(4 * 4 * 8, 1))
+
+        def forward(self, x):
+            m = nn.LeakyReLU(0.1)(self.conv1(x))
+            m = nn.LeakyReLU(0.1)(self.conv2(m))
+            return self.fc(m.view(-1, 4 * 4 * 8))
+
+    discriminator, generator = Discriminator(), _sngan_generator()
+    names = [n for n, _ in discriminator.named_parameters()]
+    assert "conv1.module.weight_bar" in names and "conv1.module.weight" not in names
+    before = _sngan_step(discriminator, generator)
+    # u, v are buffers in all but name (requires_grad=False); fc's bias: zero hinge gradient, see below
+    u_v = [n for n in names if n.endswith(("_u", "_v"))]
+    assert_all_changed(before[0], discriminator, skip=u_v + ["fc.module.bias"])
+    assert_all_changed(before[1], generator)
+    # after a forward, W / sigma has spectral norm about 1 (one power iteration per call, warm-started)
+    for _ in range(20):
+        discriminator(torch.rand(2, 1, 8, 8))
+    w = discriminator.conv2.module.weight.detach().numpy().reshape(8, -1)
+    assert np.linalg.norm(w, 2) == pytest.approx(1.0, rel=1e-2)
+
+
+def test_sngan_hinge_with_nn_utils_spectral_norm():
+    SN = nn.utils.spectral_norm
+    discriminator = nn.Sequential(
+        SN(nn.Conv2d(1, 4, 3, stride=1, padding=(1, 1))), nn.LeakyReLU(0.1),
+        SN(nn.Conv2d(4, 8, 4, stride=2, padding=(1, 1))), nn.LeakyReLU(0.1),
+        nn.Flatten(), SN(nn.Linear(4 * 4 * 8, 1)))
+    generator = _sngan_generator()
+    assert {"0.weight_orig", "0.weight_u", "0.weight_v"} <= set(discriminator.state_dict())
+    before = _sngan_step(discriminator, generator)
+    # the last bias's hinge gradient, -#(D(x) < 1) + #(D(G(z)) > -1), is 0 while every output is within the margin
+    assert_all_changed(before[0], discriminator, skip=["5.bias"])
+    assert_all_changed(before[1], generator)
+
+
+# ---- EMA generators --------------------------------------------------------------------------------------------------
+def _ema_pair():
+    G = nn.Sequential(nn.Linear(3, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2))
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    opt = optim.Adam(G.parameters(), lr=1e-2)
+    loss = G(torch.randn(16, 3)).pow(2).mean()
+    loss.backward()
+    opt.step()
+    return G, G_ema
+
+
+def test_stylegan2_ada_ema_update():
+    G, G_ema = _ema_pair()
+    assert all(not p.requires_grad for p in G_ema.parameters())
+    ema_kimg, batch_size, cur_nimg, ema_rampup = 10, 16, 16, 0.05
+    ema_nimg = ema_kimg * 1000
+    if ema_rampup is not None:
+        ema_nimg = min(ema_nimg, cur_nimg * ema_rampup)
+    ema_beta = 0.5 ** (batch_size / max(ema_nimg, 1e-8))
+    old = {k: v.numpy().copy() for k, v in G_ema.state_dict().items()}
+    G.requires_grad_(False)  # the training phase leaves G so (phase.module.requires_grad_(False)); no no_grad here
+    with torch.autograd.profiler.record_function("Gema"):
+        for p_ema, p in zip(G_ema.parameters(), G.parameters()):
+            p_ema.copy_(p.lerp(p_ema, ema_beta))
+        for b_ema, b in zip(G_ema.buffers(), G.buffers()):
+            b_ema.copy_(b)
+    for (name, p_ema), p in zip(G_ema.named_parameters(), G.parameters()):
+        want = p.detach().numpy() + ema_beta * (old[name] - p.detach().numpy())
+        np.testing.assert_allclose(p_ema.detach().numpy(), want, rtol=1e-5, atol=1e-7)
+        assert not p_ema.requires_grad
+    np.testing.assert_array_equal(G_ema[1].running_mean.numpy(), G[1].running_mean.numpy())
+
+
+def test_data_ema_update():
+    G, G_ema = _ema_pair()
+    beta = 0.999
+    old = [p.detach().numpy().copy() for p in G_ema.parameters()]
+    for p_ema, p in zip(G_ema.parameters(), G.parameters()):
+        p_ema.data.mul_(beta).add_(p.data, alpha=1 - beta)
+    for o, p_ema, p in zip(old, G_ema.parameters(), G.parameters()):
+        np.testing.assert_allclose(p_ema.detach().numpy(), beta * o + (1 - beta) * p.detach().numpy(), rtol=1e-5)
+    G_ema.load_state_dict(G.state_dict())  # "copy the weights back" as some scripts do at the start
+    for p_ema, p in zip(G_ema.parameters(), G.parameters()):
+        np.testing.assert_array_equal(p_ema.detach().numpy(), p.detach().numpy())
+
+
+def test_hand_written_sgd_step_and_grad_zeroing():
+    """``p -= lr * p.grad`` under ``no_grad`` and ``p.grad.data.zero_()``: the pre-optim idioms."""
+    model = nn.Linear(3, 1)
+    before = snapshot(model)
+    loss = model(torch.randn(4, 3)).pow(2).mean()
+    loss.backward()
+    with torch.no_grad():
+        for p in model.parameters():
+            p -= 0.1 * p.grad
+    assert_all_changed(before[0], model)
+    for p in model.parameters():
+        p.grad.data.zero_()
+        assert float(p.grad.abs().sum()) == 0
