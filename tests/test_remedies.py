@@ -182,3 +182,9 @@ def test_remedy_demos_run_tiny(tmp_path):
     _demo("conditional").main(["--data", str(idx), "--steps", "2", "--batch-size", "8", "--ngf", "4", "--ndf", "4",
                                "--out", str(tmp_path / "c")])
     assert (tmp_path / "c" / "epoch001.png").is_file()
+
+
+def test_the_cli_lists_every_objective():
+    from scratchgan import cli, losses
+
+    assert cli.OBJECTIVE_NAMES == tuple(losses.OBJECTIVES)
