@@ -208,7 +208,8 @@ def mv(mat: Tensor, vec: Tensor) -> Tensor:
 def bmm(a: Tensor, b: Tensor) -> Tensor:
     """Batched (b, n, m) @ (b, m, p) -> (b, n, p), without broadcasting, as ``torch.bmm``."""
     if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
-        raise RuntimeError(f"bmm: expected two 3-D tensors with the same batch size, got shapes {a.shape} and {b.shape}")
+        raise RuntimeError(f"bmm: expected two 3-D tensors with the same batch size, "
+                           f"got shapes {a.shape} and {b.shape}")
     return matmul(a, b)
 
 
@@ -274,9 +275,17 @@ def rsqrt(x: Tensor) -> Tensor:
                     saved=(OUTPUT,))
 
 
-def sign(x: Tensor) -> Tensor:
-    # piecewise constant: zero gradient (PyTorch's convention at 0 too)
-    return apply_op(_xp(x).sign(x.array), (x,), lambda g, out: (g * 0.0,), "sign", saved=())
+def _step_function(name: str):
+    """sign, round, floor, ceil: piecewise constant, so the gradient is zero (PyTorch's convention at the jumps)."""
+
+    def op(x: Tensor) -> Tensor:
+        return apply_op(getattr(_xp(x), name)(x.array), (x,), lambda g, out: (g * 0.0,), name, saved=())
+
+    op.__name__ = op.__qualname__ = name
+    return op
+
+
+sign, round, floor, ceil = (_step_function(n) for n in ("sign", "round", "floor", "ceil"))  # noqa: A001
 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001 - torch.abs
@@ -933,14 +942,38 @@ def _arr(v):
     return v.array if isinstance(v, Tensor) else v
 
 
-def add_(x: Tensor, other, alpha=1) -> Tensor:
+def _scaled_other(name: str, other, alpha):
+    """``other * alpha`` for add/sub(other, alpha=...); also the pre-1.5 order ``x.add_(alpha, other)`` that old
+    GAN code writes (``p_ema.data.mul_(d).add_(1 - d, p.data)``): accepted with PyTorch's deprecation warning."""
+    if isinstance(alpha, Tensor) and not isinstance(other, Tensor):
+        warnings.warn(f"This overload of {name} is deprecated: {name}(Number alpha, Tensor other); use "
+                      f"{name}(Tensor other, *, Number alpha)", UserWarning, stacklevel=3)
+        other, alpha = alpha, other
+    return other if alpha == 1 else other * alpha
+
+
+def _add_method(x: Tensor, other, *args, alpha=1) -> Tensor:
+    return add(x, _scaled_other("add", other, *args) if args else _scaled_other("add", other, alpha))
+
+
+def _sub_method(x: Tensor, other, *args, alpha=1) -> Tensor:
+    return sub(x, _scaled_other("sub", other, *args) if args else _scaled_other("sub", other, alpha))
+
+
+def add_(x: Tensor, other, *args, alpha=1) -> Tensor:
+    if args or isinstance(alpha, Tensor):
+        other, alpha = _scaled_other("add_", other, args[0] if args else alpha), 1
+
     def update(a):
         a += _arr(other) if alpha == 1 else _arr(other) * alpha
 
     return inplace(x, "add_", update, lambda s: add(s, other if alpha == 1 else other * alpha), _needs_grad(other))
 
 
-def sub_(x: Tensor, other, alpha=1) -> Tensor:
+def sub_(x: Tensor, other, *args, alpha=1) -> Tensor:
+    if args or isinstance(alpha, Tensor):
+        other, alpha = _scaled_other("sub_", other, args[0] if args else alpha), 1
+
     def update(a):
         a -= _arr(other) if alpha == 1 else _arr(other) * alpha
 
@@ -1157,14 +1190,15 @@ def _bind():
     T.__hash__ = object.__hash__  # tensors are graph nodes: hash by identity, like torch
 
     for name, fn in dict(
-        add=add, sub=sub, mul=mul, div=div, neg=neg, pow=pow, matmul=matmul, exp=exp, log=log, sqrt=sqrt,
+        add=_add_method, sub=_sub_method, mul=mul, div=div, neg=neg, pow=pow, matmul=matmul, exp=exp, log=log, sqrt=sqrt,
         abs=abs, clamp=clamp, relu=relu, tanh=tanh, sigmoid=sigmoid, softplus=softplus, sum=sum, mean=mean,
         max=max, min=min, maximum=maximum, minimum=minimum, logsumexp=logsumexp, var=var, std=std, norm=norm, reshape=reshape, view=reshape,
         permute=permute, transpose=transpose, flatten=flatten, unsqueeze=unsqueeze, squeeze=squeeze,
         expand=expand, broadcast_to=broadcast_to,
         clone=clone, contiguous=contiguous, t=t, repeat=repeat, repeat_interleave=repeat_interleave, split=split,
         chunk=chunk, lerp=lerp, masked_fill=masked_fill, eq=eq, ne=ne, lt=lt, le=le, gt=gt, ge=ge,
-        argmax=argmax, argmin=argmin, type=type_, mv=mv, dot=dot, square=square, resize_=resize_, bmm=bmm, log1p=log1p, rsqrt=rsqrt, sign=sign,
+        argmax=argmax, argmin=argmin, type=type_, mv=mv, dot=dot, square=square, resize_=resize_, bmm=bmm,
+        log1p=log1p, rsqrt=rsqrt, sign=sign, round=round, floor=floor, ceil=ceil,
         add_=add_, sub_=sub_, mul_=mul_, div_=div_, pow_=pow_, neg_=neg_, exp_=exp_, sqrt_=sqrt_, tanh_=tanh_,
         sigmoid_=sigmoid_, abs_=abs_, clamp_=clamp_, relu_=relu_, lerp_=lerp_, fill_=fill_, zero_=zero_,
         copy_=copy_, normal_=normal_, uniform_=uniform_, masked_fill_=masked_fill_,

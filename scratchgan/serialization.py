@@ -82,7 +82,16 @@ class _Writer:
         if isinstance(obj, (list, tuple)):
             return {"$": "list" if isinstance(obj, list) else "tuple",
                     "items": [self.encode(v, f"{where}[{i}]") for i, v in enumerate(obj)]}
-        raise TypeError(_cannot_save(obj, where))
+        message = _cannot_save(obj, where)
+        raise (NotSaveableError if message.startswith(_WHOLE) else TypeError)(message)
+
+
+class NotSaveableError(NotImplementedError, TypeError):
+    """Saving a whole module or optimizer (PyTorch pickles them): deliberately unsupported, so a
+    NotImplementedError; also a TypeError, like any other object a save cannot hold."""
+
+
+_WHOLE = "scratchgan.save: whole objects are not supported: "
 
 
 def _cannot_save(obj, where: str) -> str:
@@ -91,12 +100,12 @@ def _cannot_save(obj, where: str) -> str:
 
     name = type(obj).__name__
     if isinstance(obj, Module):
-        return (f"scratchgan.save: {where} is a whole nn.Module ({name}). PyTorch pickles modules (class and all), "
+        return (f"{_WHOLE}{where} is a whole nn.Module ({name}). PyTorch pickles modules (class and all), "
                 "and loading a pickle runs code, so scratchgan saves data only: save its weights with "
                 f"scratchgan.save(model.state_dict(), f) and load them into a model built in code: "
                 f"model = {name}(...); model.load_state_dict(scratchgan.load(f))")
     if isinstance(obj, Optimizer):
-        return (f"scratchgan.save: {where} is an optimizer ({name}); save optimizer.state_dict() and restore it "
+        return (f"{_WHOLE}{where} is an optimizer ({name}); save optimizer.state_dict() and restore it "
                 "with optimizer.load_state_dict(...)")
     return (f"scratchgan.save: cannot save {where} of type {type(obj).__module__}.{name}; a save holds nested "
             "dicts, lists and tuples of Tensors, NumPy arrays, numbers, strings, bytes, bools and None")

@@ -143,6 +143,10 @@ OPS = {
     "log1p": (lambda x, d: sg.log1p(x), lambda r: [_u(r, (2, 3), 0.1, 2.0)]),
     "rsqrt": (lambda x, d: sg.rsqrt(x), lambda r: [_u(r, (2, 3), 0.5, 2.0)]),
     "sign": (lambda x, d: sg.sign(x) * x, lambda r: [_u(r, (2, 3), 0.5, 2.0)]),
+    # round/floor/ceil: zero gradient away from the jumps (the inputs keep 0.2 from an integer or a half)
+    "round": (lambda x, d: sg.round(x) * x, lambda r: [r.integers(-3, 3, (2, 3)) + r.uniform(0.1, 0.3, (2, 3))]),
+    "floor": (lambda x, d: sg.floor(x) * x, lambda r: [r.integers(-3, 3, (2, 3)) + r.uniform(0.2, 0.8, (2, 3))]),
+    "ceil": (lambda x, d: sg.ceil(x) * x, lambda r: [r.integers(-3, 3, (2, 3)) + r.uniform(0.2, 0.8, (2, 3))]),
     "linear": (lambda x, w, b, d: F.linear(x, w, b), lambda r: [_u(r, (5, 3)), _u(r, (4, 3)), _u(r, (4,))]),
     "exp": (lambda x, d: sg.exp(x), lambda r: [_u(r, (4,))]),
     "log": (lambda x, d: sg.log(x), lambda r: [_u(r, (4,), 0.2, 3.0)]),

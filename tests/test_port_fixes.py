@@ -72,7 +72,7 @@ def test_dropout2d_gradient_is_the_mask(device):
     np.testing.assert_array_equal(sg.backend.to_numpy(x.grad.array), sg.backend.to_numpy(y.array))
 
 
-# ---- nn.DataParallel, nn.parallel.data_parallel -----------------------------------------------------------------------
+# ---- nn.DataParallel, nn.parallel.data_parallel ----------------------------------------------------------------------
 def test_data_parallel_on_one_device():
     import scratchgan.nn.parallel as parallel
 
@@ -90,7 +90,7 @@ def test_data_parallel_on_one_device():
         nn.parallel.data_parallel(net, x, range(2))
 
 
-# ---- iter(DataLoader) has len() -----------------------------------------------------------------------------------------
+# ---- iter(DataLoader) has len() --------------------------------------------------------------------------------------
 def test_loader_iterator_has_len():
     loader = DataLoader(TensorDataset(sg.arange(10)), batch_size=3)
     it = iter(loader)
@@ -101,7 +101,7 @@ def test_loader_iterator_has_len():
         next(it)
 
 
-# ---- switches old scripts set -------------------------------------------------------------------------------------------
+# ---- switches old scripts set ----------------------------------------------------------------------------------------
 def test_switches_scripts_set():
     import scratchgan.backends.cudnn as cudnn
 
@@ -122,7 +122,7 @@ def test_switches_scripts_set():
         assert (x * 2).requires_grad
 
 
-# ---- log1p, rsqrt, sign, bmm ---------------------------------------------------------------------------------------------
+# ---- log1p, rsqrt, sign, bmm -----------------------------------------------------------------------------------------
 def test_log1p_rsqrt_sign_bmm_values_and_gradients(device):
     rng = np.random.default_rng(0)
     x = rng.uniform(0.5, 2.0, (2, 3))
@@ -130,6 +130,9 @@ def test_log1p_rsqrt_sign_bmm_values_and_gradients(device):
     assert float(sg.log1p(sg.tensor([1e-10], dtype=sg.float64))) == pytest.approx(1e-10, rel=1e-9)  # log(1+x) loses it
     np.testing.assert_allclose(sg.tensor(x).rsqrt().numpy(), x ** -0.5, rtol=1e-12)
     np.testing.assert_array_equal(sg.tensor([-2.0, 0.0, 3.0]).sign().numpy(), [-1, 0, 1])
+    v = sg.tensor([-1.5, -0.4, 0.5, 2.6])
+    for got, want in [(v.round(), [-2, -0, 0, 3]), (sg.floor(v), [-2, -1, 0, 2]), (v.ceil(), [-1, -0, 1, 3])]:
+        np.testing.assert_array_equal(got.numpy(), want)  # round: half to even, as torch.round
     check_double_backward(lambda t: sg.log1p(t) + t.rsqrt() + t.sign() * t, [x], device)
     a, b = rng.standard_normal((2, 2, 3)), rng.standard_normal((2, 3, 4))
     np.testing.assert_allclose(sg.bmm(sg.tensor(a), sg.tensor(b)).numpy(), a @ b, rtol=1e-12)
@@ -137,7 +140,7 @@ def test_log1p_rsqrt_sign_bmm_values_and_gradients(device):
         sg.bmm(sg.zeros(2, 3), sg.zeros(3, 2))
 
 
-# ---- names deliberately left out raise NotImplementedError naming them ------------------------------------------------
+# ---- names deliberately left out raise NotImplementedError naming them -----------------------------------------------
 @pytest.mark.parametrize("owner,name", [("nn", "MaxPool2d"), ("nn", "PixelShuffle"), ("nn", "SyncBatchNorm"),
                                         ("sg", "compile"), ("sg", "autocast"), ("sg", "einsum"),
                                         ("cuda", "amp"), ("nn.utils", "weight_norm")])
@@ -148,3 +151,32 @@ def test_unsupported_names_say_so(owner, name):
     assert not hasattr(module, name)  # still an AttributeError too
     with pytest.raises(AttributeError, match="has no attribute 'NoSuchLayer'"):
         getattr(module, "NoSuchLayer")
+
+
+# ---- torch.save(model): deliberately unsupported (PyTorch pickles the module) -------------------------------------
+def test_saving_a_whole_module_or_optimizer_is_named_as_unsupported(tmp_path):
+    model = nn.Linear(2, 1)
+    for obj, what in [(model, "whole nn.Module"), (sg.optim.Adam(model.parameters()), "optimizer")]:
+        with pytest.raises(NotImplementedError, match=f"whole objects are not supported: obj is an? {what}"):
+            sg.save(obj, tmp_path / "m.pt")
+        with pytest.raises(TypeError):  # still a TypeError, as for any object a save cannot hold
+            sg.save(obj, tmp_path / "m.pt")
+    with pytest.raises(TypeError) as info:
+        sg.save(object(), tmp_path / "o.pt")
+    assert not isinstance(info.value, NotImplementedError)
+
+
+# ---- add/sub with alpha, and the pre-1.5 order add_(alpha, other) of old EMA code -----------------------------------
+def test_add_sub_alpha_and_the_deprecated_order(device):
+    x, y = sg.zeros(3, device=device), sg.ones(3, device=device)
+    assert (x.add(y, alpha=2).cpu().numpy() == 2).all() and (x.sub(y, alpha=0.5).cpu().numpy() == -0.5).all()
+    with pytest.warns(UserWarning, match=r"add_\(Number alpha, Tensor other\) .*deprecated|deprecated.*add_"):
+        x.add_(0.5, y)
+    with pytest.warns(UserWarning, match="deprecated"):
+        x.sub_(0.25, y)
+    np.testing.assert_allclose(x.cpu().numpy(), 0.25)
+    x.add_(y, alpha=2)
+    np.testing.assert_allclose(x.cpu().numpy(), 2.25)
+    w = sg.ones(3, requires_grad=True)
+    (w.add(w, alpha=3) * 1.0).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), 4.0)  # d(w + 3w) = 4 dw

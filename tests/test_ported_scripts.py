@@ -26,10 +26,10 @@ import scratchgan as torch
 import scratchgan.nn as nn
 import scratchgan.nn.functional as F  # noqa: N812 - the scripts' name
 import scratchgan.optim as optim
-from scratchgan import autograd
 from scratchgan.autograd import Variable
 from scratchgan.plotting import image_grid
 from scratchgan.utils.data import DataLoader, TensorDataset
+from tests.ported_scripts import compute_gradient_penalty, dcgan_tutorial, wgan_models
 
 
 # ---- helpers ---------------------------------------------------------------------------------------------------
@@ -198,85 +198,18 @@ def test_pytorch_examples_dcgan_2017_variable_idioms():
         noise.data.resize_(3, nz)
 
 
-# ---- the official DCGAN tutorial -----------------------------------------------------------------------------------
+# ---- the official DCGAN tutorial (text in tests/ported_scripts.py, shared with the PyTorch parity test) --------------
 def test_official_dcgan_tutorial():
-    ngpu, nz, ngf, ndf, nc = 1, 8, 4, 4, 3
-    device = torch.device("cuda:0" if (torch.cuda.is_available() and ngpu > 0 and False) else "cpu")
-
-    def weights_init(m):
-        classname = m.__class__.__name__
-        if classname.find("Conv") != -1:
-            nn.init.normal_(m.weight.data, 0.0, 0.02)
-        elif classname.find("BatchNorm") != -1:
-            nn.init.normal_(m.weight.data, 1.0, 0.02)
-            nn.init.constant_(m.bias.data, 0)
-
-    class Generator(nn.Module):
-        def __init__(self, ngpu):
-            super(Generator, self).__init__()
-            self.ngpu = ngpu
-            self.main = nn.Sequential(
-                nn.ConvTranspose2d(nz, ngf * 2, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
-                nn.ConvTranspose2d(ngf * 2, nc, 4, 2, 1, bias=False), nn.Tanh())
-
-        def forward(self, input):  # noqa: A002
-            return self.main(input)
-
-    class Discriminator(nn.Module):
-        def __init__(self, ngpu):
-            super(Discriminator, self).__init__()
-            self.ngpu = ngpu
-            self.main = nn.Sequential(
-                nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
-                nn.Conv2d(ndf, 1, 4, 1, 0, bias=False), nn.Sigmoid())
-
-        def forward(self, input):  # noqa: A002
-            return self.main(input)
-
-    netG = Generator(ngpu).to(device)
-    if (device.type == "cuda") and (ngpu > 1):
-        netG = nn.DataParallel(netG, list(range(ngpu)))
-    netG.apply(weights_init)
-    netD = Discriminator(ngpu).to(device)
-    netD.apply(weights_init)
-    criterion = nn.BCELoss()
-    fixed_noise = torch.randn(16, nz, 1, 1, device=device)
-    real_label, fake_label = 1.0, 0.0
-    optimizerD = optim.Adam(netD.parameters(), lr=0.0002, betas=(0.5, 0.999))
-    optimizerG = optim.Adam(netG.parameters(), lr=0.0002, betas=(0.5, 0.999))
-    img_list, G_losses, D_losses = [], [], []
-    before = snapshot(netD, netG)
-    for i, data in enumerate(image_loader(c=nc, s=8), 0):
-        netD.zero_grad()
-        real_cpu = data[0].to(device)
-        b_size = real_cpu.size(0)
-        label = torch.full((b_size,), real_label, dtype=torch.float, device=device)
-        output = netD(real_cpu).view(-1)
-        errD_real = criterion(output, label)
-        errD_real.backward()
-        noise = torch.randn(b_size, nz, 1, 1, device=device)
-        fake = netG(noise)
-        label.fill_(fake_label)
-        output = netD(fake.detach()).view(-1)
-        errD_fake = criterion(output, label)
-        errD_fake.backward()
-        errD = errD_real + errD_fake
-        optimizerD.step()
-        netG.zero_grad()
-        label.fill_(real_label)
-        output = netD(fake).view(-1)
-        errG = criterion(output, label)
-        errG.backward()
-        optimizerG.step()
-        G_losses.append(errG.item())
-        D_losses.append(errD.item())
-        with torch.no_grad():
-            fake = netG(fixed_noise).detach().cpu()
-        img_list.append(image_grid(fake.numpy(), padding=2))  # vutils.make_grid(fake, padding=2, normalize=True)
-    assert all(np.isfinite(G_losses + D_losses)) and len(G_losses) == 2
-    assert not fake.requires_grad
-    assert_all_changed(before[0], netD)
-    assert_all_changed(before[1], netG)
+    rng = np.random.default_rng(0)
+    batches = [dict(real=rng.uniform(-1, 1, (8, 1, 8, 8)).astype(np.float32),
+                    z=rng.standard_normal((8, 4)).astype(np.float32)) for _ in range(2)]
+    initial = {}
+    losses, (netG, netD), fake = dcgan_tutorial(torch, batches, sync=lambda ms: initial.update(before=snapshot(*ms)))
+    assert np.isfinite(losses).all() and len(losses) == 2
+    assert fake.shape == (8, 1, 8, 8) and not fake.requires_grad
+    assert image_grid(fake.numpy(), padding=2).ndim == 3  # vutils.make_grid(fake, padding=2, normalize=True)
+    assert_all_changed(initial["before"][0], netG)
+    assert_all_changed(initial["before"][1], netD)
 
 
 # ---- PyTorch-GAN cgan.py -------------------------------------------------------------------------------------------
@@ -361,30 +294,8 @@ def test_pytorch_gan_cgan():
 
 
 # ---- PyTorch-GAN wgan.py (weight clipping) and wgan_gp.py (gradient penalty) ----------------------------------------
-def _wgan_models(latent_dim=4, img_size=4, channels=1):
-    class Generator(nn.Module):
-        def __init__(self):
-            super(Generator, self).__init__()
-            self.model = nn.Sequential(
-                nn.Linear(latent_dim, 8), nn.LeakyReLU(0.2, inplace=True),
-                nn.Linear(8, 16), nn.BatchNorm1d(16), nn.LeakyReLU(0.2, inplace=True),
-                nn.Linear(16, img_size ** 2), nn.Tanh())
-
-        def forward(self, noise):
-            img = self.model(noise)
-            return img.view(img.shape[0], channels, img_size, img_size)
-
-    class Discriminator(nn.Module):
-        def __init__(self):
-            super(Discriminator, self).__init__()
-            self.model = nn.Sequential(nn.Linear(img_size ** 2, 16), nn.LeakyReLU(0.2, inplace=True),
-                                       nn.Linear(16, 8), nn.LeakyReLU(0.2, inplace=True), nn.Linear(8, 1))
-
-        def forward(self, img):
-            img_flat = img.view(img.shape[0], -1)
-            return self.model(img_flat)
-
-    generator, discriminator = Generator(), Discriminator()
+def _wgan_models(latent_dim=4):
+    generator, discriminator = wgan_models(nn, latent_dim)
     generator.apply(weights_init_normal)
     discriminator.apply(weights_init_normal)
     return generator, discriminator
@@ -446,16 +357,6 @@ def test_pytorch_gan_wgan_gp():
     generator, discriminator = _wgan_models(latent_dim)
     Tensor = torch.FloatTensor
 
-    def compute_gradient_penalty(D, real_samples, fake_samples):
-        alpha = Tensor(np.random.random((real_samples.size(0), 1, 1, 1)))
-        interpolates = (alpha * real_samples + ((1 - alpha) * fake_samples)).requires_grad_(True)
-        d_interpolates = D(interpolates)
-        fake = Variable(Tensor(real_samples.shape[0], 1).fill_(1.0), requires_grad=False)
-        gradients = autograd.grad(outputs=d_interpolates, inputs=interpolates, grad_outputs=fake,
-                                  create_graph=True, retain_graph=True, only_inputs=True)[0]
-        gradients = gradients.view(gradients.size(0), -1)
-        return ((gradients.norm(2, dim=1) - 1) ** 2).mean()
-
     optimizer_G = torch.optim.Adam(generator.parameters(), lr=0.0002, betas=(0.5, 0.999))
     optimizer_D = torch.optim.Adam(discriminator.parameters(), lr=0.0002, betas=(0.5, 0.999))
     before = snapshot(generator, discriminator)
@@ -466,7 +367,8 @@ def test_pytorch_gan_wgan_gp():
         fake_imgs = generator(z)
         real_validity = discriminator(real_imgs)
         fake_validity = discriminator(fake_imgs)
-        gradient_penalty = compute_gradient_penalty(discriminator, real_imgs.data, fake_imgs.data)
+        alpha = Tensor(np.random.random((real_imgs.size(0), 1, 1, 1)))
+        gradient_penalty = compute_gradient_penalty(torch, discriminator, real_imgs.data, fake_imgs.data, alpha)
         d_loss = -torch.mean(real_validity) + torch.mean(fake_validity) + lambda_gp * gradient_penalty
         d_loss.backward()
         optimizer_D.step()
@@ -484,7 +386,7 @@ def test_pytorch_gan_wgan_gp():
     np.testing.assert_array_equal(before[1]["model.4.bias"], discriminator.model[4].bias.detach().numpy())
 
 
-# ---- PyTorch-GAN dcgan.py ---------------------------------------------------------------------------------------------
+# ---- PyTorch-GAN dcgan.py --------------------------------------------------------------------------------------------
 def test_pytorch_gan_dcgan():
     latent_dim, img_size, channels = 6, 16, 1
 
@@ -559,7 +461,7 @@ def test_pytorch_gan_dcgan():
     np.testing.assert_array_equal(discriminator(x).detach().numpy(), discriminator(x).detach().numpy())
 
 
-# ---- SN-GAN with hinge loss ---------------------------------------------------------------------------------------------
+# ---- SN-GAN with hinge loss ------------------------------------------------------------------------------------------
 def l2normalize(v, eps=1e-12):
     return v / (v.norm() + eps)
 
@@ -670,7 +572,8 @@ def test_sngan_hinge_with_the_scripts_own_spectral_norm():
     assert "conv1.module.weight_bar" in names and "conv1.module.weight" not in names
     before = _sngan_step(discriminator, generator)
     # u, v are buffers in all but name (requires_grad=False); fc's bias: zero hinge gradient, see below
-    assert_all_changed(before[0], discriminator, skip=[n for n in names if n.endswith(("_u", "_v"))] + ["fc.module.bias"])
+    u_v = [n for n in names if n.endswith(("_u", "_v"))]
+    assert_all_changed(before[0], discriminator, skip=u_v + ["fc.module.bias"])
     assert_all_changed(before[1], generator)
     # after a forward, W / sigma has spectral norm about 1 (one power iteration per call, warm-started)
     for _ in range(20):
@@ -693,7 +596,7 @@ def test_sngan_hinge_with_nn_utils_spectral_norm():
     assert_all_changed(before[1], generator)
 
 
-# ---- EMA generators -----------------------------------------------------------------------------------------------------
+# ---- EMA generators --------------------------------------------------------------------------------------------------
 def _ema_pair():
     G = nn.Sequential(nn.Linear(3, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2))
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
@@ -752,3 +655,75 @@ def test_hand_written_sgd_step_and_grad_zeroing():
     for p in model.parameters():
         p.grad.data.zero_()
         assert float(p.grad.abs().sum()) == 0
+
+
+# ---- rosinality/stylegan2-pytorch train.py: R1, logistic loss, requires_grad toggles, accumulate ------------------------
+def test_stylegan2_pytorch_training_idioms():
+    def requires_grad(model, flag=True):
+        for p in model.parameters():
+            p.requires_grad = flag
+
+    def accumulate(model1, model2, decay=0.999):
+        par1 = dict(model1.named_parameters())
+        par2 = dict(model2.named_parameters())
+        for k in par1.keys():
+            par1[k].data.mul_(decay).add_(par2[k].data, alpha=1 - decay)
+
+    def d_logistic_loss(real_pred, fake_pred):
+        real_loss = F.softplus(-real_pred)
+        fake_loss = F.softplus(fake_pred)
+        return real_loss.mean() + fake_loss.mean()
+
+    def d_r1_loss(real_pred, real_img):
+        grad_real, = torch.autograd.grad(outputs=real_pred.sum(), inputs=real_img, create_graph=True)
+        return grad_real.pow(2).reshape(grad_real.shape[0], -1).sum(1).mean()
+
+    def g_nonsaturating_loss(fake_pred):
+        return F.softplus(-fake_pred).mean()
+
+    generator = nn.Sequential(nn.Linear(4, 16), nn.LeakyReLU(0.2), nn.Linear(16, 8))
+    discriminator = nn.Sequential(nn.Linear(8, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1))
+    g_ema = copy.deepcopy(generator)
+    g_ema.eval()
+    accumulate(g_ema, generator, 0)
+    g_optim = optim.Adam(generator.parameters(), lr=0.002, betas=(0, 0.99))
+    d_optim = optim.Adam(discriminator.parameters(), lr=0.002, betas=(0, 0.99))
+    r1, d_reg_every, accum = 10, 16, 0.5 ** (32 / (10 * 1000))
+    for i in range(2):
+        real_img = torch.randn(8, 8)
+        requires_grad(generator, False)
+        requires_grad(discriminator, True)
+        g_before, d_before = snapshot(generator, discriminator)
+        fake_img = generator(torch.randn(8, 4))
+        d_loss = d_logistic_loss(discriminator(real_img), discriminator(fake_img))
+        discriminator.zero_grad()
+        d_loss.backward()
+        d_optim.step()
+        # G was frozen: the D step left its .grad as it was (None, then the last G step's gradient)
+        assert all(p.grad is None if i == 0 else np.array_equal(p.grad.numpy(), g_grads[k])
+                   for k, p in generator.named_parameters())
+        assert_all_changed(d_before, discriminator)
+        real_img.requires_grad = True
+        real_pred = discriminator(real_img)
+        r1_loss = d_r1_loss(real_pred, real_img)
+        discriminator.zero_grad()
+        (r1 / 2 * r1_loss * d_reg_every + 0 * real_pred[0]).backward()
+        assert float(discriminator[0].weight.grad.abs().sum()) > 0  # double backprop reached D's first layer
+        d_optim.step()
+        requires_grad(generator, True)
+        requires_grad(discriminator, False)
+        d_before = snapshot(discriminator)[0]
+        g_loss = g_nonsaturating_loss(discriminator(generator(torch.randn(8, 4))))
+        generator.zero_grad()
+        g_loss.backward()
+        g_optim.step()
+        g_grads = {k: p.grad.numpy().copy() for k, p in generator.named_parameters()}
+        assert_all_changed(g_before, generator)
+        assert all(np.array_equal(d_before[k], p.detach().numpy()) for k, p in discriminator.named_parameters())
+        ema_before = snapshot(g_ema)[0]
+        accumulate(g_ema, generator, accum)
+        for k, p in g_ema.named_parameters():
+            want = accum * ema_before[k] + (1 - accum) * dict(generator.named_parameters())[k].detach().numpy()
+            np.testing.assert_allclose(p.detach().numpy(), want, rtol=1e-5, atol=1e-7)
+        assert_finite(d_loss, r1_loss, g_loss)
+        assert f"d: {d_loss.item():.4f}; g: {g_loss:.4f}; r1: {r1_loss:.4f}".startswith("d: ")

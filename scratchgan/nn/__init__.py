@@ -1,8 +1,8 @@
 """Layers and containers with PyTorch's names, signatures and state_dict keys."""
 from .._unsupported import module_getattr
 from . import functional, init, parallel, utils
-from .layers import (Dropout, Dropout2d, Embedding, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sigmoid, Softmax,
-                     Softplus, Tanh, Unflatten)
+from .layers import (Dropout, Dropout2d, Embedding, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sigmoid,
+                     Softmax, Softplus, Tanh, Unflatten)
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .conv import AvgPool2d, Conv2d, ConvTranspose2d, Upsample, UpsamplingNearest2d
@@ -18,7 +18,8 @@ __all__ = [
 ]
 __all__ += ["Embedding", "BatchNorm1d", "ModuleDict", "Dropout2d", "DataParallel", "parallel"]
 
-_NOT_A_GAN_LAYER_HERE = "the engine covers the layers of DCGAN/WGAN/SN-GAN/cGAN code (see README, Porting PyTorch GAN code)"
+_NOT_A_GAN_LAYER_HERE = ("the engine covers the layers of DCGAN/WGAN/SN-GAN/cGAN code "
+                         "(see README, Porting PyTorch GAN code)")
 __getattr__ = module_getattr(__name__, {
     "MaxPool2d": "GAN critics downsample with strided Conv2d or AvgPool2d",
     "AdaptiveAvgPool2d": "use x.mean((2, 3), keepdim=True) for global average pooling",
