@@ -2,10 +2,15 @@
 
 Layout (all plain NumPy arrays; nothing is pickled, so loading runs no code):
 
-    G/<key>, D/<key>             the models' state_dicts (``main.0.weight``, ...)
+    G/<key>, D/<key>             the models' state_dicts (``main.0.weight``, ...; with spectral norm
+                                 D's ``weight_orig``/``weight_u``/``weight_v``; a conditional model's
+                                 ``embed.weight``)
+    G_ema/<key>                  with ``--ema``: the averaged G (its BatchNorm statistics recomputed
+                                 for its weights); ``meta`` then holds ``ema_updates``
     optG/state/<i>/<name>        optimizer state arrays (Adam's exp_avg, exp_avg_sq) of parameter i
     optD/state/<i>/<name>
     meta                         one JSON string: format tag and version, the full run config,
+                                 (``conditional``, ``num_classes``, ``loss``, ... included),
                                  step, epoch, RNG states, optimizer scalars (Adam's step count)
                                  and param_groups (lr, betas, ...), and the list of array keys
 
