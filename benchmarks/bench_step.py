@@ -213,8 +213,6 @@ def main(argv=None):
     ap.add_argument("--cpu-time", action="store_true",
                     help="time steps in process CPU time instead of wall time (with --threads 1: a measure of the "
                          "work done that a busy shared machine disturbs far less than wall time)")
-    ap.add_argument("--engine-threads", type=int,
-                    help="scratchgan's own thread pool for the non-GEMM passes (SCRATCHGAN_NUM_THREADS; 1: off)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -224,8 +222,6 @@ def main(argv=None):
     if args.threads:  # inherited by both child processes
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(args.threads)
-    if args.engine_threads:
-        os.environ["SCRATCHGAN_NUM_THREADS"] = str(args.engine_threads)
     if args.cpu_time:
         os.environ["BENCH_CPU_TIME"] = "1"
     if args.malloc_tuning:  # inherited by both child processes (scratchgan and torch alike)
@@ -233,8 +229,7 @@ def main(argv=None):
     import numpy as np  # after the environment is set: OpenBLAS reads it when it loads
 
     env = {k: os.environ.get(k, "(unset)") for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
-                                                      "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_",
-                                                      "SCRATCHGAN_NUM_THREADS")}
+                                                      "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")}
     print(f"numpy {np.__version__}; BLAS: {blas_info()}")
     print("env: " + ", ".join(f"{k}={v}" for k, v in env.items()))
     print(f"clock: {'process CPU time' if args.cpu_time else 'wall time'}; load average "

@@ -17,7 +17,6 @@ from .ops import (abs, add, argmax, argmin, bmm, cat, chunk, clamp, clone, div, 
                   sqrt, square, squeeze, stack, std, sub, sum, t, tanh, transpose, unsqueeze, var, where)
 from .generator import Generator
 from .ops import ceil, floor, log_softmax, round, softmax  # noqa: A004
-from .parallel import get_num_threads, set_num_threads
 from .serialization import load, save
 from .tensor import Tensor, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 

@@ -42,7 +42,6 @@ from __future__ import annotations
 from . import backend as B
 from .norm import channel_sum
 from .ops import getitem, squeeze, unsqueeze
-from .parallel import parallel_map
 from .tensor import Tensor, apply_op
 from .workspace import WORKSPACE
 
@@ -266,14 +265,11 @@ class _Im2col:
                 pad = WORKSPACE.get(xp, "pad", (n, self.hp, self.wp, self.c), xh.dtype)
             cols = WORKSPACE.get(xp, "cols", shape6, xh.dtype)
 
-            if pad is not None:
-                parallel_map(lambda o, a: _pad_into(o, a, g.ph, g.pw), pad, part, xp=xp)
-            src = part if pad is None else pad
+            src = part if pad is None else _pad_into(pad, part, g.ph, g.pw)
             sN, sH, sW, sC = src.strides
             # the one copy; with dilation 1 a window row is one contiguous run of kw·C values
-            windows = xp.lib.stride_tricks.as_strided(src, shape6, (sN, g.sh * sH, g.sw * sW, g.dh * sH,
-                                                                    g.dw * sW, sC))
-            parallel_map(_copy_into, cols, windows, xp=xp)
+            cols[...] = xp.lib.stride_tricks.as_strided(src, shape6, (sN, g.sh * sH, g.sw * sW, g.dh * sH,
+                                                                      g.dw * sW, sC))
             cols2 = cols.reshape(-1, self.k)
         f = self._fold
         if f is not None:
@@ -281,10 +277,6 @@ class _Im2col:
             f[2] = _add_weight_grad(xp, f[2], f[1][sl.start * rows:sl.stop * rows].T, cols2)
             f[3] += 1
         return cols2
-
-
-def _copy_into(dst, src):
-    dst[...] = src
 
 
 def _add_weight_grad(xp, dw, g_rows_t, cols):
@@ -416,9 +408,7 @@ def _conv_transpose2d_forward_array(x, w, geom: _Geometry, out_hw):
     for sl in _chunks(n, rows, wr.shape[1], xp):
         cols = WORKSPACE.get(xp, "cols", ((sl.stop - sl.start) * rows, wr.shape[1]), dtype)
         xp.matmul(xh[sl.start * rows:sl.stop * rows], wr, out=cols)
-        # images are independent: each thread places the columns of its own images
-        parallel_map(lambda yi, ci: _col2im(yi, ci, plan, g.sh, g.sw, few), y[sl],
-                     cols.reshape(sl.stop - sl.start, h, wd, g.kh, g.kw, c_out), xp=xp)
+        _col2im(y[sl], cols.reshape(sl.stop - sl.start, h, wd, g.kh, g.kw, c_out), plan, g.sh, g.sw, few)
     return y if few else _nchw(y)
 
 

@@ -21,7 +21,6 @@ import math
 
 from . import backend as B
 from .ops import broadcast_to, mean, reshape
-from .parallel import parallel_map
 from .tensor import OUTPUT, Tensor, apply_op, is_grad_enabled
 from .workspace import WORKSPACE
 
@@ -113,23 +112,14 @@ def channel_affine(x: Tensor, scale: Tensor | None = None, shift: Tensor | None 
             raise ValueError(f"channel_affine: {name} must have shape ({c},) for input {x.shape}, got {v.shape}")
     xp = B.get_array_module(x.array)
     cs = _channel_shape(x.ndim, c)
-    s1, s2, t = (None if v is None else v.array.reshape(cs) for v in (scale, scale2, shift))
-    # empty_like keeps x's memory layout (channels-last stays so)
-    data = xp.empty_like(x.array, dtype=xp.result_type(*(v.array for v in (x, scale, shift, x2, scale2)
-                                                          if v is not None)))
-    arrays = [data, x.array] + ([x2.array, _scratch_like(xp, data, "channel_affine")] if x2 is not None else [])
-
-    def affine(out, a, a2=None, tmp=None):  # all terms on one slice while it is in cache
-        if s1 is not None:
-            xp.multiply(a, s1, out=out)
-        else:
-            out[...] = a
-        if a2 is not None:
-            out += xp.multiply(a2, s2, out=tmp)
-        if t is not None:
-            out += t
-
-    parallel_map(affine, *arrays, xp=xp)
+    if scale is not None:
+        data = x.array * scale.array.reshape(cs)
+    else:
+        data = x.array.copy(order="K")  # "K": keep the memory layout (channels-last stays so)
+    if x2 is not None:
+        data += xp.multiply(x2.array, scale2.array.reshape(cs), out=_scratch_like(xp, data, "channel_affine"))
+    if shift is not None:
+        data += shift.array.reshape(cs)
     terms = [(x, scale)] + ([(x2, scale2)] if x2 is not None else [])
 
     def backward(g, out):  # dy = s·dx + x·ds + s2·dx2 + x2·ds2 + dt
@@ -226,29 +216,18 @@ def _scratch_like(xp, a, name: str):
     return WORKSPACE.get(xp, name, a.shape, a.dtype)
 
 
-def _centre_into(xp, out, a, mean):
-    """out = a − μ (μ broadcast per channel), threaded over batch slices."""
-    parallel_map(lambda o, ai: xp.subtract(ai, mean, out=o), out, a, xp=xp)
-    return out
-
-
 def _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps, m):
     xp = B.get_array_module(x.array)
     c = x.shape[1]
     cs = _channel_shape(x.ndim, c)
     # forward on raw arrays, in the output array itself: y = x − μ, σ² = Σy²/M, y = y·(γ/σ) + β
     mean = _channel_sum_array(x.array) * (1.0 / m)
-    y = _centre_into(xp, xp.empty_like(x.array), x.array, mean.reshape(cs))  # empty_like: in x's layout
+    y = x.array - mean.reshape(cs)
     var = _channel_dot_array(y, y) * (1.0 / m)
     inv = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
-    k = (inv if weight is None else inv * weight.array).reshape(cs)
-
-    def scale_shift(out):  # both passes on one slice while it is in cache
-        out *= k
-        if bias is not None:
-            out += bias.array.reshape(cs)
-
-    parallel_map(scale_shift, y, xp=xp)
+    y *= (inv if weight is None else inv * weight.array).reshape(cs)
+    if bias is not None:
+        y += bias.array.reshape(cs)
     if running_mean is not None:
         rm = _data(running_mean)
         rm *= 1.0 - momentum
@@ -266,7 +245,7 @@ def _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps,
         if is_grad_enabled():
             xc_t, inv_t = _normalize_parts(x, eps, m)
         else:  # x − μ again, into scratch memory (cheaper than keeping an x-sized array alive)
-            xc_t = Tensor(_centre_into(xp, _scratch_like(xp, x.array, "bn_xc"), x.array, mean.reshape(cs)))
+            xc_t = Tensor(xp.subtract(x.array, mean.reshape(cs), out=_scratch_like(xp, x.array, "bn_xc")))
             inv_t = Tensor(inv)
         sg = channel_sum(g)
         sgxhat = channel_dot(g, xc_t) * inv_t

@@ -15,7 +15,6 @@ import warnings
 from collections import namedtuple
 
 from . import backend as B
-from .parallel import parallel_map, parallel_ufunc
 from .tensor import OUTPUT, Tensor, apply_op, inplace, is_grad_enabled
 
 _np = B.numpy  # host NumPy only for dtype objects and host-side scalars, never for tensor data
@@ -109,7 +108,7 @@ def add(a, b) -> Tensor:
     def backward(g, out):  # d(a+b) = da + db
         return (sum_to(g, a.shape) if a.requires_grad else None, sum_to(g, b.shape) if b.requires_grad else None)
 
-    return apply_op(parallel_ufunc(_xp(a).add, a.array, b.array), (a, b), backward, "add", saved=())
+    return apply_op(a.array + b.array, (a, b), backward, "add", saved=())
 
 
 def sub(a, b) -> Tensor:
@@ -118,7 +117,7 @@ def sub(a, b) -> Tensor:
     def backward(g, out):  # d(a-b) = da - db
         return (sum_to(g, a.shape) if a.requires_grad else None, sum_to(-g, b.shape) if b.requires_grad else None)
 
-    return apply_op(parallel_ufunc(_xp(a).subtract, a.array, b.array), (a, b), backward, "sub", saved=())
+    return apply_op(a.array - b.array, (a, b), backward, "sub", saved=())
 
 
 def mul(a, b) -> Tensor:
@@ -127,7 +126,7 @@ def mul(a, b) -> Tensor:
     def backward(g, out):  # d(ab) = b da + a db
         return (sum_to(g * b, a.shape) if a.requires_grad else None, sum_to(g * a, b.shape) if b.requires_grad else None)
 
-    return apply_op(parallel_ufunc(_xp(a).multiply, a.array, b.array), (a, b), backward, "mul", saved=_cross(a, b))
+    return apply_op(a.array * b.array, (a, b), backward, "mul", saved=_cross(a, b))
 
 
 def div(a, b) -> Tensor:
@@ -335,21 +334,14 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - torch's name
 def relu(x: Tensor, *, _out=None) -> Tensor:
     """max(x, 0); ``_out``: the array to write into (relu_ passes x's own)."""
     xp = _xp(x)
-    data = xp.empty_like(x.array) if _out is None else _out
-    parallel_map(lambda o, a: xp.maximum(a, 0, out=o), data, x.array, xp=xp)
-
-    def backward(g, out):  # d relu(x) = [relu(x) > 0] dx: read from the output (as PyTorch), so relu_ keeps no x
-        mask = xp.empty_like(out.array)
-        parallel_map(lambda m, o: xp.greater(o, 0, out=m), mask, out.array, xp=xp)
-        return (g * Tensor(mask),)
-
-    return apply_op(data, (x,), backward, "relu", saved=(OUTPUT,))
+    # d relu(x) = [relu(x) > 0] dx: read from the output (as PyTorch), so that relu_ needs no copy of x
+    return apply_op(xp.maximum(x.array, 0, out=_out), (x,), lambda g, out: (g * Tensor((out.array > 0).astype(x.dtype)),),
+                    "relu", saved=(OUTPUT,))
 
 
-def _leaky_relu_array(xp, a, s, out=None, in_place=False):
-    # leaky(x) = max(x, s·x) for s <= 1 (min for s > 1): two passes, no xp.where (10x slower);
-    # s·x is written straight into ``out`` unless that is x's own memory
-    scaled = xp.asarray(xp.multiply(a, xp.asarray(s, dtype=a.dtype), out=None if in_place else out))
+def _leaky_relu_array(xp, a, s, out=None):
+    # leaky(x) = max(x, s·x) for s <= 1 (min for s > 1): two in-place passes, no xp.where (10x slower)
+    scaled = xp.asarray(a * xp.asarray(s, dtype=a.dtype))  # asarray: 0-d input gives a scalar
     return (xp.maximum if s <= 1 else xp.minimum)(a, scaled, out=scaled if out is None else out)
 
 
@@ -357,26 +349,13 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01, *, _out=None) -> Tensor:
     """max(x, s·x); ``_out``: the array to write into (leaky_relu_ passes x's own)."""
     xp = _xp(x)
     s = negative_slope
-    if x.ndim == 0:
-        positive, data = x.array > 0, _leaky_relu_array(xp, x.array, s, _out, _out is not None)
-    else:
-        positive = xp.empty_like(x.array, dtype=bool)  # empty_like: in x's (channels-last) layout
-        data = xp.empty_like(x.array) if _out is None else _out
-
-        def forward(p, o, a):  # the mask is taken before an in-place write: the backward reads no x
-            xp.greater(a, 0, out=p)
-            _leaky_relu_array(xp, a, s, o, _out is not None)
-
-        parallel_map(forward, positive, data, x.array, xp=xp)
+    positive = x.array > 0  # taken before an in-place write: the backward reads no x
+    data = _leaky_relu_array(xp, x.array, s, _out)
 
     def backward(g, out):  # d leaky(x) = (1 if x > 0 else slope) dx
-        slope = xp.empty_like(positive, dtype=x.dtype)
-
-        def fill(sl, p):
-            xp.multiply(p, xp.asarray(1 - s, dtype=x.dtype), out=sl)
-            sl += xp.asarray(s, dtype=x.dtype)
-
-        parallel_map(fill, slope, positive, xp=xp) if x.ndim else fill(slope, positive)
+        slope = positive.astype(x.dtype)
+        slope *= 1 - s
+        slope += s
         return (g * Tensor(slope),)
 
     return apply_op(data, (x,), backward, "leaky_relu", saved=())
@@ -1075,7 +1054,7 @@ def relu_(x: Tensor) -> Tensor:
 
 
 def leaky_relu_(x: Tensor, negative_slope: float = 0.01) -> Tensor:
-    return inplace(x, "leaky_relu_", lambda a: _leaky_relu_array(_xp(x), a, negative_slope, out=a, in_place=True),
+    return inplace(x, "leaky_relu_", lambda a: _leaky_relu_array(_xp(x), a, negative_slope, out=a),
                    lambda s: leaky_relu(s, negative_slope, _out=s.array))
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 from .. import backend as B
-from ..parallel import parallel_pieces
 from .optimizer import Optimizer, check_hyper, check_unsupported
 
 
@@ -39,12 +38,9 @@ class Adam(Optimizer):
         check_unsupported(name, capturable=capturable, differentiable=differentiable, fused=fused)
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=bool(amsgrad),
                                       maximize=bool(maximize), decoupled_weight_decay=bool(decoupled_weight_decay)))
-        # foreach=False: the per-parameter loop; None/True: all parameters in one blocked, threaded pass
-        self._foreach = foreach is not False
 
     def step(self, closure=None):
         loss = self._closure(closure)
-        updates = []  # (xp, p, g, m, v, v_max, hyper-parameters) for each parameter with a gradient
         for group, p in self._params():
             if p.grad is None:
                 continue
@@ -62,56 +58,25 @@ class Adam(Optimizer):
                 if amsgrad:
                     st["max_exp_avg_sq"] = xp.zeros_like(p.array)
             st["step"] += 1
-            updates.append((xp, p.array, g, st["exp_avg"], st["exp_avg_sq"], st.get("max_exp_avg_sq") if amsgrad else None,
-                            (lr, b1, b2, eps, st["step"])))
-        if self._foreach:
-            _adam_foreach(updates)
-        else:
-            for xp, *arrays, hyper in updates:
-                _adam_update(xp, *arrays, *hyper)
+            t, m, v = st["step"], st["exp_avg"], st["exp_avg_sq"]
+            # In place, with one scratch array: memory traffic is what an Adam step costs.
+            m *= b1
+            tmp = xp.multiply(g, 1 - b1)
+            m += tmp
+            v *= b2
+            xp.multiply(g, g, out=tmp)
+            tmp *= 1 - b2
+            v += tmp
+            if amsgrad:
+                v = xp.maximum(st["max_exp_avg_sq"], v, out=st["max_exp_avg_sq"])
+            # lr/bc1 · m / (√v/√bc2 + eps) = (lr·√bc2/bc1) · m / (√v + eps·√bc2): one pass fewer
+            bc1, sqrt_bc2 = 1 - b1 ** t, math.sqrt(1 - b2 ** t)
+            xp.sqrt(v, out=tmp)
+            tmp += eps * sqrt_bc2
+            xp.divide(m, tmp, out=tmp)
+            tmp *= -lr * sqrt_bc2 / bc1
+            p.array += tmp
         return loss
-
-
-def _adam_update(xp, p, g, m, v, v_max, lr, b1, b2, eps, t):
-    """One Adam step on arrays, in place: the per-parameter version (p, g, m, v, v_max may also be
-    matching slices of them, as ``_adam_foreach`` passes)."""
-    # In place, with one scratch array: memory traffic is what an Adam step costs.
-    m *= b1
-    tmp = xp.multiply(g, 1 - b1)
-    m += tmp
-    v *= b2
-    xp.multiply(g, g, out=tmp)
-    tmp *= 1 - b2
-    v += tmp
-    if v_max is not None:
-        v = xp.maximum(v_max, v, out=v_max)
-    # lr/bc1 · m / (√v/√bc2 + eps) = (lr·√bc2/bc1) · m / (√v + eps·√bc2): one pass fewer
-    bc1, sqrt_bc2 = 1 - b1 ** t, math.sqrt(1 - b2 ** t)
-    xp.sqrt(v, out=tmp)
-    tmp += eps * sqrt_bc2
-    xp.divide(m, tmp, out=tmp)
-    tmp *= -lr * sqrt_bc2 / bc1
-    p += tmp
-
-
-def _adam_foreach(updates):
-    """``_adam_update`` for all parameters at once, on cache-sized flat pieces spread over the threads
-    (PyTorch's foreach).  Each value is computed exactly as in the per-parameter version, so the
-    results are the same bits; the gain is that the ~12 passes of an update run over a piece while it
-    is in cache, and that small parameters run in parallel too.  Parameters whose arrays are not all
-    contiguous (no flat view) take the per-parameter path."""
-    flat = []
-    for xp, *arrays, hyper in updates:
-        if xp is B.numpy and all(a is None or a.flags.c_contiguous for a in arrays):
-            flat.append((xp, [None if a is None else a.reshape(-1) for a in arrays], hyper))
-        else:
-            _adam_update(xp, *arrays, *hyper)
-
-    def piece(i, sl):
-        xp, arrays, hyper = flat[i]
-        _adam_update(xp, *(None if a is None else a[sl] for a in arrays), *hyper)
-
-    parallel_pieces(piece, [arrays[0].size for _, arrays, _ in flat])
 
 
 class AdamW(Adam):
