@@ -7,7 +7,7 @@
 Everything after ``--`` goes to ``scratchgan train`` as it is.  For each seed the script runs, as
 separate processes (so the wall time is what a user sees),
 
-    scratchgan train --data D --seed S --out OUT/seedS --quiet [flags]
+    scratchgan train --data D --seed S --out OUT/seedS --quiet --overwrite [flags]
     scratchgan sample --checkpoint OUT/seedS/checkpoint.npz --n 2500 --seed 0 --out OUT/seedS/samples.npy
 
 then evaluates the samples with ``train.evaluate_samples`` (what ``scratchgan evaluate`` prints: a
@@ -66,7 +66,9 @@ def run_seed(data: str, seed: int, flags: list[str], out: Path, n: int = 2500, i
     """Train, sample and evaluate one seed; a dict with the table's columns."""
     run = out / f"seed{seed}"
     t0 = time.perf_counter()
-    _scratchgan(["train", "--data", data, "--seed", str(seed), "--out", str(run), "--quiet", *flags], in_process)
+    # --overwrite: a rerun of the benchmark replaces its own earlier run of this seed
+    _scratchgan(["train", "--data", data, "--seed", str(seed), "--out", str(run), "--quiet", "--overwrite", *flags],
+                in_process)
     seconds = time.perf_counter() - t0
     load = os.getloadavg()[0]
     samples = run / "samples.npy"

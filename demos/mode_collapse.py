@@ -71,7 +71,7 @@ def main(argv=None):
             continue
         if not args.quiet:
             print(f"{name}: scratchgan train {' '.join([*common, *flags])}", flush=True)
-        result = train(config)
+        result = train(config, overwrite=True)  # a rerun of the demo replaces its own runs
         G, _, nz, _ = models_from_checkpoint(result.checkpoint)
         samples = generate(G, 2500, nz, seed=0)
         score = evaluate_samples(samples, grid)

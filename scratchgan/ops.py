@@ -199,10 +199,22 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
 
 
 def mv(mat: Tensor, vec: Tensor) -> Tensor:
-    """Matrix (n, m) times vector (m,) -> (n,): ``matmul`` restricted to those shapes, as ``torch.mv``."""
+    """Matrix (n, m) times vector (m,) -> (n,), as ``torch.mv``.
+
+    Its own node (not matmul's, which reshapes the vector into a view): the backward reads ``mat`` and
+    ``vec`` themselves, so after ``vec.data = t`` it reads t, as PyTorch's saved tensors do.  The
+    SN-GAN power iteration (``v.data = normalize(W^T u)`` between forward and backward) depends on it."""
     if mat.ndim != 2 or vec.ndim != 1:
         raise RuntimeError(f"mv: expected a 2-D matrix and a 1-D vector, got shapes {mat.shape} and {vec.shape}")
-    return matmul(mat, vec)
+    if mat.shape[1] != vec.shape[0]:
+        raise RuntimeError(f"mv: size mismatch, got matrix {mat.shape} and vector {vec.shape}")
+
+    def backward(g, out):  # d(Av) = dA v + A dv: dA = g vᵀ (outer product), dv = Aᵀ g
+        ga = unsqueeze(g, 1) * unsqueeze(vec, 0) if mat.requires_grad else None
+        gv = matmul(g, mat) if vec.requires_grad else None
+        return ga, gv
+
+    return apply_op(mat.array @ vec.array, (mat, vec), backward, "mv", saved=_cross(mat, vec))
 
 
 def bmm(a: Tensor, b: Tensor) -> Tensor:
@@ -214,10 +226,15 @@ def bmm(a: Tensor, b: Tensor) -> Tensor:
 
 
 def dot(a: Tensor, b: Tensor) -> Tensor:
-    """Inner product of two 1-D tensors of the same length (a 0-dim tensor), as ``torch.dot``."""
+    """Inner product of two 1-D tensors of the same length (a 0-dim tensor), as ``torch.dot``; like ``mv``
+    its backward reads a and b themselves (see there)."""
     if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
         raise RuntimeError(f"dot: expected two 1-D tensors of the same length, got shapes {a.shape} and {b.shape}")
-    return matmul(a, b)
+
+    def backward(g, out):  # d(a·b) = b·da + a·db
+        return (g * b if a.requires_grad else None, g * a if b.requires_grad else None)
+
+    return apply_op(_xp(a, b).dot(a.array, b.array), (a, b), backward, "dot", saved=_cross(a, b))
 
 
 def square(x: Tensor) -> Tensor:
@@ -942,14 +959,38 @@ def _arr(v):
     return v.array if isinstance(v, Tensor) else v
 
 
-def add_(x: Tensor, other, alpha=1) -> Tensor:
+def _scaled_other(name: str, other, alpha):
+    """``other * alpha`` for add/sub(other, alpha=...); also the pre-1.5 order ``x.add_(alpha, other)`` that old
+    GAN code writes (``p_ema.data.mul_(d).add_(1 - d, p.data)``): accepted with PyTorch's deprecation warning."""
+    if isinstance(alpha, Tensor) and not isinstance(other, Tensor):
+        warnings.warn(f"This overload of {name} is deprecated: {name}(Number alpha, Tensor other); use "
+                      f"{name}(Tensor other, *, Number alpha)", UserWarning, stacklevel=3)
+        other, alpha = alpha, other
+    return other if alpha == 1 else other * alpha
+
+
+def _add_method(x: Tensor, other, *args, alpha=1) -> Tensor:
+    return add(x, _scaled_other("add", other, *args) if args else _scaled_other("add", other, alpha))
+
+
+def _sub_method(x: Tensor, other, *args, alpha=1) -> Tensor:
+    return sub(x, _scaled_other("sub", other, *args) if args else _scaled_other("sub", other, alpha))
+
+
+def add_(x: Tensor, other, *args, alpha=1) -> Tensor:
+    if args or isinstance(alpha, Tensor):
+        other, alpha = _scaled_other("add_", other, args[0] if args else alpha), 1
+
     def update(a):
         a += _arr(other) if alpha == 1 else _arr(other) * alpha
 
     return inplace(x, "add_", update, lambda s: add(s, other if alpha == 1 else other * alpha), _needs_grad(other))
 
 
-def sub_(x: Tensor, other, alpha=1) -> Tensor:
+def sub_(x: Tensor, other, *args, alpha=1) -> Tensor:
+    if args or isinstance(alpha, Tensor):
+        other, alpha = _scaled_other("sub_", other, args[0] if args else alpha), 1
+
     def update(a):
         a -= _arr(other) if alpha == 1 else _arr(other) * alpha
 
@@ -1166,7 +1207,7 @@ def _bind():
     T.__hash__ = object.__hash__  # tensors are graph nodes: hash by identity, like torch
 
     for name, fn in dict(
-        add=add, sub=sub, mul=mul, div=div, neg=neg, pow=pow, matmul=matmul, exp=exp, log=log, sqrt=sqrt,
+        add=_add_method, sub=_sub_method, mul=mul, div=div, neg=neg, pow=pow, matmul=matmul, exp=exp, log=log, sqrt=sqrt,
         abs=abs, clamp=clamp, relu=relu, tanh=tanh, sigmoid=sigmoid, softplus=softplus, sum=sum, mean=mean,
         max=max, min=min, maximum=maximum, minimum=minimum, logsumexp=logsumexp, var=var, std=std, norm=norm, reshape=reshape, view=reshape,
         permute=permute, transpose=transpose, flatten=flatten, unsqueeze=unsqueeze, squeeze=squeeze,

@@ -511,6 +511,17 @@ def _check_grad_shape(t: Tensor, g: Tensor, what: str):
         raise RuntimeError(f"{what}: gradient of shape {g.shape} does not match tensor of shape {t.shape}")
 
 
+def _own_grad(g: Tensor, handed_out: set) -> Tensor:
+    """``g`` as a leaf's first ``.grad``, in memory of its own, as PyTorch guarantees: user code writes
+    into ``.grad`` (``p.grad.mul_(s)``, clipping, ``p.grad.data.zero_()``), but the backward pass may give
+    the same array to two leaves (d(a + b) hands g to both) or a read-only broadcast view.  Copy then."""
+    arr = g.array
+    if getattr(arr, "base", None) is not None or not getattr(arr.flags, "writeable", True) or id(arr) in handed_out:
+        g = Tensor(arr.copy())
+    handed_out.add(id(g.array))
+    return g
+
+
 def _run_backward(roots, root_grads, inputs, retain_graph, create_graph):
     """The engine behind ``Tensor.backward`` and ``autograd.grad``.
 
@@ -545,6 +556,7 @@ def _run_backward(roots, root_grads, inputs, retain_graph, create_graph):
 
     wanted = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
     results = [None] * (0 if inputs is None else len(inputs))
+    handed_out: set[int] = set()  # ids of the arrays this pass stored as some leaf's .grad
     with set_grad_enabled(create_graph):
         for node in reversed(_topological_order(roots)):
             g = grads.pop(id(node), None)
@@ -556,7 +568,10 @@ def _run_backward(roots, root_grads, inputs, retain_graph, create_graph):
                 if g.dtype != node.dtype:  # mixed-precision graphs: a leaf's grad has the leaf's dtype
                     g = g.to(node.dtype)
                 if inputs is None:
-                    node.grad = g if node.grad is None else node.grad + g
+                    if node.grad is None:
+                        node.grad = g if create_graph else _own_grad(g, handed_out)
+                    else:
+                        node.grad = node.grad + g
                     if not create_graph:
                         node.grad = node.grad.detach() if node.grad.requires_grad else node.grad
                 continue

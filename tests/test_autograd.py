@@ -162,3 +162,16 @@ def test_leaf_gradient_has_the_leafs_dtype_in_mixed_precision():
     x = sg.randn(4, 3, dtype=sg.float64)
     (x @ w).sum().backward()
     assert w.grad.dtype == np.float32
+
+
+def test_leaf_grads_are_their_own_writable_memory(device):
+    """d(a + b) hands one gradient array to both leaves, and sum's backward is a read-only broadcast
+    view: each leaf's .grad must still be its own, so writing into one (clipping, p.grad.mul_) leaves
+    the other alone (PyTorch's guarantee)."""
+    a = sg.ones(3, device=device, requires_grad=True)
+    b = sg.ones(3, device=device, requires_grad=True)
+    (a + b).sum().backward()
+    a.grad.mul_(2.0)
+    b.grad.zero_()
+    np.testing.assert_array_equal(sg.backend.to_numpy(a.grad.array), [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(sg.backend.to_numpy(b.grad.array), [0.0, 0.0, 0.0])

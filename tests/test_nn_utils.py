@@ -50,8 +50,8 @@ def test_sigma_converges_to_the_largest_singular_value(device, rows, cols, seed)
     m(sg.zeros(1, cols, dtype=f64, device=device))
     s = np.linalg.svd(sn_matrix(m), compute_uv=False)
     w_sn = to_np(m.weight.array)
-    if s.size > 1 and s[0] - s[1] < 1e-2 * s[0]:
-        return  # nearly repeated top singular value: slow convergence of u, v, σ is still correct
+    if s.size > 1 and (s[1] / s[0]) ** (2 * 200) > 1e-8:
+        return  # σ's error after n power iterations shrinks like (s₁/s₀)^(2n): too slow here to test to 1e-6
     np.testing.assert_allclose(np.linalg.svd(w_sn, compute_uv=False)[0], 1.0, rtol=1e-6)
     u, v = to_np(m.weight_u.array), to_np(m.weight_v.array)
     np.testing.assert_allclose(u @ sn_matrix(m) @ v, s[0], rtol=1e-6)

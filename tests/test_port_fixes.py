@@ -164,3 +164,32 @@ def test_saving_a_whole_module_or_optimizer_is_named_as_unsupported(tmp_path):
     with pytest.raises(TypeError) as info:
         sg.save(object(), tmp_path / "o.pt")
     assert not isinstance(info.value, NotImplementedError)
+
+
+# ---- add/sub with alpha, and the pre-1.5 order add_(alpha, other) of old EMA code -----------------------------------
+def test_add_sub_alpha_and_the_deprecated_order(device):
+    x, y = sg.zeros(3, device=device), sg.ones(3, device=device)
+    assert (x.add(y, alpha=2).cpu().numpy() == 2).all() and (x.sub(y, alpha=0.5).cpu().numpy() == -0.5).all()
+    with pytest.warns(UserWarning, match=r"add_\(Number alpha, Tensor other\) .*deprecated|deprecated.*add_"):
+        x.add_(0.5, y)
+    with pytest.warns(UserWarning, match="deprecated"):
+        x.sub_(0.25, y)
+    np.testing.assert_allclose(x.cpu().numpy(), 0.25)
+    x.add_(y, alpha=2)
+    np.testing.assert_allclose(x.cpu().numpy(), 2.25)
+    w = sg.ones(3, requires_grad=True)
+    (w.add(w, alpha=3) * 1.0).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), 4.0)  # d(w + 3w) = 4 dw
+
+
+# ---- mv/dot read their inputs at backward time, as PyTorch's saved tensors do --------------------------------------
+def test_mv_dot_backward_sees_a_data_swap_like_pytorch():
+    """SN-GAN's power iteration sets ``u.data = ...`` between forward and backward; PyTorch's saved u follows
+    the swap (no version bump), so d(u·Wu)/dW = u_new u_newᵀ.  Matching it keeps that script's training equal
+    to PyTorch's (tests/test_torch_parity_scripts.py, sngan_own_wrapper)."""
+    w = nn.Parameter(sg.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    u = nn.Parameter(sg.tensor([1.0, 0.0]), requires_grad=False)
+    y = u.dot(w.mv(u))
+    u.data = sg.tensor([0.0, 1.0])
+    y.backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [[0.0, 0.0], [0.0, 1.0]])
