@@ -12,6 +12,11 @@ autograd (``losses.generator_loss`` on logits, then ``.backward()``), checks the
 formulas above, and plots them against D(G(z)) ∈ (0, 1).
 
     python demos/saturation.py --out runs/saturation
+    python demos/saturation.py --train 2000    # also: real training, --loss minimax beside --loss ns
+
+With ``--train N`` it also trains the ring8 GAN twice for N steps (``scratchgan.train``, same seed, no
+packing), once with each generator loss, and plots G's gradient norm (``grad_norm_G`` of metrics.csv)
+and mean D(G(z)) against the step, side by side: the saturation in a real run.
 """
 import argparse
 import os
@@ -39,6 +44,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="the vanishing gradient of log(1 - D(G(z)))")
     parser.add_argument("--out", default="runs/saturation")
     parser.add_argument("--points", type=int, default=199)
+    parser.add_argument("--train", type=int, default=0, metavar="STEPS",
+                        help="also train ring8 with each loss for STEPS steps and plot G's gradient norm")
     args = parser.parse_args(argv)
 
     p = np.linspace(0.0, 1.0, args.points + 2)[1:-1]  # D(G(z)) strictly inside (0, 1)
@@ -76,7 +83,43 @@ def main(argv=None):
     path = os.path.join(args.out, "saturation.png")
     fig.savefig(path)
     print(f"picture: {path}")
+    if args.train:
+        side_by_side_training(args.train, args.out)
     return c
+
+
+def side_by_side_training(steps, out):
+    """ring8, --loss minimax and --loss ns from the same seed: G's gradient norm and D(G(z)) per step."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from scratchgan.plotting import read_metrics_csv
+    from scratchgan.train import TrainConfig, train
+
+    runs = {}
+    for loss in ("minimax", "ns"):
+        cfg = TrainConfig(data="ring8", loss=loss, steps=steps, batch_size=256, pack=1, seed=0, log_every=5,
+                          checkpoint_every=0, sample_every=steps, quiet=True, out=os.path.join(out, f"train_{loss}"))
+        runs[loss] = read_metrics_csv(os.path.join(train(cfg).out, "metrics.csv"))
+        print(f"--loss {loss}: median ‖∇G‖ {np.median(runs[loss]['grad_norm_G']):.4g}, "
+              f"final mean D(G(z)) {runs[loss]['D_G_z'][-1]:.3f}")
+    fig = Figure(figsize=(9, 3.6), dpi=100)
+    FigureCanvasAgg(fig)
+    ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    for loss, cols in runs.items():
+        ax1.plot(cols["step"], np.maximum(cols["grad_norm_G"], 1e-12), lw=0.8, label=f"--loss {loss}")
+        ax2.plot(cols["step"], cols["D_G_z"], lw=0.8, label=f"--loss {loss}")
+    ax1.set_yscale("log")
+    ax1.set_title("‖∇ loss_G‖ over G's weights (ring8)")
+    ax2.set_title("mean D(G(z))")
+    for ax in (ax1, ax2):
+        ax.set_xlabel("step")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = os.path.join(out, "saturation_training.png")
+    fig.savefig(path)
+    print(f"picture: {path}")
+    return runs
 
 
 if __name__ == "__main__":

@@ -298,7 +298,7 @@ class ConditionalGenerator(nn.Module):
 
 
 class ProjectionDiscriminator(nn.Module):
-    """D(x, y) = ψ(φ(x)) + ⟨e_y, φ(x)⟩  (Miyato & Koyama 2018), with φ = ``inner.features`` and ψ = ``inner.head``.
+    """D(x, y) = ψ(φ(x)) + ⟨e_y, φ(x)⟩  (Miyato & Koyama 2018); φ = ``inner.features``, ψ = ``inner.head``.
 
     Why projection and not concatenating y to the input: the optimal D is the log density ratio
     log p(x|y)/q(x|y) = log p(x)/q(x) + log p(y|x)/q(y|x); with a softmax-like model of the class posterior

@@ -199,10 +199,22 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
 
 
 def mv(mat: Tensor, vec: Tensor) -> Tensor:
-    """Matrix (n, m) times vector (m,) -> (n,): ``matmul`` restricted to those shapes, as ``torch.mv``."""
+    """Matrix (n, m) times vector (m,) -> (n,), as ``torch.mv``.
+
+    Its own node (not matmul's, which reshapes the vector into a view): the backward reads ``mat`` and
+    ``vec`` themselves, so after ``vec.data = t`` it reads t, as PyTorch's saved tensors do.  The
+    SN-GAN power iteration (``v.data = normalize(W^T u)`` between forward and backward) depends on it."""
     if mat.ndim != 2 or vec.ndim != 1:
         raise RuntimeError(f"mv: expected a 2-D matrix and a 1-D vector, got shapes {mat.shape} and {vec.shape}")
-    return matmul(mat, vec)
+    if mat.shape[1] != vec.shape[0]:
+        raise RuntimeError(f"mv: size mismatch, got matrix {mat.shape} and vector {vec.shape}")
+
+    def backward(g, out):  # d(Av) = dA v + A dv: dA = g vᵀ (outer product), dv = Aᵀ g
+        ga = unsqueeze(g, 1) * unsqueeze(vec, 0) if mat.requires_grad else None
+        gv = matmul(g, mat) if vec.requires_grad else None
+        return ga, gv
+
+    return apply_op(mat.array @ vec.array, (mat, vec), backward, "mv", saved=_cross(mat, vec))
 
 
 def bmm(a: Tensor, b: Tensor) -> Tensor:
@@ -214,10 +226,15 @@ def bmm(a: Tensor, b: Tensor) -> Tensor:
 
 
 def dot(a: Tensor, b: Tensor) -> Tensor:
-    """Inner product of two 1-D tensors of the same length (a 0-dim tensor), as ``torch.dot``."""
+    """Inner product of two 1-D tensors of the same length (a 0-dim tensor), as ``torch.dot``; like ``mv``
+    its backward reads a and b themselves (see there)."""
     if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
         raise RuntimeError(f"dot: expected two 1-D tensors of the same length, got shapes {a.shape} and {b.shape}")
-    return matmul(a, b)
+
+    def backward(g, out):  # d(a·b) = b·da + a·db
+        return (g * b if a.requires_grad else None, g * a if b.requires_grad else None)
+
+    return apply_op(_xp(a, b).dot(a.array, b.array), (a, b), backward, "dot", saved=_cross(a, b))
 
 
 def square(x: Tensor) -> Tensor:

@@ -189,7 +189,8 @@ def save_loss_curves(metrics, path, title: str | None = None) -> Path:
     ax2.legend(fontsize=8)
     if grads:
         ax3 = fig.add_subplot(n, 1, 3)
-        for key, label in (("grad_norm_G", "‖∇ loss G‖ over G's weights"), ("grad_norm_D", "‖∇ loss D‖ over D's weights")):
+        for key, label in (("grad_norm_G", "‖∇ loss G‖ over G's weights"),
+                           ("grad_norm_D", "‖∇ loss D‖ over D's weights")):
             ax3.plot(step, np.maximum(cols[key], 1e-12), lw=0.8, label=label)
         ax3.set_yscale("log")
         ax3.set_ylabel("gradient norm")

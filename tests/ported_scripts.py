@@ -155,3 +155,122 @@ def dcgan_tutorial(fw, batches, sync=None, nz=4, ngf=4, ndf=4, nc=1, ngpu=1, lr=
     with fw.no_grad():
         fake = netG(fixed_noise).detach().cpu()
     return losses, (netG, netD), fake
+
+
+# ---- SN-GAN with hinge loss (christiancosgrove/pytorch-spectral-normalization-gan) ------------------------------------
+def l2normalize(v, eps=1e-12):
+    return v / (v.norm() + eps)
+
+
+def spectral_norm_wrapper(fw):
+    """The repository's own ``SpectralNorm`` module, as written there: it swaps ``weight`` for ``weight_bar`` +
+    ``weight_u``/``weight_v`` parameters and sets ``module.weight = w / sigma`` on each forward."""
+    nn = fw.nn
+
+    class SpectralNorm(nn.Module):
+        def __init__(self, module, name="weight", power_iterations=1):
+            super(SpectralNorm, self).__init__()
+            self.module = module
+            self.name = name
+            self.power_iterations = power_iterations
+            if not self._made_params():
+                self._make_params()
+
+        def _update_u_v(self):
+            u = getattr(self.module, self.name + "_u")
+            v = getattr(self.module, self.name + "_v")
+            w = getattr(self.module, self.name + "_bar")
+            height = w.data.shape[0]
+            for _ in range(self.power_iterations):
+                v.data = l2normalize(fw.mv(fw.t(w.view(height, -1).data), u.data))
+                u.data = l2normalize(fw.mv(w.view(height, -1).data, v.data))
+            sigma = u.dot(w.view(height, -1).mv(v))
+            setattr(self.module, self.name, w / sigma.expand_as(w))
+
+        def _made_params(self):
+            try:
+                getattr(self.module, self.name + "_u")
+                getattr(self.module, self.name + "_v")
+                getattr(self.module, self.name + "_bar")
+                return True
+            except AttributeError:
+                return False
+
+        def _make_params(self):
+            w = getattr(self.module, self.name)
+            height = w.data.shape[0]
+            width = w.view(height, -1).data.shape[1]
+            u = nn.Parameter(w.data.new(height).normal_(0, 1), requires_grad=False)
+            v = nn.Parameter(w.data.new(width).normal_(0, 1), requires_grad=False)
+            u.data = l2normalize(u.data)
+            v.data = l2normalize(v.data)
+            w_bar = nn.Parameter(w.data)
+            del self.module._parameters[self.name]
+            self.module.register_parameter(self.name + "_u", u)
+            self.module.register_parameter(self.name + "_v", v)
+            self.module.register_parameter(self.name + "_bar", w_bar)
+
+        def forward(self, *args):
+            self._update_u_v()
+            return self.module.forward(*args)
+
+    return SpectralNorm
+
+
+def sngan_models(fw, own_wrapper: bool, z_dim=4):
+    """The repository's DCGAN-like G and SN critic (8×8, 1 channel), the critic normalised by its own wrapper
+    or by ``nn.utils.spectral_norm``."""
+    nn = fw.nn
+    SN = spectral_norm_wrapper(fw) if own_wrapper else nn.utils.spectral_norm
+
+    class Generator(nn.Module):
+        def __init__(self, z_dim):
+            super(Generator, self).__init__()
+            self.z_dim = z_dim
+            self.model = nn.Sequential(
+                nn.ConvTranspose2d(z_dim, 8, 4, stride=1), nn.BatchNorm2d(8), nn.ReLU(),
+                nn.ConvTranspose2d(8, 1, 4, stride=2, padding=(1, 1)), nn.Tanh())
+
+        def forward(self, z):
+            return self.model(z.view(-1, self.z_dim, 1, 1))
+
+    class Discriminator(nn.Module):
+        def __init__(self):
+            super(Discriminator, self).__init__()
+            self.conv1 = SN(nn.Conv2d(1, 4, 3, stride=1, padding=(1, 1)))
+            self.conv2 = SN(nn.Conv2d(4, 8, 4, stride=2, padding=(1, 1)))
+            self.fc = SN(nn.Linear(4 * 4 * 8, 1))
+
+        def forward(self, x):
+            m = nn.LeakyReLU(0.1)(self.conv1(x))
+            m = nn.LeakyReLU(0.1)(self.conv2(m))
+            return self.fc(m.view(-1, 4 * 4 * 8))
+
+    return Generator(z_dim), Discriminator()
+
+
+def sngan_hinge(fw, batches, sync=None, own_wrapper=False, lr=2e-4, batch_size=8):
+    """The repository's training step with the hinge loss.  Returns [(disc_loss, gen_loss)] and (G, D)."""
+    generator, discriminator = sngan_models(fw, own_wrapper)
+    if sync is not None:
+        sync([generator, discriminator])
+    optim_disc = fw.optim.Adam(filter(lambda p: p.requires_grad, discriminator.parameters()), lr=lr, betas=(0.0, 0.9))
+    optim_gen = fw.optim.Adam(generator.parameters(), lr=lr, betas=(0.0, 0.9))
+    nn, losses = fw.nn, []
+    for b in batches:
+        data = fw.from_numpy(b["real"])
+        if data.size()[0] != batch_size:
+            continue
+        z = fw.autograd.Variable(fw.from_numpy(b["z"]))
+        optim_disc.zero_grad()
+        optim_gen.zero_grad()
+        disc_loss = nn.ReLU()(1.0 - discriminator(data)).mean() + nn.ReLU()(1.0 + discriminator(generator(z))).mean()
+        disc_loss.backward()
+        optim_disc.step()
+        optim_disc.zero_grad()
+        optim_gen.zero_grad()
+        gen_loss = -discriminator(generator(z)).mean()
+        gen_loss.backward()
+        optim_gen.step()
+        losses.append((disc_loss.item(), gen_loss.item()))
+    return losses, (generator, discriminator)

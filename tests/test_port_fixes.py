@@ -180,3 +180,16 @@ def test_add_sub_alpha_and_the_deprecated_order(device):
     w = sg.ones(3, requires_grad=True)
     (w.add(w, alpha=3) * 1.0).sum().backward()
     np.testing.assert_allclose(w.grad.numpy(), 4.0)  # d(w + 3w) = 4 dw
+
+
+# ---- mv/dot read their inputs at backward time, as PyTorch's saved tensors do --------------------------------------
+def test_mv_dot_backward_sees_a_data_swap_like_pytorch():
+    """SN-GAN's power iteration sets ``u.data = ...`` between forward and backward; PyTorch's saved u follows
+    the swap (no version bump), so d(u·Wu)/dW = u_new u_newᵀ.  Matching it keeps that script's training equal
+    to PyTorch's (tests/test_torch_parity_scripts.py, sngan_own_wrapper)."""
+    w = nn.Parameter(sg.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    u = nn.Parameter(sg.tensor([1.0, 0.0]), requires_grad=False)
+    y = u.dot(w.mv(u))
+    u.data = sg.tensor([0.0, 1.0])
+    y.backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [[0.0, 0.0], [0.0, 1.0]])

@@ -29,7 +29,7 @@ import scratchgan.optim as optim
 from scratchgan.autograd import Variable
 from scratchgan.plotting import image_grid
 from scratchgan.utils.data import DataLoader, TensorDataset
-from tests.ported_scripts import compute_gradient_penalty, dcgan_tutorial, wgan_models
+from tests.ported_scripts import compute_gradient_penalty, dcgan_tutorial, sngan_hinge, wgan_models
 
 
 # ---- helpers ---------------------------------------------------------------------------------------------------
@@ -462,119 +462,27 @@ def test_pytorch_gan_dcgan():
 
 
 # ---- SN-GAN with hinge loss ------------------------------------------------------------------------------------------
-def l2normalize(v, eps=1e-12):
-    return v / (v.norm() + eps)
-
-
-class SpectralNorm(nn.Module):
-    """christiancosgrove's wrapper, as written there: it swaps ``weight`` for ``weight_bar`` + ``u``/``v``
-    parameters and sets ``module.weight`` to ``w / sigma`` on each forward."""
-
-    def __init__(self, module, name="weight", power_iterations=1):
-        super(SpectralNorm, self).__init__()
-        self.module = module
-        self.name = name
-        self.power_iterations = power_iterations
-        if not self._made_params():
-            self._make_params()
-
-    def _update_u_v(self):
-        u = getattr(self.module, self.name + "_u")
-        v = getattr(self.module, self.name + "_v")
-        w = getattr(self.module, self.name + "_bar")
-        height = w.data.shape[0]
-        for _ in range(self.power_iterations):
-            v.data = l2normalize(torch.mv(torch.t(w.view(height, -1).data), u.data))
-            u.data = l2normalize(torch.mv(w.view(height, -1).data, v.data))
-        sigma = u.dot(w.view(height, -1).mv(v))
-        setattr(self.module, self.name, w / sigma.expand_as(w))
-
-    def _made_params(self):
-        try:
-            getattr(self.module, self.name + "_u")
-            getattr(self.module, self.name + "_v")
-            getattr(self.module, self.name + "_bar")
-            return True
-        except AttributeError:
-            return False
-
-    def _make_params(self):
-        w = getattr(self.module, self.name)
-        height = w.data.shape[0]
-        width = w.view(height, -1).data.shape[1]
-        u = nn.Parameter(w.data.new(height).normal_(0, 1), requires_grad=False)
-        v = nn.Parameter(w.data.new(width).normal_(0, 1), requires_grad=False)
-        u.data = l2normalize(u.data)
-        v.data = l2normalize(v.data)
-        w_bar = nn.Parameter(w.data)
-        del self.module._parameters[self.name]
-        self.module.register_parameter(self.name + "_u", u)
-        self.module.register_parameter(self.name + "_v", v)
-        self.module.register_parameter(self.name + "_bar", w_bar)
-
-    def forward(self, *args):
-        self._update_u_v()
-        return self.module.forward(*args)
-
-
-def _sngan_step(discriminator, generator, z_dim=4, batch_size=8):
-    optim_disc = optim.Adam(filter(lambda p: p.requires_grad, discriminator.parameters()), lr=2e-4, betas=(0.0, 0.9))
-    optim_gen = optim.Adam(generator.parameters(), lr=2e-4, betas=(0.0, 0.9))
-    before = snapshot(discriminator, generator)
-    for batch_idx, (data, target) in enumerate(image_loader(c=1, s=8, batch_size=batch_size)):
-        if data.size()[0] != batch_size:
-            continue
-        z = Variable(torch.randn(batch_size, z_dim))
-        optim_disc.zero_grad()
-        optim_gen.zero_grad()
-        disc_loss = nn.ReLU()(1.0 - discriminator(data)).mean() + nn.ReLU()(1.0 + discriminator(generator(z))).mean()
-        disc_loss.backward()
-        optim_disc.step()
-        optim_disc.zero_grad()
-        optim_gen.zero_grad()
-        gen_loss = -discriminator(generator(z)).mean()
-        gen_loss.backward()
-        optim_gen.step()
-        assert_finite(disc_loss, gen_loss)
-    return before
-
-
-def _sngan_generator(z_dim=4):
-    class Generator(nn.Module):
-        def __init__(self, z_dim):
-            super(Generator, self).__init__()
-            self.z_dim = z_dim
-            self.model = nn.Sequential(
-                nn.ConvTranspose2d(z_dim, 8, 4, stride=1), nn.BatchNorm2d(8), nn.ReLU(),
-                nn.ConvTranspose2d(8, 1, 4, stride=2, padding=(1, 1)), nn.Tanh())
-
-        def forward(self, z):
-            return self.model(z.view(-1, self.z_dim, 1, 1))
-
-    return Generator(z_dim)
+def _sngan_run(own_wrapper):
+    rng = np.random.default_rng(0)
+    batches = [dict(real=rng.uniform(-1, 1, (8, 1, 8, 8)).astype(np.float32),
+                    z=rng.standard_normal((8, 4)).astype(np.float32)) for _ in range(2)]
+    batches.append(dict(real=batches[0]["real"][:5], z=batches[0]["z"][:5]))  # a short last batch: skipped
+    initial = {}
+    losses, (generator, discriminator) = sngan_hinge(torch, batches, own_wrapper=own_wrapper,
+                                                     sync=lambda ms: initial.update(before=snapshot(*ms)))
+    assert len(losses) == 2 and np.isfinite(losses).all()
+    return initial["before"], generator, discriminator
 
 
 def test_sngan_hinge_with_the_scripts_own_spectral_norm():
-    class Discriminator(nn.Module):
-        def __init__(self):
-            super(Discriminator, self).__init__()
-            self.conv1 = SpectralNorm(nn.Conv2d(1, 4, 3, stride=1, padding=(1, 1)))
-            self.conv2 = SpectralNorm(nn.Conv2d(4, 8, 4, stride=2, padding=(1, 1)))
-            self.fc = SpectralNorm(nn.Linear(4 * 4 * 8, 1))
-
-        def forward(self, x):
-            m = nn.LeakyReLU(0.1)(self.conv1(x))
-            m = nn.LeakyReLU(0.1)(self.conv2(m))
-            return self.fc(m.view(-1, 4 * 4 * 8))
-
-    discriminator, generator = Discriminator(), _sngan_generator()
+    before, generator, discriminator = _sngan_run(own_wrapper=True)
     names = [n for n, _ in discriminator.named_parameters()]
     assert "conv1.module.weight_bar" in names and "conv1.module.weight" not in names
-    before = _sngan_step(discriminator, generator)
-    # u, v are buffers in all but name (requires_grad=False); fc's bias: zero hinge gradient, see below
+    # u, v are buffers in all but name (requires_grad=False, left out of Adam by the script's filter);
+    # fc's bias: zero hinge gradient, see below
     u_v = [n for n in names if n.endswith(("_u", "_v"))]
-    assert_all_changed(before[0], discriminator, skip=u_v + ["fc.module.bias"])
-    assert_all_changed(before[1], generator)
+    assert_all_changed(before[1], discriminator, skip=u_v + ["fc.module.bias"])
+    assert_all_changed(before[0], generator)
     # after a forward, W / sigma has spectral norm about 1 (one power iteration per call, warm-started)
     for _ in range(20):
         discriminator(torch.rand(2, 1, 8, 8))
@@ -583,17 +491,11 @@ def test_sngan_hinge_with_the_scripts_own_spectral_norm():
 
 
 def test_sngan_hinge_with_nn_utils_spectral_norm():
-    SN = nn.utils.spectral_norm
-    discriminator = nn.Sequential(
-        SN(nn.Conv2d(1, 4, 3, stride=1, padding=(1, 1))), nn.LeakyReLU(0.1),
-        SN(nn.Conv2d(4, 8, 4, stride=2, padding=(1, 1))), nn.LeakyReLU(0.1),
-        nn.Flatten(), SN(nn.Linear(4 * 4 * 8, 1)))
-    generator = _sngan_generator()
-    assert {"0.weight_orig", "0.weight_u", "0.weight_v"} <= set(discriminator.state_dict())
-    before = _sngan_step(discriminator, generator)
+    before, generator, discriminator = _sngan_run(own_wrapper=False)
+    assert {"conv1.weight_orig", "conv1.weight_u", "conv1.weight_v"} <= set(discriminator.state_dict())
     # the last bias's hinge gradient, -#(D(x) < 1) + #(D(G(z)) > -1), is 0 while every output is within the margin
-    assert_all_changed(before[0], discriminator, skip=["5.bias"])
-    assert_all_changed(before[1], generator)
+    assert_all_changed(before[1], discriminator, skip=["fc.bias"])
+    assert_all_changed(before[0], generator)
 
 
 # ---- EMA generators --------------------------------------------------------------------------------------------------

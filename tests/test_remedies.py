@@ -182,3 +182,17 @@ def test_remedy_demos_run_tiny(tmp_path):
     _demo("conditional").main(["--data", str(idx), "--steps", "2", "--batch-size", "8", "--ngf", "4", "--ndf", "4",
                                "--out", str(tmp_path / "c")])
     assert (tmp_path / "c" / "epoch001.png").is_file()
+
+
+def test_the_cli_lists_every_objective():
+    from scratchgan import cli, losses
+
+    assert cli.OBJECTIVE_NAMES == tuple(losses.OBJECTIVES)
+
+
+def test_saturation_demo_trains_both_losses_side_by_side(tmp_path):
+    from tests.test_cli import _demo
+
+    runs = _demo("saturation").side_by_side_training(4, str(tmp_path))
+    assert set(runs) == {"minimax", "ns"} and (tmp_path / "saturation_training.png").is_file()
+    assert all(np.isfinite(r["grad_norm_G"]).all() for r in runs.values())

@@ -1,8 +1,9 @@
 """Ported scripts against PyTorch: the same script text run under both frameworks, same weights, same batches.
 
 Each script is one function in tests/ported_scripts.py taking the framework (``torch`` or ``scratchgan``), so
-both sides run literally the same statements, written as PyTorch-GAN's ``wgan_gp.py`` and the official DCGAN
-tutorial write them.
+both sides run literally the same statements, written as PyTorch-GAN's ``wgan_gp.py``, the official DCGAN
+tutorial and christiancosgrove's SN-GAN (hinge loss; its own SpectralNorm wrapper and ``nn.utils.spectral_norm``)
+write them.
 The weights start equal (PyTorch's initial state_dict loaded into scratchgan), every random draw (real
 batches, z, the penalty's alpha) is a NumPy array made here, and the losses of 3 iterations must agree.
 
@@ -15,7 +16,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import scratchgan as sg  # noqa: E402
-from tests.ported_scripts import dcgan_tutorial, wgan_gp  # noqa: E402
+from tests.ported_scripts import dcgan_tutorial, sngan_hinge, wgan_gp  # noqa: E402
 
 ITERS, BATCH = 3, 8
 
@@ -31,9 +32,22 @@ def _params(module):
     return {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
 
 
-@pytest.mark.parametrize("script,shape", [(wgan_gp, (1, 4, 4)), (dcgan_tutorial, (1, 8, 8))])
+def sngan_own_wrapper(fw, batches, **kwargs):
+    return sngan_hinge(fw, batches, own_wrapper=True, **kwargs)
+
+
+# G's bias right before a BatchNorm, and that BatchNorm's running mean, which carries it: the bias's true
+# gradient is 0, so Adam steps on float round-off (g / (sqrt(v) + eps) with g ~ 1e-9), which differs between
+# any two implementations.  Every output is unaffected (BN subtracts the bias again).
+BIAS_BEFORE_BN = {wgan_gp: ("model.2.bias", "model.3.running_mean"),
+                  sngan_hinge: ("model.0.bias", "model.1.running_mean"),
+                  sngan_own_wrapper: ("model.0.bias", "model.1.running_mean")}
+
+
+@pytest.mark.parametrize("script,shape", [(wgan_gp, (1, 4, 4)), (dcgan_tutorial, (1, 8, 8)),
+                                          (sngan_hinge, (1, 8, 8)), (sngan_own_wrapper, (1, 8, 8))])
 def test_script_losses_and_weights_match_pytorch(script, shape):
-    """lr 0.01 in both scripts here, so that 3 steps move the weights well past float round-off."""
+    """lr 0.01 in every script here, so that 3 steps move the weights well past float round-off."""
     batches = _batches(shape, latent_dim=4)
     torch.manual_seed(0)
     initial = {}
@@ -55,9 +69,6 @@ def test_script_losses_and_weights_match_pytorch(script, shape):
         tp, sp = _params(tm), _params(sm)
         assert list(tp) == list(sp)  # state_dict keys and order
         for k in tp:
-            if k in ("model.2.bias", "model.3.running_mean") and script is wgan_gp:
-                # G's bias before its BatchNorm: its true gradient is 0, so Adam steps on float round-off
-                # (g / (sqrt(v) + eps) with g ~ 1e-9), which differs between any two implementations; the
-                # BatchNorm's running mean carries that bias.  Every output is unaffected (BN removes it).
+            if k in BIAS_BEFORE_BN.get(script, ()):
                 continue
             np.testing.assert_allclose(sp[k], tp[k], rtol=1e-3, atol=1e-5, err_msg=k)
