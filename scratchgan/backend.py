@@ -20,8 +20,9 @@ __all__ = [
 ]
 
 GPU_INSTALL_HINT = (
-    'CUDA needs CuPy and a visible NVIDIA GPU: install the extra with `pip install -e ".[gpu]"` '
-    "(CuPy for CUDA 12.x) and check `scratchgan.cuda.is_available()`."
+    "CUDA needs CuPy and a visible NVIDIA GPU: install the CuPy wheel for your CUDA version "
+    '(`pip install -e ".[gpu]"` for CUDA 12.x, `".[gpu-cuda13]"` for CUDA 13.x; nvidia-smi shows the version) '
+    "and check `scratchgan.cuda.is_available()`."
 )
 
 
