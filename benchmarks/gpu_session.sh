@@ -30,7 +30,8 @@ step() {  # step NAME SECONDS COMMAND...
     return "$rc"
 }
 
-PYTEST=("$PY" -m pytest -p no:cacheprovider -q -rfEs --durations=15 --maxfail=40)
+# -v: each test's outcome is printed as it runs, so a step cut off by its timeout still says what failed
+PYTEST=("$PY" -m pytest -p no:cacheprovider -v -rfE --tb=short --durations=15 --maxfail=40)
 
 step env 60 bash -c "nvidia-smi; $PY -c '
 import sys, numpy, scratchgan as sg
@@ -50,6 +51,7 @@ sys.exit(0 if ok else 3)
 '" || { echo "no usable GPU for scratchgan: stopping" | tee -a "$SUMMARY"; exit 3; }
 
 step test_cuda 100 "${PYTEST[@]}" tests/test_cuda.py --junitxml="$OUT/test_cuda.xml"
-step bench_gpu 120 "$PY" benchmarks/bench_gpu.py dcgan dcgan64 --batch 128 512 --steps 15 --warmup 3
+# the issue's target case (DCGAN-64, batch 512) first, so a timeout cannot cost it
+step bench_gpu 120 "$PY" benchmarks/bench_gpu.py dcgan64 dcgan --batch 512 128 --steps 15 --warmup 3
 step suite 170 "${PYTEST[@]}" -k cuda --ignore=tests/test_cuda.py --junitxml="$OUT/suite.xml"
 cat "$SUMMARY"

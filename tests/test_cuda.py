@@ -19,8 +19,8 @@ from tests.test_gradcheck import OPS
 GPU = os.environ.get("SCRATCHGAN_CUDA_TEST_DEVICE", "cuda")
 EMULATED = GPU != "cuda"
 if not EMULATED and not sg.cuda.is_available():
-    pytest.skip("CuPy with a visible GPU is not available (scratchgan.cuda.is_available() is False)",
-                allow_module_level=True)
+    pytest.skip("CuPy with a visible GPU is not available (scratchgan.cuda.is_available() is False: "
+                f"{sg.backend._CUDA_STATE.get('error', 'CuPy found no GPU')})", allow_module_level=True)
 
 F32 = np.float32
 
