@@ -78,7 +78,8 @@ def main(argv=None):
         results[name] = score
         print(f"{name}: {score.modes}/25 modes, {score.high_quality_pct:.1f} % high quality, "
               f"reverse KL {score.reverse_kl:.3f} ({result.step} steps, {result.seconds:.0f} s)", flush=True)
-        panels.append((samples, f"{name}\n{score.modes}/25 modes, {score.high_quality_pct:.1f} % high quality"))
+        panels.append((samples, f"{name}, {result.step} steps\n{score.modes}/25 modes, "
+                                f"{score.high_quality_pct:.1f} % high quality"))
     path = save_scatter_panels(panels, args.picture or os.path.join(args.out, "mode_collapse.png"),
                                centers=grid.centers, std=grid.std)
     print(f"picture: {path}")

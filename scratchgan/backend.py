@@ -16,12 +16,13 @@ import numpy
 __all__ = [
     "Backend", "device", "register_backend", "get_backend", "get_array_module", "device_of",
     "to_device", "to_numpy", "cuda_is_available", "manual_seed", "host_rng",
-    "get_rng_state", "set_rng_state", "scatter_add",
+    "get_rng_state", "set_rng_state", "scatter_add", "is_self_overlapping",
 ]
 
 GPU_INSTALL_HINT = (
-    'CUDA needs CuPy and a visible NVIDIA GPU: install the extra with `pip install -e ".[gpu]"` '
-    "(CuPy for CUDA 12.x) and check `scratchgan.cuda.is_available()`."
+    "CUDA needs CuPy and a visible NVIDIA GPU: install the CuPy wheel for your CUDA version "
+    '(`pip install -e ".[gpu]"` for CUDA 12.x, `".[gpu-cuda13]"` for CUDA 13.x; nvidia-smi shows the version) '
+    "and check `scratchgan.cuda.is_available()`."
 )
 
 
@@ -169,6 +170,16 @@ def to_numpy(a) -> numpy.ndarray:
     """A host NumPy copy (or view, on the CPU) of a backend array."""
     src = _backend_of(a)
     return src.to_numpy(a) if src is not None else numpy.asarray(a)
+
+
+def is_self_overlapping(a) -> bool:
+    """True for a view in which several elements share one memory location (``expand``/``broadcast_to``):
+    writing through it is undefined.  NumPy marks such views read-only; CuPy's ``flags`` has no
+    ``writeable`` and its broadcast views are writable, so a stride of 0 on a dimension longer than 1
+    tells there.  (Any other read-only NumPy array counts too: it cannot be written either.)"""
+    if not getattr(a.flags, "writeable", True):
+        return True
+    return any(st == 0 and n > 1 for st, n in zip(a.strides, a.shape))
 
 
 def scatter_add(xp, target, index, values):

@@ -78,7 +78,7 @@ class EMA:
 
     def recompute_batch_stats(self, noise_batches, *extra_inputs) -> None:
         """BatchNorm running statistics of the averaged weights: the exact mean over ``noise_batches``
-        (host arrays (n, nz)), computed in train mode without gradients.  ``extra_inputs`` holds, per
+        (arrays (n, nz) on the host or the model's device, or Tensors), computed in train mode without gradients.  ``extra_inputs`` holds, per
         batch, further arguments to the model (the class labels of a conditional G).  No-op without BN."""
         norms = _batch_norms(self.model)
         if not norms:
@@ -92,8 +92,8 @@ class EMA:
         try:
             with no_grad():
                 for i, z in enumerate(noise_batches):
-                    args = [Tensor(B.to_device(np.asarray(e[i]), device)) for e in extra_inputs]
-                    self.model(Tensor(B.to_device(np.asarray(z, dtype=np.float32), device)), *args)
+                    args = [Tensor(_on(device, e[i])) for e in extra_inputs]
+                    self.model(Tensor(_on(device, z).astype(np.float32, copy=False)), *args)
         finally:
             for m, mom in zip(norms, momenta):
                 m.momentum = mom
@@ -105,3 +105,9 @@ class EMA:
     def load_state_dict(self, state, num_updates: int) -> None:
         self.model.load_state_dict(state)
         self.num_updates = int(num_updates)
+
+
+def _on(device, value):
+    """A batch as an array on ``device``: a Tensor's own array, or a host/device array, moved
+    (``numpy.asarray`` on a CuPy array would raise: CuPy refuses implicit device-to-host copies)."""
+    return B.to_device(value.array if isinstance(value, Tensor) else value, device)

@@ -48,12 +48,13 @@ RECIPES: dict[tuple[str, str], dict] = {
 MEASURED: dict[tuple[str, str], dict] = {
     ("ring8", "mlp"): dict(
         result="seeds 0-4: 8/8 modes each, 97.0 / 97.4 / 94.1 / 97.3 / 97.2 % high quality, reverse KL "
-               "0.0014-0.0032; 103 s on 2 idle cores (seed 0)",
+               "0.0014-0.0032; 103 s on 2 idle cores (seed 0) (from the README, not re-measured since)",
         command="scratchgan train --data ring8 --seed S; scratchgan sample --n 2500 --seed 0; scratchgan evaluate",
         date="2026-11-23"),
     ("grid25", "mlp"): dict(
-        result="seed 0: 25/25 modes, 41.9 % high quality (not yet tuned for the grid)",
-        command="scratchgan train --data grid25 --seed 0; scratchgan sample --n 2500; scratchgan evaluate",
+        result="seeds 0-4: 25/25 modes each, 42.1 / 78.6 / 15.6 / 83.5 / 14.9 % high quality (target 90 %: "
+               "0 of 5 seeds), reverse KL 0.011-0.63; 363-605 s each on 2 cores shared with other jobs",
+        command="python benchmarks/seeds.py --data grid25 (seed 0: the same run and samples through train())",
         date="2026-11-26"),
     ("fashion-mnist", "dcgan"): dict(
         result="seed 0, 5 epochs: 10/10 classes among 2,000 samples, probe score 4.59 (real test images: 6.17), "

@@ -423,7 +423,7 @@ def inplace(x: Tensor, name: str, update, graph_op, needs_grad: bool = False, ke
     snapshot gets a copy of it.
     """
     _check_inplace(x, name)
-    if not getattr(x.array.flags, "writeable", True):  # an expand()/broadcast_to() view
+    if B.is_self_overlapping(x.array):  # an expand()/broadcast_to() view
         raise RuntimeError(f"{name}: unsupported operation: more than one element of the written-to tensor "
                            "refers to a single memory location. Please clone() the tensor before performing "
                            "the operation.")
@@ -516,7 +516,7 @@ def _own_grad(g: Tensor, handed_out: set) -> Tensor:
     into ``.grad`` (``p.grad.mul_(s)``, clipping, ``p.grad.data.zero_()``), but the backward pass may give
     the same array to two leaves (d(a + b) hands g to both) or a read-only broadcast view.  Copy then."""
     arr = g.array
-    if getattr(arr, "base", None) is not None or not getattr(arr.flags, "writeable", True) or id(arr) in handed_out:
+    if getattr(arr, "base", None) is not None or B.is_self_overlapping(arr) or id(arr) in handed_out:
         g = Tensor(arr.copy())
     handed_out.add(id(g.array))
     return g

@@ -435,3 +435,17 @@ def test_masked_fill_gradients(device, data, shape):
     a = data.draw(arrays(shape))
     mask = sg.tensor(data.draw(hnp.arrays(np.bool_, shape[-1:])), device=device)  # broadcasts over x
     both_orders(lambda x: x.masked_fill(mask, 2.0) * x, [a], device)
+
+
+def test_in_place_on_a_writable_broadcast_view_raises_too(device):
+    """CuPy's broadcast views are writable (its flags have no ``writeable``): the zero stride tells."""
+    x = sg.ones(3, 1, device=device).expand(3, 4)
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        x.add_(1)
+    writable = np.lib.stride_tricks.as_strided(np.ones(1, np.float32), (3, 4), (0, 0))  # what CuPy hands back
+    assert writable.flags.writeable
+    t = sg.Tensor(writable)
+    assert t.array is writable or np.shares_memory(t.array, writable)
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        t.mul_(2)
+    np.testing.assert_array_equal(writable, 1)  # nothing was written

@@ -193,3 +193,16 @@ def test_ema_batchnorm_statistics_are_the_averaged_weights_own():
     np.testing.assert_allclose(ema.model[1].running_var.numpy(), np.mean([a.var(0, ddof=1) for a in h], 0),
                                rtol=1e-4)
     assert ema.model[1].momentum == 0.1 and not ema.model.training
+
+
+def test_ema_batch_stats_accept_device_arrays_and_tensors(device):
+    """Noise batches already on the model's device (a CuPy array, a Tensor) work as host ones do."""
+    net = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3)).to(device)
+    ema = EMA(net, beta=0.5)
+    host = [np.random.default_rng(i).standard_normal((8, 4)) for i in range(2)]  # float64: cast to float32
+    ema.recompute_batch_stats(host)
+    expected = ema.model[1].running_mean.cpu().numpy().copy()
+    ema.recompute_batch_stats([sg.tensor(b, device=device) for b in host])
+    np.testing.assert_allclose(ema.model[1].running_mean.cpu().numpy(), expected, rtol=1e-6)
+    ema.recompute_batch_stats([sg.tensor(b, device=device).array for b in host])
+    np.testing.assert_allclose(ema.model[1].running_mean.cpu().numpy(), expected, rtol=1e-6)
