@@ -422,13 +422,20 @@ def _crop(t: Tensor, hw) -> Tensor:
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
-           groups: int = 1, *, _cols: _Im2col | None = None, _who: str = "conv2d") -> Tensor:
+           groups: int = 1) -> Tensor:
     """2-D cross-correlation, PyTorch's ``F.conv2d``: x (N, C, H, W), weight (O, C, kh, kw), bias (O,).
 
     Output (N, O, Ho, Wo) with Ho = ⌊(H + 2·padding − dilation·(kh − 1) − 1)/stride⌋ + 1.
     The plain version (im2col by indexing, one matmul, autograd for the backward) is
     ``scratchgan.reference.conv2d``; the tests check that both agree, values and gradients.
     """
+    return _conv2d(x, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+            groups: int = 1, *, _cols: _Im2col | None = None, _who="conv2d") -> Tensor:
+    """``conv2d`` with two private keywords: ``_who`` names the layer in errors (``Conv2d(...)``);
+    ``_cols``, an im2col of the input that ``conv_transpose2d``'s backward shares between its two GEMMs."""
     _check_groups(groups, _who)
     _check_4d(weight, _who, "weight")
     if isinstance(padding, str):
@@ -457,8 +464,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
 
 
 def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
-                     output_padding=0, groups: int = 1, dilation=1, *, output_size=None,
-                     _who: str = "conv_transpose2d") -> Tensor:
+                     output_padding=0, groups: int = 1, dilation=1, *, output_size=None) -> Tensor:
     """2-D transposed convolution, PyTorch's ``F.conv_transpose2d``: x (N, C_in, H, W),
     weight (C_in, C_out, kh, kw), bias (C_out,).  It is the adjoint (the input gradient) of
     ``conv2d`` with the same weight.
@@ -468,6 +474,14 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     as ``nn.ConvTranspose2d.forward(x, output_size)`` allows.
     The plain version (one matmul, then col2im by a scatter-add) is ``scratchgan.reference.conv_transpose2d``.
     """
+    return _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, dilation,
+                             output_size=output_size)
+
+
+def _conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                      output_padding=0, groups: int = 1, dilation=1, *, output_size=None,
+                      _who="conv_transpose2d") -> Tensor:
+    """``conv_transpose2d`` with ``_who``, the layer to name in errors (``ConvTranspose2d(...)``)."""
     _check_groups(groups, _who)
     _check_4d(weight, _who, "weight")
     geom = _Geometry(weight.shape[2:], stride, padding, dilation, _who)
@@ -495,9 +509,9 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
         if cols is not None and x.requires_grad and weight.requires_grad:
             cols.fold_weight_grad(x.array)  # dW rides along the chunks that conv2d(g, W) makes
         # dx: the convolution of g with the same W
-        gx = _crop(conv2d(g, weight, None, stride, padding, dilation, _cols=cols), hw) if x.requires_grad else None
+        gx = _crop(_conv2d(g, weight, None, stride, padding, dilation, _cols=cols), hw) if x.requires_grad else None
         # dW: the correlation of g (the "input" here) with x (the "output gradient")
-        gw = conv2d_weight(g, weight.shape, x, stride, padding, dilation, _cols=cols) if weight.requires_grad else None
+        gw = _conv2d_weight(g, weight.shape, x, stride, padding, dilation, _cols=cols) if weight.requires_grad else None
         gb = channel_sum(g) if bias is not None and bias.requires_grad else None
         return (gx, gw) if bias is None else (gx, gw, gb)
 
@@ -508,7 +522,7 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
 
 
 def conv2d_weight(x: Tensor, weight_size, grad_output: Tensor, stride=1, padding=0, dilation=1,
-                  groups: int = 1, *, _cols: _Im2col | None = None) -> Tensor:
+                  groups: int = 1) -> Tensor:
     """The gradient of conv2d with respect to its weight (``torch.nn.grad.conv2d_weight``):
 
         dW[o, c, i, j] = Σ_{n,p,q} g[n, o, p, q] · x_pad[n, c, p·s + i·d, q·s + j·d]
@@ -516,6 +530,12 @@ def conv2d_weight(x: Tensor, weight_size, grad_output: Tensor, stride=1, padding
     A differentiable op in both x and grad_output, so create_graph reaches every parent.
     grad_output may be smaller than the natural output (its rows are the ones that count).
     """
+    return _conv2d_weight(x, weight_size, grad_output, stride, padding, dilation, groups)
+
+
+def _conv2d_weight(x: Tensor, weight_size, grad_output: Tensor, stride=1, padding=0, dilation=1,
+                   groups: int = 1, *, _cols: _Im2col | None = None) -> Tensor:
+    """``conv2d_weight`` with ``_cols``, an im2col of x already made by ``conv_transpose2d``'s backward."""
     _check_groups(groups, "conv2d_weight")
     weight_size = tuple(weight_size)
     geom = _Geometry(weight_size[2:], stride, padding, dilation, "conv2d_weight")
@@ -726,15 +746,21 @@ def _window_sum_adjoint(g: Tensor, pg: _PoolGeometry) -> Tensor:
 
 
 def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
-               count_include_pad: bool = True, divisor_override=None, *, _who="avg_pool2d") -> Tensor:
+               count_include_pad: bool = True, divisor_override=None) -> Tensor:
     """PyTorch's ``F.avg_pool2d`` on (N, C, H, W) or (C, H, W): the mean of each window,
 
         y[n, c, i, j] = Σ_window x_pad / divisor(i, j),
 
     divisor = the window's size inside the padded input (count_include_pad) or inside the input,
     or ``divisor_override``.  Linear in x: dx = window_sum_adjoint(g / divisor)."""
+    return _avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+
+
+def _avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                count_include_pad: bool = True, divisor_override=None, *, _who="avg_pool2d") -> Tensor:
+    """``avg_pool2d`` with ``_who``, the layer to name in errors (``AvgPool2d(...)``)."""
     if x.ndim == 3:
-        return squeeze(avg_pool2d(unsqueeze(x, 0), kernel_size, stride, padding, ceil_mode, count_include_pad,
+        return squeeze(_avg_pool2d(unsqueeze(x, 0), kernel_size, stride, padding, ceil_mode, count_include_pad,
                                   divisor_override, _who=_who), 0)
     if x.ndim != 4:
         raise ValueError(f"{_who}: expected 3-D (C, H, W) or 4-D (N, C, H, W) input, got {x.ndim}-D input "

@@ -87,7 +87,7 @@ class Conv2d(_ConvNd):
 
     def forward(self, x: Tensor) -> Tensor:
         # the layer itself is the name in error messages (formatted only when one is raised)
-        return C.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, _who=self)
+        return C._conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, _who=self)
 
 
 class ConvTranspose2d(_ConvNd):
@@ -107,8 +107,8 @@ class ConvTranspose2d(_ConvNd):
         C._check_output_padding(self.output_padding, self._geom, self)
 
     def forward(self, x: Tensor, output_size=None) -> Tensor:
-        return C.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
-                                  self.groups, self.dilation, output_size=output_size, _who=self)
+        return C._conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                                   self.groups, self.dilation, output_size=output_size, _who=self)
 
 
 class Upsample(Module):
@@ -157,8 +157,8 @@ class AvgPool2d(Module):
         self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
 
     def forward(self, x: Tensor) -> Tensor:
-        return C.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
-                            self.divisor_override, _who=self)
+        return C._avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
+                             self.divisor_override, _who=self)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
