@@ -31,21 +31,16 @@ def _running_stats(module: Module, num_features: int, track: bool):
         module.running_mean = module.running_var = module.num_batches_tracked = None
 
 
-class _BatchNorm(Module):
-    """Per-channel normalisation of (N, C, *) input (Ioffe & Szegedy, 2015).
+class _NormBase(Module):
+    """What BatchNorm and InstanceNorm share (PyTorch's ``_NormBase``): per-channel weight and bias
+    (``affine``; ``bias=False``, keyword as in PyTorch 2.x, gives a scale without a shift) and the
+    running statistics buffers (``track_running_stats``).  Each subclass brings PyTorch's defaults."""
 
-    Training: normalise with the batch statistics and update ``running_mean``/``running_var``
-    (exponential average with ``momentum``; momentum=None gives the cumulative average over
-    ``num_batches_tracked`` batches).  Evaluation (``.eval()``): normalise with the running
-    statistics.  state_dict keys: weight, bias, running_mean, running_var, num_batches_tracked.
-    """
-
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, device=None, dtype=None, *, bias: bool = True):
+    def __init__(self, num_features: int, eps: float, momentum: float | None, affine: bool,
+                 track_running_stats: bool, device=None, dtype=None, *, bias: bool = True):
         super().__init__()
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        # bias=False (keyword, as in PyTorch 2.x): a learned scale without a shift
         _ones_zeros(self, (self.num_features,), affine, bias)
         _running_stats(self, self.num_features, track_running_stats)
         if device is not None or dtype is not None:
@@ -63,6 +58,24 @@ class _BatchNorm(Module):
             self.weight.array[...] = 1
             if self.bias is not None:
                 self.bias.array[...] = 0
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+
+
+class _BatchNorm(_NormBase):
+    """Per-channel normalisation of (N, C, *) input (Ioffe & Szegedy, 2015).
+
+    Training: normalise with the batch statistics and update ``running_mean``/``running_var``
+    (exponential average with ``momentum``; momentum=None gives the cumulative average over
+    ``num_batches_tracked`` batches).  Evaluation (``.eval()``): normalise with the running
+    statistics.  state_dict keys: weight, bias, running_mean, running_var, num_batches_tracked.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, device=None, dtype=None, *, bias: bool = True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
 
     _dims = "(N, C, *)"
 
@@ -85,10 +98,6 @@ class _BatchNorm(Module):
         use_batch_stats = self.training or self.running_mean is None
         return batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_batch_stats,
                           factor, self.eps)
-
-    def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
@@ -141,7 +150,7 @@ class LayerNorm(Module):
                 f"bias={self.bias is not None}")
 
 
-class InstanceNorm2d(Module):
+class InstanceNorm2d(_NormBase):
     """Standardise each (sample, channel) image over its H·W values (Ulyanov et al., 2016); input
     (N, C, H, W) or unbatched (C, H, W).  PyTorch's defaults: no affine parameters, no running
     statistics (so .eval() changes nothing).  With track_running_stats=True, training updates
@@ -149,13 +158,7 @@ class InstanceNorm2d(Module):
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
                  track_running_stats: bool = False, device=None, dtype=None, *, bias: bool = True):
-        super().__init__()
-        self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
-        _ones_zeros(self, (self.num_features,), affine, bias)
-        _running_stats(self, self.num_features, track_running_stats)
-        if device is not None or dtype is not None:
-            self.to(*(a for a in (device, dtype) if a is not None))
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim not in (3, 4):
@@ -174,10 +177,6 @@ class InstanceNorm2d(Module):
         use_input_stats = self.training or not self.track_running_stats
         return instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats,
                              0.0 if self.momentum is None else self.momentum, self.eps)
-
-    def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
 
 class GroupNorm(Module):
