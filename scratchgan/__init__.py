@@ -6,7 +6,7 @@
 Start reading at ``tensor.py`` (the autograd engine), then ``ops.py``.
 """
 from ._unsupported import module_getattr as _module_getattr
-from . import autograd, backend, backends, cuda, functional, losses, nn, optim, utils  # noqa: F401
+from . import autograd, backend, backends, cuda, losses, nn, optim, utils  # noqa: F401
 from .backend import device
 from .creation import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor, arange,
                        as_tensor, empty, eye, from_numpy, full, full_like, is_tensor, linspace, manual_seed, ones,
@@ -16,6 +16,7 @@ from .ops import (abs, add, argmax, argmin, bmm, cat, chunk, clamp, clone, div, 
                   ne, neg, norm, permute, pow, relu, repeat_interleave, reshape, rsqrt, sigmoid, sign, softplus, split,
                   sqrt, square, squeeze, stack, std, sub, sum, t, tanh, transpose, unsqueeze, var, where)
 from .generator import Generator
+from .nn import functional  # noqa: F401 - its old place: scratchgan.functional is nn.functional
 from .ops import ceil, floor, log_softmax, round, softmax  # noqa: A004
 from .serialization import load, save
 from .tensor import Tensor, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled

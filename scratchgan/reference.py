@@ -110,6 +110,9 @@ def batch_norm(x: Tensor, running_mean, running_var, weight: Tensor | None, bias
     The running statistics (Tensors, arrays or None) are updated in place, outside the graph.
     The fast version is ``scratchgan.norm.batch_norm``.
     """
+    if momentum is None:  # as in F.batch_norm: the cumulative average needs nn.BatchNorm's num_batches_tracked
+        raise TypeError("batch_norm: momentum must be a float, got None; the cumulative moving average "
+                        "(momentum=None) is nn.BatchNorm's, which passes 1/num_batches_tracked")
     c = x.shape[1]
     axes = (0,) + tuple(range(2, x.ndim))  # every axis but the channels
     per_channel = (1, c) + (1,) * (x.ndim - 2)  # the shape that broadcasts a (C,) vector over x

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import scratchgan as sg
 import scratchgan.nn as nn
 from scratchgan import backend
-from scratchgan import functional as F
+from scratchgan.nn import functional as F
 from scratchgan.conv import conv2d_weight
 from tests.gradcheck import check_backward, check_double_backward
 
@@ -227,10 +227,10 @@ def test_gradient_penalty_through_a_conv_discriminator():
 
 def test_input_gradient_skipped_when_not_needed(monkeypatch):
     """A real batch (requires_grad=False) never pays for dL/dx: no transposed convolution runs."""
-    import scratchgan.conv as C
+    import scratchgan.kernels as K
 
     calls = []
-    monkeypatch.setattr(C, "_conv_transpose2d_forward_array",
+    monkeypatch.setattr(K, "conv_transpose2d_array",
                         lambda *a, **k: calls.append(1) or (_ for _ in ()).throw(AssertionError("dL/dx computed")))
     layer = nn.Conv2d(1, 2, 3)
     layer(sg.randn(2, 1, 5, 5)).sum().backward()
@@ -299,7 +299,7 @@ def test_conv_layer_shapes_init_and_repr():
 def test_batch_chunking_gives_the_same_result(cfg, transposed):
     """Tiny chunks (one image each): the chunked GEMMs, the reused workspace and the im2col shared by
     conv_transpose2d's two gradients agree with one-chunk results, forward and backward."""
-    import scratchgan.conv as C
+    import scratchgan.kernels as C
 
     rng = np.random.default_rng(12)
     n = 3

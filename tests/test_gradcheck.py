@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import scratchgan as sg
-from scratchgan import functional as F
+from scratchgan.nn import functional as F
 from scratchgan import ops as O
 from scratchgan.autograd import GradcheckError, gradcheck, gradgradcheck
 from scratchgan.conv import avg_pool2d, conv2d, conv2d_weight, conv_transpose2d, interpolate, upsample_nearest

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import scratchgan as sg
 import scratchgan.nn as nn
 from scratchgan import backend
-from scratchgan import functional as F
+from scratchgan.nn import functional as F
 from scratchgan.nn import init
 from scratchgan.norm import standardize
 from tests.gradcheck import check_backward, check_double_backward

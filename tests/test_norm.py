@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import scratchgan as sg
 import scratchgan.nn as nn
 from scratchgan import backend, reference
-from scratchgan import functional as F
+from scratchgan.nn import functional as F
 from scratchgan.norm import channel_affine, channel_dot, channel_sum
 from tests.gradcheck import check_backward, check_double_backward
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import scratchgan as sg
-from scratchgan import functional as F
+from scratchgan.nn import functional as F
 from tests.gradcheck import check_backward, check_double_backward
 
 f64 = np.float64

@@ -6,7 +6,7 @@ import pytest
 
 import scratchgan as sg
 from scratchgan import autograd, backend, nn, optim, reference
-from scratchgan import functional as F
+from scratchgan.nn import functional as F
 
 f64 = np.float64
 to_np = backend.to_numpy
@@ -94,6 +94,17 @@ def test_batch_norm_eval_fast_equals_reference(device):
     fast = values_and_grads(lambda x, w, b: F.batch_norm(x, rm, rv, w, b, False), arrays, device)
     ref = values_and_grads(lambda x, w, b: reference.batch_norm(x, rm, rv, w, b, False), arrays, device)
     assert_same(fast, ref, "batch_norm eval")
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_momentum_none_is_a_clear_type_error_in_both(training):
+    """PyTorch's F.batch_norm takes a float momentum (None raises a TypeError); the cumulative average
+    that momentum=None means is nn.BatchNorm's, which passes 1/num_batches_tracked."""
+    x, rm, rv = sg.randn(4, 3), sg.zeros(3), sg.ones(3)
+    for bn in (F.batch_norm, reference.batch_norm):
+        with pytest.raises(TypeError, match="batch_norm: momentum must be a float, got None.*num_batches_tracked"):
+            bn(x, rm, rv, None, None, training, None)
+    assert np.array_equal(rm.numpy(), np.zeros(3)) and np.array_equal(rv.numpy(), np.ones(3))
 
 
 @pytest.mark.parametrize("betas,weight_decay,options", [

@@ -5,8 +5,8 @@ from .layers import (Dropout, Dropout2d, Embedding, Flatten, Identity, LeakyReLU
                      Softmax, Softplus, Tanh, Unflatten)
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
-from .conv import AvgPool2d, Conv2d, ConvTranspose2d, Upsample, UpsamplingNearest2d
-from .norm import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm
+from .conv_layers import AvgPool2d, Conv2d, ConvTranspose2d, Upsample, UpsamplingNearest2d
+from .norm_layers import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm
 from .parallel import DataParallel
 
 __all__ = [

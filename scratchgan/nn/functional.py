@@ -1,3 +1,104 @@
-"""``import scratchgan.nn.functional as F`` works as ``torch.nn.functional`` does."""
-from ..functional import *  # noqa: F401,F403
-from ..functional import __all__  # noqa: F401
+"""The functional surface, ``import scratchgan.nn.functional as F`` as ``torch.nn.functional``.
+
+The ops themselves live with their backward passes in the engine: ``scratchgan/ops.py`` (pointwise,
+reductions, softmax, pad), ``conv.py`` (convolutions, pooling), ``norm.py`` (batch, layer,
+instance and group norm) and ``losses.py``; this module gathers them under PyTorch's names and adds the few that are compositions.
+"""
+from __future__ import annotations
+
+from .. import backend as B
+from .. import losses as L
+from ..losses import _check_same_shape, bce, bce_with_logits, reduce
+from .. import ops
+from ..ops import embedding as _embedding
+from ..ops import (leaky_relu_, linear, log_softmax, logsigmoid, normalize, one_hot, pad, relu_, sigmoid, softmax,
+                  softplus, tanh)
+from ..tensor import Tensor
+from ..conv import avg_pool2d, conv2d, conv_transpose2d, interpolate, upsample_nearest
+from ..norm import batch_norm, group_norm, instance_norm, layer_norm
+
+__all__ = [
+    "linear", "relu", "relu_", "leaky_relu", "leaky_relu_", "tanh", "sigmoid", "softplus", "logsigmoid", "dropout",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss",
+    "conv2d", "conv_transpose2d", "batch_norm", "interpolate", "upsample_nearest",
+    "layer_norm", "instance_norm", "group_norm", "avg_pool2d", "l1_loss", "nll_loss", "cross_entropy",
+    "softmax", "log_softmax", "one_hot", "pad", "normalize",
+]
+__all__ += ["embedding"]
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 - PyTorch's names
+    """max(x, 0); ``inplace=True`` writes into ``input`` and returns it (autograd's rules: tensor.py)."""
+    return relu_(input) if inplace else ops.relu(input)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:  # noqa: A002
+    """max(x, s·x); ``inplace=True`` writes into ``input`` and returns it."""
+    return leaky_relu_(input, negative_slope) if inplace else ops.leaky_relu(input, negative_slope)
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero each element with probability p and scale the rest by 1/(1−p) (inverted dropout),
+    so evaluation needs no rescaling.  The mask is drawn from the seeded host generator."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: probability has to be between 0 and 1, got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    keep = B.host_rng().random(x.shape) >= p
+    mask = B.to_device((keep / (1.0 - p)).astype(x.dtype), x.device)
+    return x * Tensor(mask)
+
+
+def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:  # noqa: A002
+    return bce(input, target, weight=weight, reduction=reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target, weight=None, reduction: str = "mean",  # noqa: A002
+                                     pos_weight=None) -> Tensor:
+    if pos_weight is not None:
+        raise NotImplementedError("binary_cross_entropy_with_logits: pos_weight is not implemented")
+    return bce_with_logits(input, target, weight=weight, reduction=reduction)
+
+
+def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
+    _check_same_shape("mse_loss", input, target)
+    d = input - target
+    return reduce(d * d, reduction)
+
+
+def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm=None, norm_type: float = 2.0,  # noqa: A002
+              scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """``weight[input]``: look up rows of an embedding table; ``padding_idx``'s row gets no gradient."""
+    if max_norm is not None:
+        raise NotImplementedError("embedding: max_norm (renormalising rows in place) is not implemented")
+    if scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: scale_grad_by_freq and sparse gradients are not implemented")
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx += weight.shape[0]
+    return _embedding(input, weight, padding_idx)
+
+
+# ---- classification and L1 losses: PyTorch's full signatures ----------------------------------------
+def _no_legacy(who, size_average, reduce):
+    if size_average is not None or reduce is not None:
+        raise NotImplementedError(f"{who}: the deprecated size_average/reduce arguments are not supported; "
+                                  "use reduction='mean' | 'sum' | 'none'")
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:  # noqa: A002
+    _no_legacy("l1_loss", size_average, reduce)
+    return L.l1_loss(input, target, reduction)
+
+
+def nll_loss(input: Tensor, target: Tensor, weight=None, size_average=None, ignore_index: int = -100,  # noqa: A002
+             reduce=None, reduction: str = "mean") -> Tensor:
+    _no_legacy("nll_loss", size_average, reduce)
+    return L.nll_loss(input, target, weight, ignore_index, reduction)
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None, ignore_index: int = -100,  # noqa: A002
+                  reduce=None, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    _no_legacy("cross_entropy", size_average, reduce)
+    return L.cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)

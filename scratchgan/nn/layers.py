@@ -1,7 +1,7 @@
 """Linear and the pointwise layers (PyTorch's signatures, names and initialisation)."""
 from __future__ import annotations
 
-from .. import functional as F
+from . import functional as F
 from ..creation import ones
 from ..ops import flatten, unflatten
 from ..tensor import Tensor

@@ -2,7 +2,7 @@
 ``nn.NLLLoss``, ``nn.CrossEntropyLoss``)."""
 from __future__ import annotations
 
-from .. import functional as F
+from . import functional as F
 from ..tensor import Tensor
 from .module import Module
 

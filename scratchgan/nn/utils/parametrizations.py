@@ -11,7 +11,7 @@ from __future__ import annotations
 from ... import backend as B
 from ...ops import matmul, normalize
 from ...tensor import Tensor, no_grad
-from ..conv import ConvTranspose2d
+from ..conv_layers import ConvTranspose2d
 from ..module import Module
 from .parametrize import register_parametrization
 from .spectral_norm import normalize_array, random_unit_vectors, weight_to_matrix

@@ -17,7 +17,7 @@ from __future__ import annotations
 from ... import backend as B
 from ...ops import matmul
 from ...tensor import Tensor, no_grad
-from ..conv import ConvTranspose2d
+from ..conv_layers import ConvTranspose2d
 from ..module import Module, Parameter
 
 __all__ = ["SpectralNorm", "spectral_norm", "remove_spectral_norm"]
