@@ -48,7 +48,7 @@ BATCH, NZ = 128, 100
 # ---- the scratchgan side (runs in a child process) ---------------------------------------------------------
 def build(kind):
     import scratchgan as sg
-    from scratchgan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+    from scratchgan.gan.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 
     sg.manual_seed(0)
     if kind == "mlp":

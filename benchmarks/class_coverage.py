@@ -17,7 +17,7 @@ import argparse
 
 import numpy as np
 
-from scratchgan.data import load_dataset
+from scratchgan.gan.datasets import load_dataset
 
 NAMES = {"fashion-mnist": ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
                            "Bag", "Boot"],
@@ -55,7 +55,7 @@ def class_accuracy(samples, k, W, b) -> float:
 def per_class(checkpoint, n, seed, W, b, names, raw=False):
     """For each class K, ``n`` samples drawn as ``scratchgan sample --class K --seed seed`` draws them, and the
     probe's accuracy on them; returns the list of accuracies."""
-    from scratchgan.train import generate, models_from_checkpoint
+    from scratchgan.gan.train import generate, models_from_checkpoint
 
     G, _, nz, config = models_from_checkpoint(checkpoint, raw=raw)
     if not config.conditional:

@@ -6,7 +6,7 @@ One Fashion-MNIST DCGAN run (the default recipe, ``--ema BETA``: warm-up and rec
 statistics) also keeps, through a callback, two more averages of the same G:
   plain       β from the first step, BatchNorm buffers copied from G (what the issue measured with PyTorch)
   warm-up     β_t = min(β, (1 + t)/(10 + t)), BatchNorm buffers copied from G
-  ours        warm-up + statistics recomputed for the averaged weights (``scratchgan.ema``; the run's G_ema)
+  ours        warm-up + statistics recomputed for the averaged weights (``scratchgan.gan.ema``; the run's G_ema)
 Each generator draws the same 2,000 noise vectors; the scores use class_coverage's softmax probe:
 the probe score (Inception-score formula, 10 at best), mean confidence, the classes covered, and an
 FD-style distance between the probe's logits on the samples and on the 10,000 real test images
@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from class_coverage import fit_probe  # noqa: E402
 
 import scratchgan as sg  # noqa: E402
-from scratchgan.data import load_dataset  # noqa: E402
-from scratchgan.ema import EMA  # noqa: E402
-from scratchgan.train import TrainConfig, build_models, generate, models_from_checkpoint, train  # noqa: E402
+from scratchgan.gan.datasets import load_dataset  # noqa: E402
+from scratchgan.gan.ema import EMA  # noqa: E402
+from scratchgan.gan.train import TrainConfig, build_models, generate, models_from_checkpoint, train  # noqa: E402
 
 
 def frechet(a, b):

@@ -36,8 +36,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scratchgan.data import toy_dataset  # noqa: E402
-from scratchgan.train import evaluate_samples  # noqa: E402
+from scratchgan.gan.datasets import toy_dataset  # noqa: E402
+from scratchgan.gan.train import evaluate_samples  # noqa: E402
 
 # % high quality a seed must reach (besides capturing every mode): the targets of the toy recipes.
 TARGET_HQ = {"ring8": 95.0, "grid25": 90.0}
@@ -52,7 +52,7 @@ def _child_env() -> dict:
 
 def _scratchgan(args: list[str], in_process: bool) -> None:
     if in_process:
-        from scratchgan import cli  # noqa: PLC0415
+        from scratchgan.gan import cli  # noqa: PLC0415
 
         rc = cli.main(args)
     else:

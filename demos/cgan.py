@@ -21,8 +21,8 @@ import numpy as np
 import scratchgan as torch
 import scratchgan.nn as nn
 from scratchgan.autograd import Variable
-from scratchgan.data import load_dataset
-from scratchgan.plotting import save_image_grid
+from scratchgan.gan.datasets import load_dataset
+from scratchgan.gan.plotting import save_image_grid
 from scratchgan.utils.data import DataLoader, TensorDataset
 
 

@@ -2,7 +2,7 @@
 
 G(z, y) reads the class through a learned embedding concatenated to the noise; D(x, y) is a
 projection discriminator (Miyato & Koyama 2018): ψ(φ(x)) + ⟨e_y, φ(x)⟩.  Both wrap the DCGAN
-nets of scratchgan/models.py (ConditionalGenerator, ProjectionDiscriminator).  The loop is the
+nets of scratchgan/gan/models.py (ConditionalGenerator, ProjectionDiscriminator).  The loop is the
 DCGAN tutorial's with the labels passed along: real images with their labels, fakes with
 labels drawn uniformly.
 
@@ -19,11 +19,11 @@ import numpy as np
 
 import scratchgan as torch
 import scratchgan.optim as optim
-from scratchgan import losses
-from scratchgan.data import load_dataset
-from scratchgan.models import (ConditionalGenerator, DCGANDiscriminator, DCGANGenerator, ProjectionDiscriminator,
+from scratchgan.gan import objectives
+from scratchgan.gan.datasets import load_dataset
+from scratchgan.gan.models import (ConditionalGenerator, DCGANDiscriminator, DCGANGenerator, ProjectionDiscriminator,
                                weights_init)
-from scratchgan.plotting import save_image_grid
+from scratchgan.gan.plotting import save_image_grid
 
 NAMES = {"fashion-mnist": "T-shirt Trouser Pullover Dress Coat Sandal Shirt Sneaker Bag Boot".split()}
 
@@ -73,12 +73,12 @@ def main(argv=None):
             fake = netG(torch.randn(len(idx), nz, device=device), y_fake)
             # D: real images with their own labels are real; fakes with the labels they were asked for are fake
             optD.zero_grad()
-            loss_D = losses.discriminator_loss(netD(x, y), netD(fake.detach(), y_fake))
+            loss_D = objectives.discriminator_loss(netD(x, y), netD(fake.detach(), y_fake))
             loss_D.backward()
             optD.step()
             # G: make D believe the fakes are real examples *of their class*
             optG.zero_grad()
-            loss_G = losses.generator_loss(netD(fake, y_fake), kind="nonsaturating")
+            loss_G = objectives.generator_loss(netD(fake, y_fake), kind="nonsaturating")
             loss_G.backward()
             optG.step()
             step += 1

@@ -2,7 +2,7 @@
 
 Convolutions, transposed convolutions and BatchNorm are scratchgan's own (scratchgan/conv.py,
 scratchgan/norm.py); the nets are the tutorial's, sized for 28×28 images
-(scratchgan/models.py: DCGANGenerator, DCGANDiscriminator, weights_init).
+(scratchgan/gan/models.py: DCGANGenerator, DCGANDiscriminator, weights_init).
 
     python demos/dcgan_mnist.py --data fashion-mnist --epochs 5
     python demos/dcgan_mnist.py --data-dir /path/to/mnist --epochs 1 --max-images 5000
@@ -18,9 +18,9 @@ import os
 import scratchgan as torch
 import scratchgan.nn as nn
 import scratchgan.optim as optim
-from scratchgan.data import BatchIterator, load_dataset
-from scratchgan.models import DCGANDiscriminator, DCGANGenerator, weights_init
-from scratchgan.plotting import save_image_grid
+from scratchgan.gan.datasets import BatchIterator, load_dataset
+from scratchgan.gan.models import DCGANDiscriminator, DCGANGenerator, weights_init
+from scratchgan.gan.plotting import save_image_grid
 
 
 def main(argv=None):

@@ -84,7 +84,7 @@ def main(argv=None):
     x = sample(G)
     print(f"generated: mean {x.mean():.3f}, std {x.std():.3f}   (target: mean {REAL_MEAN}, std {REAL_STD})")
 
-    from scratchgan.plotting import save_histogram_1d
+    from scratchgan.gan.plotting import save_histogram_1d
 
     os.makedirs(args.out, exist_ok=True)
     path = save_histogram_1d(x, os.path.join(args.out, "gaussian_1d.png"), mean=REAL_MEAN, std=REAL_STD,

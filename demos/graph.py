@@ -13,7 +13,7 @@ import os
 
 import scratchgan as torch
 import scratchgan.nn as nn
-from scratchgan import losses
+from scratchgan.gan import objectives
 from scratchgan.viz import draw_graph, graph_text
 
 
@@ -30,8 +30,8 @@ def main(argv=None):
     z = torch.randn(32, 4)
     fake = G(z)
 
-    loss_D = losses.discriminator_loss(D(x).reshape(-1), D(fake.detach()).reshape(-1))
-    loss_G = losses.generator_loss(D(fake).reshape(-1))
+    loss_D = objectives.discriminator_loss(D(x).reshape(-1), D(fake.detach()).reshape(-1))
+    loss_G = objectives.generator_loss(D(fake).reshape(-1))
 
     os.makedirs(args.out, exist_ok=True)
     drawn = {}

@@ -1,7 +1,7 @@
 """The MLP GAN on MNIST (Goodfellow et al. 2014 style): fully connected nets, no convolutions.
 
 G: 100 → 256 → 512 → 1024 → 784 with LeakyReLU(0.2), Tanh out;  D: 784 → 512 → 256 → 1.
-(scratchgan/models.py: MLPGenerator, MLPDiscriminator.)  Fast on a CPU: an epoch is a minute or so.
+(scratchgan/gan/models.py: MLPGenerator, MLPDiscriminator.)  Fast on a CPU: an epoch is a minute or so.
 
     python demos/mlp_mnist.py --epochs 20
     python demos/mlp_mnist.py --data-dir /path/to/mnist --data fashion-mnist --epochs 1
@@ -13,10 +13,10 @@ import os
 
 import scratchgan as torch
 import scratchgan.optim as optim
-from scratchgan import losses
-from scratchgan.data import BatchIterator, load_dataset
-from scratchgan.models import MLPDiscriminator, MLPGenerator
-from scratchgan.plotting import save_image_grid
+from scratchgan.gan import objectives
+from scratchgan.gan.datasets import BatchIterator, load_dataset
+from scratchgan.gan.models import MLPDiscriminator, MLPGenerator
+from scratchgan.gan.plotting import save_image_grid
 
 
 def main(argv=None):
@@ -52,11 +52,11 @@ def main(argv=None):
             step += 1
             real = torch.tensor(next(batches), device=device)
             fake = G(torch.randn(real.shape[0], nz, device=device))
-            loss_D = losses.discriminator_loss(D(real), D(fake.detach()))
+            loss_D = objectives.discriminator_loss(D(real), D(fake.detach()))
             opt_D.zero_grad()
             loss_D.backward()
             opt_D.step()
-            loss_G = losses.generator_loss(D(fake), kind="nonsaturating")
+            loss_G = objectives.generator_loss(D(fake), kind="nonsaturating")
             opt_G.zero_grad()
             loss_G.backward()
             opt_G.step()

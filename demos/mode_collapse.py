@@ -21,10 +21,10 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from scratchgan import cli  # noqa: E402
-from scratchgan.data import toy_dataset  # noqa: E402
-from scratchgan.plotting import save_scatter_panels  # noqa: E402
-from scratchgan.train import evaluate_samples, generate, models_from_checkpoint, train  # noqa: E402
+from scratchgan.gan import cli  # noqa: E402
+from scratchgan.gan.datasets import toy_dataset  # noqa: E402
+from scratchgan.gan.plotting import save_scatter_panels  # noqa: E402
+from scratchgan.gan.train import evaluate_samples, generate, models_from_checkpoint, train  # noqa: E402
 
 VARIANTS = [
     ("plain GAN", ["--pack", "1"]),

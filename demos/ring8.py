@@ -11,7 +11,7 @@ and G is pushed to cover every mode.
 
 Evaluation (the standard protocol): 2,500 samples, each assigned to its nearest mode; a sample
 within 3 std of its mode is high quality; a mode with at least one high-quality sample is captured.
-This is the loop that ``scratchgan train --data ring8`` runs (see scratchgan/train.py).
+This is the loop that ``scratchgan train --data ring8`` runs (see scratchgan/gan/train.py).
 """
 import argparse
 import os
@@ -20,10 +20,10 @@ import numpy as np
 
 import scratchgan as torch
 import scratchgan.optim as optim
-from scratchgan import losses
-from scratchgan.data import toy_dataset
-from scratchgan.metrics import format_report, mode_coverage
-from scratchgan.models import ToyDiscriminator, ToyGenerator
+from scratchgan.gan import objectives
+from scratchgan.gan.datasets import toy_dataset
+from scratchgan.gan.metrics import format_report, mode_coverage
+from scratchgan.gan.models import ToyDiscriminator, ToyGenerator
 
 
 def main(argv=None):
@@ -55,12 +55,12 @@ def main(argv=None):
 
         real = torch.tensor(ring.sample(bs, rng), device=device)
         fake = G(torch.randn(bs, nz, device=device))
-        loss_D = losses.discriminator_loss(D(real), D(fake.detach()))  # bs/m packs of m samples each
+        loss_D = objectives.discriminator_loss(D(real), D(fake.detach()))  # bs/m packs of m samples each
         opt_D.zero_grad()
         loss_D.backward()
         opt_D.step()
 
-        loss_G = losses.generator_loss(D(fake), kind="nonsaturating")
+        loss_G = objectives.generator_loss(D(fake), kind="nonsaturating")
         opt_G.zero_grad()
         loss_G.backward()
         opt_G.step()
@@ -72,7 +72,7 @@ def main(argv=None):
     result = mode_coverage(samples, ring.centers, ring.std)
     print(format_report(result, f"pack {m}, {args.steps} steps:"))
 
-    from scratchgan.plotting import save_scatter_2d
+    from scratchgan.gan.plotting import save_scatter_2d
 
     os.makedirs(args.out, exist_ok=True)
     path = save_scatter_2d(samples, os.path.join(args.out, f"ring8_pack{m}.png"), centers=ring.centers,

@@ -8,13 +8,13 @@ logit a.  The two generator losses of Goodfellow et al. (2014) are
 
 Every gradient G receives flows through dL/da, so with the minimax loss G learns nothing exactly
 when it is worst.  This script computes both losses and their gradients with scratchgan's own
-autograd (``losses.generator_loss`` on logits, then ``.backward()``), checks them against the
+autograd (``objectives.generator_loss`` on logits, then ``.backward()``), checks them against the
 formulas above, and plots them against D(G(z)) ∈ (0, 1).
 
     python demos/saturation.py --out runs/saturation
     python demos/saturation.py --train 2000    # also: real training, --loss minimax beside --loss ns
 
-With ``--train N`` it also trains the ring8 GAN twice for N steps (``scratchgan.train``, same seed, no
+With ``--train N`` it also trains the ring8 GAN twice for N steps (``scratchgan.gan.train``, same seed, no
 packing), once with each generator loss, and plots G's gradient norm (``grad_norm_G`` of metrics.csv)
 and mean D(G(z)) against the step, side by side: the saturation in a real run.
 """
@@ -24,7 +24,7 @@ import os
 import numpy as np
 
 import scratchgan as torch
-from scratchgan import losses
+from scratchgan.gan import objectives
 
 
 def curves(p):
@@ -33,7 +33,7 @@ def curves(p):
     for kind, (values, grads) in out.items():
         for pi in p:
             a = torch.tensor([np.log(pi) - np.log1p(-pi)], dtype=torch.float64, requires_grad=True)  # logit
-            loss = losses.generator_loss(a, kind=kind)
+            loss = objectives.generator_loss(a, kind=kind)
             loss.backward()
             values.append(loss.item())
             grads.append(a.grad.item())
@@ -50,7 +50,7 @@ def main(argv=None):
 
     p = np.linspace(0.0, 1.0, args.points + 2)[1:-1]  # D(G(z)) strictly inside (0, 1)
     c = curves(p)
-    mm_loss, ns_loss, mm_grad, ns_grad = losses.saturation_curves(p)  # the closed forms
+    mm_loss, ns_loss, mm_grad, ns_grad = objectives.saturation_curves(p)  # the closed forms
     assert np.allclose(c["minimax"][0], mm_loss) and np.allclose(c["nonsaturating"][0], ns_loss)
     assert np.allclose(c["minimax"][1], mm_grad) and np.allclose(c["nonsaturating"][1], ns_grad)
 
@@ -93,8 +93,8 @@ def side_by_side_training(steps, out):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from scratchgan.plotting import read_metrics_csv
-    from scratchgan.train import TrainConfig, train
+    from scratchgan.gan.plotting import read_metrics_csv
+    from scratchgan.gan.train import TrainConfig, train
 
     runs = {}
     for loss in ("minimax", "ns"):

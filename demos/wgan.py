@@ -7,7 +7,7 @@ Algorithm 1, with the paper's defaults α = 0.00005 (RMSprop), c = 0.01, m = 64,
     every n_critic-th step: L_G = −mean f(G(z));  RMSprop step
 
 The critic f has no sigmoid: −L_D estimates the Wasserstein-1 distance (up to the Lipschitz constant that
-clipping enforces).  The data: 8 Gaussians (std 0.01) on the unit circle, ``scratchgan.data.toy_dataset("ring8")``,
+clipping enforces).  The data: 8 Gaussians (std 0.01) on the unit circle, ``scratchgan.gan.datasets.toy_dataset("ring8")``,
 served by a ``DataLoader`` like any dataset.
 
     python demos/wgan.py                                # the paper's settings (lr 5e-5), 20 epochs of 500 batches
@@ -23,9 +23,9 @@ import numpy as np
 import scratchgan as torch
 import scratchgan.nn as nn
 from scratchgan.autograd import Variable
-from scratchgan.data import toy_dataset
-from scratchgan.metrics import format_report, mode_coverage
-from scratchgan.plotting import save_scatter_2d
+from scratchgan.gan.datasets import toy_dataset
+from scratchgan.gan.metrics import format_report, mode_coverage
+from scratchgan.gan.plotting import save_scatter_2d
 from scratchgan.utils.data import DataLoader, TensorDataset
 
 parser = argparse.ArgumentParser()

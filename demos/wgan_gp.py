@@ -117,9 +117,9 @@ def main(argv=None):
                   f"GP {gp.item():.4f}  G loss {loss_G.item():.4f}")
 
     # ---- evaluation (scratchgan's toy protocol; not part of the algorithm) -------------------------------
-    from scratchgan.data import toy_dataset
-    from scratchgan.metrics import format_report, mode_coverage
-    from scratchgan.plotting import save_scatter_2d
+    from scratchgan.gan.datasets import toy_dataset
+    from scratchgan.gan.metrics import format_report, mode_coverage
+    from scratchgan.gan.plotting import save_scatter_2d
 
     with torch.no_grad():
         samples = netG(torch.randn(2500, 2, device=device)).cpu().numpy()

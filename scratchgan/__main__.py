@@ -1,6 +1,6 @@
-"""``python -m scratchgan ...`` is the ``scratchgan`` command."""
+"""``python -m scratchgan ...`` is the ``scratchgan`` command (``scratchgan/gan/cli.py``)."""
 import sys
 
-from .cli import main
+from .gan.cli import main
 
 sys.exit(main())

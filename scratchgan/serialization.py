@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import base64
 import collections
+import contextlib
 import io
 import json
 import math
 import os
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -36,6 +38,42 @@ __all__ = ["save", "load", "FORMAT", "VERSION"]
 FORMAT = "scratchgan-save"
 VERSION = 1
 _META = "scratchgan.json"
+
+
+# ----------------------------------------------------------------------------- atomic files
+@contextlib.contextmanager
+def atomic_write(path, mode: str = "w", **open_kw):
+    """``with atomic_write(path) as f: f.write(...)``: ``path`` holds either its old content or all the new one.
+
+    The temporary file is ``.<name>.<random>.tmp`` in the same folder (``os.replace`` is atomic only within
+    one file system); on any exception it is removed and the old file is left untouched.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode, **open_kw) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.errno is not None and e.filename is None:
+            e.filename = str(path)  # a failed write() names no file; say which one it was
+        raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename durable (POSIX; not possible on every platform)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
 
 
 class _Writer:
@@ -129,8 +167,6 @@ def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_seri
                     np.lib.format.write_array(out, arr, allow_pickle=False)
 
     if isinstance(f, (str, os.PathLike)):
-        from .runs import atomic_write  # noqa: PLC0415
-
         path = Path(f)
         if path.is_dir():
             raise IsADirectoryError(f"scratchgan.save: {path} is a folder; give a file name such as {path / 'model.pt'}")
@@ -218,7 +254,7 @@ def _describe_foreign(z: zipfile.ZipFile, names: list) -> str:
                 "files. In PyTorch, load it and convert: {k: v.numpy() for k, v in torch.load(f).items()}, "
                 "then load_state_dict that dict (it takes NumPy arrays) or scratchgan.save it")
     if "meta.npy" in names:
-        return "a scratchgan training checkpoint; read it with scratchgan.checkpoint.load_checkpoint(path)"
+        return "a scratchgan training checkpoint; read it with scratchgan.gan.checkpoint.load_checkpoint(path)"
     if names and all(n.endswith(".npy") for n in names):
         return "a NumPy .npz archive; read it with numpy.load(f, allow_pickle=False)"
     return f"a zip archive without {_META} (entries: {', '.join(names[:5])}{', ...' if len(names) > 5 else ''})"

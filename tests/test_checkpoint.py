@@ -9,8 +9,8 @@ import pytest
 import scratchgan as sg
 import scratchgan.nn as nn
 import scratchgan.optim as optim
-from scratchgan import checkpoint as C
-from scratchgan.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from scratchgan.gan import checkpoint as C
+from scratchgan.gan.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 
 def _setup(seed=0):

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scratchgan import cli, recipes
-from scratchgan.checkpoint import load_checkpoint
+from scratchgan.gan import cli, recipes
+from scratchgan.gan.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--steps", "4", "--batch-size", "16", "--hidden", "8", "--depth", "1", "--pack", "2", "--quiet",
@@ -133,7 +133,7 @@ def _demo(name):
 
 
 def test_demos_run_tiny_and_write_their_pictures(tmp_path):
-    from scratchgan.data import write_idx  # noqa: PLC0415
+    from scratchgan.gan.datasets import write_idx  # noqa: PLC0415
 
     result = _demo("ring8").main(["--steps", "20", "--batch-size", "32", "--out", str(tmp_path / "ring")])
     assert result.n_samples == 2500 and (tmp_path / "ring" / "ring8_pack4.png").is_file()

@@ -142,7 +142,7 @@ def test_every_layer_matches_numpy(name):
 
 def _dcgan_losses(dev, batch_host, z_host, steps=2):
     """Two DCGAN-28 training steps of bench_step.py's loop from fixed weights, batch and noise."""
-    from scratchgan.models import DCGANDiscriminator, DCGANGenerator
+    from scratchgan.gan.models import DCGANDiscriminator, DCGANGenerator
 
     sg.manual_seed(0)
     G, D = DCGANGenerator(16, 8, 1, 28).to(dev), DCGANDiscriminator(8, 1, 28).to(dev)
@@ -175,7 +175,7 @@ def test_a_dcgan_training_step_gives_the_cpu_losses():
 
 
 def test_module_to_the_gpu_and_back_round_trips():
-    from scratchgan.models import DCGANGenerator
+    from scratchgan.gan.models import DCGANGenerator
 
     G = DCGANGenerator(8, 4, 1, 28)
     before = {k: host(v).copy() for k, v in G.state_dict().items()}
@@ -191,7 +191,7 @@ def test_module_to_the_gpu_and_back_round_trips():
 
 
 def test_a_checkpoint_saved_on_the_gpu_loads_on_the_cpu(tmp_path):
-    from scratchgan.models import DCGANDiscriminator
+    from scratchgan.gan.models import DCGANDiscriminator
 
     D = DCGANDiscriminator(4, 1, 28).to(GPU)
     opt = sg.optim.Adam(D.parameters(), 1e-3)
@@ -215,9 +215,9 @@ def test_a_checkpoint_saved_on_the_gpu_loads_on_the_cpu(tmp_path):
 
 @pytest.mark.skipif(EMULATED, reason="the CLI accepts only cpu/cuda/auto devices")
 def test_scratchgan_train_device_cuda_runs_a_short_dcgan(tmp_path):
-    from scratchgan import cli
-    from scratchgan.checkpoint import load_checkpoint
-    from scratchgan.data import write_idx
+    from scratchgan.gan import cli
+    from scratchgan.gan.checkpoint import load_checkpoint
+    from scratchgan.gan.datasets import write_idx
 
     idx = tmp_path / "idx"
     idx.mkdir()

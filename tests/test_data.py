@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from scratchgan import data
-from scratchgan.data import (
+from scratchgan.gan import datasets as data
+from scratchgan.gan.datasets import (
     IMAGE_DATASETS,
     BatchIterator,
     DatasetNotFoundError,

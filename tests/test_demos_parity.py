@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import scratchgan as sg
-from scratchgan.data import write_idx
+from scratchgan.gan.datasets import write_idx
 
 DEMOS = Path(__file__).resolve().parent.parent / "demos"
 

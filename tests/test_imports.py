@@ -141,3 +141,32 @@ def test_the_checker_finds_cycles_and_reads_relative_imports():
 def test_tensor_docstring_says_where_the_operators_are_attached():
     doc = importlib.import_module("scratchgan.tensor").__doc__  # scratchgan.tensor is also the function
     assert "ops._bind()" in doc and "operators" in doc
+
+
+def test_the_engine_never_imports_the_training_app():
+    """The product (scratchgan.gan) is built on the engine; no engine module imports it, not even lazily.
+    ``__main__`` is not part of the engine: ``python -m scratchgan`` is the app's command."""
+    module_level, lazy = import_graph(lazy=False), import_graph(lazy=True)
+    for module in MODULES:
+        if module in ("scratchgan.gan", "scratchgan.__main__") or module.startswith("scratchgan.gan."):
+            continue
+        into_gan = {t for t in module_level[module] | lazy[module]
+                    if t == "scratchgan.gan" or t.startswith("scratchgan.gan.")}
+        assert not into_gan, f"engine module {module} imports the training app: {sorted(into_gan)}"
+
+
+def test_no_two_modules_share_a_file_name():
+    """A reader never meets two files of one name on different layers (conv.py and nn/conv.py,
+    utils/data.py and a data.py): every module file name but __init__.py occurs once in the package."""
+    seen = {}
+    for path in PACKAGE.rglob("*.py"):
+        if path.name != "__init__.py" and path.name != "__main__.py":
+            seen.setdefault(path.name, []).append(str(path.relative_to(PACKAGE)))
+    shared = {name: paths for name, paths in seen.items() if len(paths) > 1}
+    assert not shared, f"module file names used more than once: {shared}"
+
+
+def test_the_checker_sees_a_lazy_import_into_the_app():
+    graph = import_graph(lazy=True)
+    assert "scratchgan.gan.cli" in graph["scratchgan.__main__"] | import_graph(lazy=False)["scratchgan.__main__"]
+    assert "scratchgan.gan.train" in graph["scratchgan.gan.cli"]  # cli imports train inside main

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from scratchgan.metrics import (
+from scratchgan.gan.metrics import (
     ModeCoverage,
     format_report,
     gaussian_1d_stats,

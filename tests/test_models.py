@@ -5,7 +5,7 @@ import pytest
 
 import scratchgan as sg
 import scratchgan.nn as nn
-from scratchgan.models import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator,
+from scratchgan.gan.models import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator,
                                Toy1DDiscriminator, Toy1DGenerator, ToyDiscriminator, ToyGenerator, weights_init)
 
 

@@ -7,8 +7,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import scratchgan as sg
-from scratchgan import losses, nn
-from scratchgan.ema import EMA, ema_decay
+from scratchgan import nn
+from scratchgan.gan import objectives
+from scratchgan.gan.ema import EMA, ema_decay
 
 scores = hnp.arrays(np.float64, st.integers(1, 6), elements=st.floats(-5, 5))
 
@@ -22,11 +23,11 @@ def grads_of(fn, *arrays, device="cpu"):
 
 @given(r=scores, f=scores)
 def test_wgan_losses_and_their_gradients(r, f):
-    value, (gr, gf) = grads_of(losses.wgan_critic_loss, r, f)
+    value, (gr, gf) = grads_of(objectives.wgan_critic_loss, r, f)
     assert np.isclose(value, f.mean() - r.mean())
     np.testing.assert_allclose(gr, -np.ones_like(r) / len(r))  # a constant push: no saturation
     np.testing.assert_allclose(gf, np.ones_like(f) / len(f))
-    value, (gf,) = grads_of(losses.wgan_generator_loss, f)
+    value, (gf,) = grads_of(objectives.wgan_generator_loss, f)
     assert np.isclose(value, -f.mean())
     np.testing.assert_allclose(gf, -np.ones_like(f) / len(f))
 
@@ -37,23 +38,23 @@ def test_hinge_losses_and_their_gradients(r, f):
     f = f[np.abs(np.abs(f) - 1) > 1e-6]
     if not len(r) or not len(f):
         return
-    value, (gr, gf) = grads_of(losses.hinge_discriminator_loss, r, f)
+    value, (gr, gf) = grads_of(objectives.hinge_discriminator_loss, r, f)
     assert np.isclose(value, np.maximum(0, 1 - r).mean() + np.maximum(0, 1 + f).mean())
     np.testing.assert_allclose(gr, -(r < 1).astype(float) / len(r))  # only real samples inside the margin are pushed
     np.testing.assert_allclose(gf, (f > -1).astype(float) / len(f))
-    value, (gf,) = grads_of(losses.hinge_generator_loss, f)
+    value, (gf,) = grads_of(objectives.hinge_generator_loss, f)
     assert np.isclose(value, -f.mean())
 
 
 def test_objectives_by_name_and_their_defaults():
-    assert losses.objective("nonsaturating") is losses.OBJECTIVES["ns"]
-    assert losses.OBJECTIVES["wgan"].defaults == dict(optimizer="rmsprop", lr=5e-5, d_steps=5, clip=0.01)
-    assert losses.OBJECTIVES["wgan-gp"].defaults == dict(optimizer="adam", lr=1e-4, betas=(0.0, 0.9), d_steps=5,
+    assert objectives.objective("nonsaturating") is objectives.OBJECTIVES["ns"]
+    assert objectives.OBJECTIVES["wgan"].defaults == dict(optimizer="rmsprop", lr=5e-5, d_steps=5, clip=0.01)
+    assert objectives.OBJECTIVES["wgan-gp"].defaults == dict(optimizer="adam", lr=1e-4, betas=(0.0, 0.9), d_steps=5,
                                                          gp=10.0)
     with pytest.raises(ValueError, match="unknown loss 'lsgan'"):
-        losses.objective("lsgan")
+        objectives.objective("lsgan")
     with pytest.raises(ValueError, match="label smoothing"):
-        losses.objective("hinge").d_loss(sg.zeros(2), sg.zeros(2), 0.9)
+        objectives.objective("hinge").d_loss(sg.zeros(2), sg.zeros(2), 0.9)
 
 
 def critic(width=5, dim=3, seed=0):
@@ -83,7 +84,7 @@ def test_gradient_penalty_against_finite_differences(x):
     D, f = critic()
     real = sg.tensor(x, dtype=sg.float64)
     # fake = real: every interpolate is x itself, whatever ε
-    gp = losses.gradient_penalty(f, real, real).item()
+    gp = objectives.gradient_penalty(f, real, real).item()
     norms = input_grad_norms_fd(f, x)
     assert np.isclose(gp, ((norms - 1) ** 2).mean(), rtol=1e-6, atol=1e-9)
 
@@ -93,7 +94,7 @@ def test_gradient_penalty_interpolates_with_one_weight_per_example():
     rng = np.random.default_rng(1)
     x, y = rng.standard_normal((6, 3)), rng.standard_normal((6, 3))
     sg.manual_seed(7)
-    gp = losses.gradient_penalty(f, sg.tensor(x, dtype=sg.float64), sg.tensor(y, dtype=sg.float64)).item()
+    gp = objectives.gradient_penalty(f, sg.tensor(x, dtype=sg.float64), sg.tensor(y, dtype=sg.float64)).item()
     sg.manual_seed(7)
     eps = sg.rand(6, 1, dtype=sg.float64).numpy()
     x_hat = eps * x + (1 - eps) * y
@@ -102,7 +103,7 @@ def test_gradient_penalty_interpolates_with_one_weight_per_example():
     Dp, fp = critic(dim=6)
     packed = lambda t: fp(t.reshape(3, 6))  # noqa: E731
     sg.manual_seed(7)
-    gp = losses.gradient_penalty(packed, sg.tensor(x, dtype=sg.float64), sg.tensor(y, dtype=sg.float64),
+    gp = objectives.gradient_penalty(packed, sg.tensor(x, dtype=sg.float64), sg.tensor(y, dtype=sg.float64),
                                  pack=2).item()
     sg.manual_seed(7)
     eps = np.repeat(sg.rand(3, 1, dtype=sg.float64).numpy(), 2, axis=0)
@@ -113,7 +114,7 @@ def test_gradient_penalty_interpolates_with_one_weight_per_example():
 @given(x=hnp.arrays(np.float64, (4, 3), elements=st.floats(-2, 2)))
 def test_r1_penalty_against_finite_differences(x):
     D, f = critic()
-    r1 = losses.r1_penalty(f, sg.tensor(x, dtype=sg.float64)).item()
+    r1 = objectives.r1_penalty(f, sg.tensor(x, dtype=sg.float64)).item()
     assert np.isclose(r1, (input_grad_norms_fd(f, x) ** 2).mean(), rtol=1e-6, atol=1e-12)
 
 
@@ -125,7 +126,7 @@ def test_penalties_train_the_critic_weights_correctly(penalty):
     real = sg.tensor(x, dtype=sg.float64)
 
     def value():
-        return losses.gradient_penalty(f, real, real) if penalty == "gp" else losses.r1_penalty(f, real)
+        return objectives.gradient_penalty(f, real, real) if penalty == "gp" else objectives.r1_penalty(f, real)
 
     value().backward()
     for name, p in D.named_parameters():
@@ -147,7 +148,7 @@ def test_gradient_penalty_is_finite_for_a_zero_critic(device):
     x = sg.randn(4, 3, device=device)
     for p in D.parameters():
         p.requires_grad = True
-    gp = losses.gradient_penalty(lambda t: D(t).reshape(-1), x, x)
+    gp = objectives.gradient_penalty(lambda t: D(t).reshape(-1), x, x)
     gp.backward()
     assert np.isclose(gp.item(), 1.0) and np.isfinite(sg.backend.to_numpy(D.weight.grad.array)).all()
 

@@ -13,7 +13,7 @@ The scripts (read, not copied):
   ``p_ema.data.mul_(beta).add_(p.data, alpha=1 - beta)``
 
 torchvision parts are out of scope: datasets become ``TensorDataset`` on random tensors, ``save_image`` /
-``make_grid`` become ``scratchgan.plotting.image_grid``.  Old idioms that current PyTorch itself rejects
+``make_grid`` become ``scratchgan.gan.plotting.image_grid``.  Old idioms that current PyTorch itself rejects
 (``loss.data[0]`` on a 0-dim tensor, ``data_iter.next()``) are replaced by their current form, as a user
 porting the script to PyTorch 2 would.
 """
@@ -27,7 +27,7 @@ import scratchgan.nn as nn
 import scratchgan.nn.functional as F  # noqa: N812 - the scripts' name
 import scratchgan.optim as optim
 from scratchgan.autograd import Variable
-from scratchgan.plotting import image_grid
+from scratchgan.gan.plotting import image_grid
 from scratchgan.utils.data import DataLoader, TensorDataset
 from tests.ported_scripts import compute_gradient_penalty, dcgan_tutorial, sngan_hinge, wgan_models
 

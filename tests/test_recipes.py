@@ -2,7 +2,7 @@
 import importlib.util
 from pathlib import Path
 
-from scratchgan import cli, recipes
+from scratchgan.gan import cli, recipes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,7 +45,7 @@ def test_mode_collapse_demo_runs_tiny_and_draws_one_panel_per_variant(tmp_path):
 
 
 def test_d_hidden_widens_only_the_toy_discriminator():
-    from scratchgan.train import build_models  # noqa: PLC0415
+    from scratchgan.gan.train import build_models  # noqa: PLC0415
 
     args = cli.build_parser().parse_args(["train", "--data", "grid25", "--hidden", "16", "--d-hidden", "24"])
     G, D, nz = build_models(cli.config_from_args(args))

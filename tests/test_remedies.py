@@ -8,10 +8,11 @@ import pytest
 
 import scratchgan as sg
 from scratchgan import nn
-from scratchgan.checkpoint import load_checkpoint
-from scratchgan.cli import main
-from scratchgan.data import write_idx
-from scratchgan.train import TrainConfig, build_models, models_from_checkpoint, train
+from scratchgan.gan import objectives
+from scratchgan.gan.checkpoint import load_checkpoint
+from scratchgan.gan.cli import main
+from scratchgan.gan.datasets import write_idx
+from scratchgan.gan.train import TrainConfig, build_models, models_from_checkpoint, train
 from tests.test_train import StopAt, tiny, tiny_images
 
 OBJECTIVES = ["ns", "minimax", "wgan", "wgan-gp", "hinge"]
@@ -23,7 +24,7 @@ needs_rmsprop = pytest.mark.skipif(not hasattr(sg.optim, "RMSprop"), reason="opt
 
 def with_objective(cfg, loss, **kw):
     """A tiny config with an objective's defaults, as the CLI applies them."""
-    defaults = dict(sg.losses.objective(loss).defaults, d_steps=2) if loss != "ns" else {}
+    defaults = dict(objectives.objective(loss).defaults, d_steps=2) if loss != "ns" else {}
     if loss == "wgan" and not hasattr(sg.optim, "RMSprop"):
         pytest.skip("optim.RMSprop not available yet")
     return dataclasses.replace(cfg, loss=loss, **{**defaults, **kw})
@@ -120,7 +121,7 @@ def test_ema_generator_is_saved_and_sampled_unless_raw(tmp_path):
 
 
 def test_objective_defaults_come_with_the_loss_and_can_be_overridden(tmp_path):
-    from scratchgan.cli import build_parser, config_from_args
+    from scratchgan.gan.cli import build_parser, config_from_args
 
     def cfg(*args):
         return config_from_args(build_parser().parse_args(["train", "--out", str(tmp_path), *args]))
@@ -185,9 +186,9 @@ def test_remedy_demos_run_tiny(tmp_path):
 
 
 def test_the_cli_lists_every_objective():
-    from scratchgan import cli, losses
+    from scratchgan.gan import cli, objectives
 
-    assert cli.OBJECTIVE_NAMES == tuple(losses.OBJECTIVES)
+    assert cli.OBJECTIVE_NAMES == tuple(objectives.OBJECTIVES)
 
 
 def test_saturation_demo_trains_both_losses_side_by_side(tmp_path):

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scratchgan import checkpoint as C
-from scratchgan import cli, runs
-from scratchgan.checkpoint import load_checkpoint
-from scratchgan.train import TrainConfig
+from scratchgan.gan import checkpoint as C
+from scratchgan.gan import cli, runs
+from scratchgan.gan.checkpoint import load_checkpoint
+from scratchgan.gan.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--batch-size", "16", "--hidden", "8", "--depth", "1", "--pack", "2", "--quiet", "--device", "cpu",

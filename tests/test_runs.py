@@ -1,4 +1,4 @@
-"""scratchgan.runs: atomic files, the run folder's lock, and metrics.csv that a kill cannot empty."""
+"""scratchgan.gan.runs: atomic files, the run folder's lock, and metrics.csv that a kill cannot empty."""
 import csv
 import errno
 import json
@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from scratchgan import runs
-from scratchgan.runs import RunFolderError, RunLock
+from scratchgan.gan import runs
+from scratchgan.gan.runs import RunFolderError, RunLock
 
 
 def test_atomic_write_keeps_the_old_file_when_the_write_fails(tmp_path):

@@ -208,7 +208,7 @@ def test_truncated_foreign_and_missing_files(tmp_path):
         sg.load(tmp_path / "missing.pt")
     with pytest.raises(IsADirectoryError):
         sg.load(tmp_path)
-    from scratchgan.checkpoint import save_checkpoint  # noqa: PLC0415
+    from scratchgan.gan.checkpoint import save_checkpoint  # noqa: PLC0415
 
     save_checkpoint(tmp_path / "ck.npz", {"G": nn.Linear(2, 2)}, {}, {"config": {}, "step": 0})
     with pytest.raises(ValueError, match="training checkpoint.*load_checkpoint"):

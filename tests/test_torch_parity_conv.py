@@ -15,7 +15,7 @@ from hypothesis import strategies as st  # noqa: E402
 import scratchgan as sg  # noqa: E402
 import scratchgan.nn as snn  # noqa: E402
 from scratchgan.nn import functional as SF  # noqa: E402
-from scratchgan.models import DCGANDiscriminator, DCGANGenerator, weights_init  # noqa: E402
+from scratchgan.gan.models import DCGANDiscriminator, DCGANGenerator, weights_init  # noqa: E402
 
 TF = torch.nn.functional
 RTOL, ATOL = 1e-4, 1e-4

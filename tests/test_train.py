@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import scratchgan as sg
-from scratchgan.checkpoint import load_checkpoint
-from scratchgan.train import NonFiniteLossError, TrainConfig, build_models, train
+from scratchgan.gan.checkpoint import load_checkpoint
+from scratchgan.gan.train import NonFiniteLossError, TrainConfig, build_models, train
 
 
 def tiny(tmp_path, name="run", **kw):

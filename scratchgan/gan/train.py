@@ -14,10 +14,10 @@ The file reads in the order a run happens:
           repeat ``d_steps`` times;
        3. update G through D on the same fakes: non-saturating −log D(G(z)), or minimax log(1 − D(G(z))).
 
-   ``--loss`` picks another objective (``losses.OBJECTIVES``: wgan, wgan-gp, hinge) by name; its
+   ``--loss`` picks another objective (``objectives.OBJECTIVES``: wgan, wgan-gp, hinge) by name; its
    penalties (gradient penalty, R1) and WGAN's weight clipping are one line each in the step.
    A conditional model (``--conditional``) gets the class labels as a second input, G and D alike.
-   With ``--ema`` an exponential moving average of G's weights (``scratchgan.ema``) follows every
+   With ``--ema`` an exponential moving average of G's weights (``scratchgan.gan.ema``) follows every
    step and is what the pictures, the evaluation and ``scratchgan sample`` use.
 
    With ``pack`` = m > 1 (PacGAN, Lin et al. 2018), D judges m samples at once, concatenated
@@ -33,7 +33,7 @@ The file reads in the order a run happens:
 6. **the end of a run**: the final checkpoint, pictures, the evaluation (toy data), and the helpers
    that use a finished run (``generate``, ``models_from_checkpoint``).
 
-How the files of a run folder are written (atomically) and locked lives in ``scratchgan.runs``.
+How the files of a run folder are written (atomically) and locked lives in ``scratchgan.gan.runs``.
 """
 from __future__ import annotations
 
@@ -51,17 +51,17 @@ from pathlib import Path
 
 import numpy as np
 
-from . import backend as B
-from . import data as datasets
-from . import losses
+from .. import backend as B
+from . import datasets
+from . import objectives
 from . import metrics as M
-from . import nn
-from . import optim
+from .. import nn
+from .. import optim
 from . import runs
 from .checkpoint import CheckpointError, describe_run, load_checkpoint, save_checkpoint
-from .creation import manual_seed, randint, randn
+from ..creation import manual_seed, randint, randn
 from .ema import EMA
-from .tensor import Tensor, no_grad
+from ..tensor import Tensor, no_grad
 
 __all__ = ["TrainConfig", "TrainResult", "TrainState", "StepStats", "NonFiniteLossError", "train", "train_step",
            "build_models", "load_training_data", "resolve_device", "config_from_checkpoint", "generate",
@@ -87,7 +87,7 @@ class TrainConfig:
     model: str = "mlp"  # image data: mlp | dcgan; toy data always uses the toy MLPs
     steps: int | None = None
     epochs: int | None = None
-    loss: str = "ns"  # ns | minimax | wgan | wgan-gp | hinge (losses.OBJECTIVES; the CLI applies each one's defaults)
+    loss: str = "ns"  # ns | minimax | wgan | wgan-gp | hinge (objectives.OBJECTIVES; the CLI applies each one's defaults)
     optimizer: str | None = None  # adam | rmsprop (None: the objective's, e.g. rmsprop for wgan)
     clip: float | None = None  # WGAN weight clipping of D to [-clip, clip] (None: the objective's; 0 = off)
     gp: float | None = None  # WGAN-GP gradient penalty weight λ (None: the objective's; 0 = off)
@@ -126,8 +126,8 @@ class TrainConfig:
 
     def __post_init__(self):
         self.betas = tuple(self.betas)
-        if self.loss in losses.OBJECTIVES:  # settings left at None come from the objective (saved resolved)
-            defaults = losses.objective(self.loss).defaults
+        if self.loss in objectives.OBJECTIVES:  # settings left at None come from the objective (saved resolved)
+            defaults = objectives.objective(self.loss).defaults
             self.optimizer = self.optimizer or defaults.get("optimizer", "adam")
             self.clip = defaults.get("clip", 0.0) if self.clip is None else self.clip
             self.gp = defaults.get("gp", 0.0) if self.gp is None else self.gp
@@ -153,13 +153,13 @@ class TrainConfig:
         def bad(msg):
             raise ValueError(f"TrainConfig: {msg}")
 
-        if self.loss not in (*losses.OBJECTIVES, "nonsaturating"):
-            bad(f"loss must be one of {', '.join(losses.OBJECTIVES)}, got {self.loss!r}")
+        if self.loss not in (*objectives.OBJECTIVES, "nonsaturating"):
+            bad(f"loss must be one of {', '.join(objectives.OBJECTIVES)}, got {self.loss!r}")
         if self.optimizer not in ("adam", "rmsprop"):
             bad(f"optimizer must be 'adam' or 'rmsprop', got {self.optimizer!r}")
         if self.clip < 0 or self.gp < 0 or self.r1 < 0:
             bad("clip, gp and r1 must be >= 0")
-        if self.label_smoothing and not losses.objective(self.loss).logits:
+        if self.label_smoothing and not objectives.objective(self.loss).logits:
             bad(f"label smoothing needs a probability for D (ns or minimax), not loss {self.loss!r}")
         if self.ema is not None and not 0.0 < self.ema < 1.0:
             bad(f"ema must be a decay in (0, 1) such as 0.999, got {self.ema}")
@@ -306,9 +306,9 @@ def _check_finite(what: str, value: float, step: int):
 
 def train_step(G, D, optG, optD, real_batches, config: TrainConfig, nz: int, device, step: int = 0) -> StepStats:
     """One GAN step: ``d_steps`` updates of D, then one update of G, with ``config.loss``'s objective
-    (``losses.OBJECTIVES``) and its penalties.  Raises NonFiniteLossError before applying an update whose
+    (``objectives.OBJECTIVES``) and its penalties.  Raises NonFiniteLossError before applying an update whose
     loss is NaN or infinite, so the weights stay those of the last good step."""
-    obj = losses.objective(config.loss)
+    obj = objectives.objective(config.loss)
     bs = config.batch_size
     # --- D: minimise the objective's D loss (+ penalties) on real x and *detached* fakes -------------------
     for _ in range(config.d_steps):
@@ -320,10 +320,10 @@ def train_step(G, D, optG, optD, real_batches, config: TrainConfig, nz: int, dev
         fake_scores = D(fake.detach(), *cond).reshape(-1)  # detach: this loss must not reach G
         loss_D = obj.d_loss(real_scores, fake_scores, 1.0 - config.label_smoothing)
         if config.gp:  # λ E[(||grad D(x̂)|| - 1)^2] at random interpolates (conditional: the real labels)
-            loss_D = loss_D + config.gp * losses.gradient_penalty(lambda t: D(t, *y).reshape(-1), x, fake,
+            loss_D = loss_D + config.gp * objectives.gradient_penalty(lambda t: D(t, *y).reshape(-1), x, fake,
                                                                   pack=config.pack)
         if config.r1:  # γ/2 E[||grad D(x)||^2] on real data
-            loss_D = loss_D + 0.5 * config.r1 * losses.r1_penalty(lambda t: D(t, *y).reshape(-1), x,
+            loss_D = loss_D + 0.5 * config.r1 * objectives.r1_penalty(lambda t: D(t, *y).reshape(-1), x,
                                                                   pack=config.pack)
         _check_finite("loss_D", loss_D.item(), step)
         loss_D.backward()
@@ -781,7 +781,7 @@ def _write_loss_curves(run: _Run) -> None:
 
 def _sampler(run: _Run) -> nn.Module:
     """The G that pictures, evaluation and checkpoints' ``G_ema`` use: the moving average when there is one,
-    with BatchNorm statistics recomputed for its own weights (``scratchgan.ema``)."""
+    with BatchNorm statistics recomputed for its own weights (``scratchgan.gan.ema``)."""
     s = run.state
     if s.ema is None:
         return s.G
@@ -896,7 +896,7 @@ def _named_write_errors(run: _Run):
 
 
 def _version() -> str:
-    from . import __version__  # noqa: PLC0415
+    from .. import __version__  # noqa: PLC0415
 
     return __version__
 

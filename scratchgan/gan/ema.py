@@ -29,8 +29,8 @@ import copy
 
 import numpy as np
 
-from . import backend as B
-from .tensor import Tensor, no_grad
+from .. import backend as B
+from ..tensor import Tensor, no_grad
 
 __all__ = ["EMA", "ema_decay"]
 

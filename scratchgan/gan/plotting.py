@@ -205,7 +205,7 @@ def save_loss_curves(metrics, path, title: str | None = None) -> Path:
 def save_samples_picture(samples, path, target=None, title: str | None = None) -> Path:
     """The right picture for the data: an image grid, a 2-D scatter over the modes, or a 1-D histogram.
 
-    ``target`` is a ``scratchgan.data.GaussianMixture`` for toy data (None for images).
+    ``target`` is a ``scratchgan.gan.datasets.GaussianMixture`` for toy data (None for images).
     """
     x = np.asarray(samples)
     if x.ndim == 4:

@@ -11,7 +11,7 @@
     scratchgan evaluate --samples samples.npy --data ring8
     scratchgan recipes
 
-Every dataset has a recipe (``scratchgan.recipes``); options given on the command line override it.
+Every dataset has a recipe (``scratchgan.gan.recipes``); options given on the command line override it.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from pathlib import Path
 __all__ = ["main", "build_parser", "config_from_args"]
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, the shell's code for a run stopped by Ctrl-C (143 = 128 + SIGTERM)
-OBJECTIVE_NAMES = ("ns", "minimax", "wgan", "wgan-gp", "hinge")  # losses.OBJECTIVES (not imported at start-up)
+OBJECTIVE_NAMES = ("ns", "minimax", "wgan", "wgan-gp", "hinge")  # objectives.OBJECTIVES (not imported at start-up)
 
 # Options of `train` that a resumed run may change; everything else comes from the checkpoint.
 RESUME_OVERRIDABLE = {"steps", "epochs", "out", "checkpoint_every", "sample_every", "log_every", "device", "quiet",
@@ -151,7 +151,7 @@ def config_from_args(args: argparse.Namespace):
     """A TrainConfig: the checkpoint's (when resuming) or the dataset's recipe, then the objective's defaults
     (when ``--loss`` names another objective than the recipe's), then the options given."""
     from . import recipes  # noqa: PLC0415
-    from .losses import objective  # noqa: PLC0415
+    from .objectives import objective  # noqa: PLC0415
     from .train import TrainConfig, config_from_checkpoint  # noqa: PLC0415
 
     given = {k: v for k, v in vars(args).items() if k not in ("command", "overwrite")}
@@ -262,7 +262,7 @@ def _sample_labels(config, klass, n: int, seed: int):
 def _cmd_evaluate(args) -> int:
     import numpy as np  # noqa: PLC0415
 
-    from . import data as datasets  # noqa: PLC0415
+    from . import datasets  # noqa: PLC0415
     from . import metrics  # noqa: PLC0415
     from .train import evaluate_samples, generate, models_from_checkpoint  # noqa: PLC0415
 
@@ -341,7 +341,7 @@ def _cmd_recipes(args) -> int:
 
 def main(argv=None) -> int:
     from .checkpoint import CheckpointError  # noqa: PLC0415
-    from .data import DatasetNotFoundError, IDXError  # noqa: PLC0415
+    from .datasets import DatasetNotFoundError, IDXError  # noqa: PLC0415
 
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)

@@ -11,9 +11,9 @@ for use with ``BCELoss`` (same state_dict keys: a Sigmoid has no parameters).
 """
 from __future__ import annotations
 
-from . import nn
-from .ops import cat, reshape
-from .tensor import Tensor
+from .. import nn
+from ..ops import cat, reshape
+from ..tensor import Tensor
 
 __all__ = ["weights_init", "DCGANGenerator", "DCGANDiscriminator", "MLPGenerator", "MLPDiscriminator",
            "ToyGenerator", "ToyDiscriminator", "Toy1DGenerator", "Toy1DDiscriminator", "ConditionalGenerator",

@@ -16,7 +16,6 @@ A run folder (``runs/ring8``) holds ``checkpoint.npz``, ``config.json``, ``metri
 """
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime
 import errno
@@ -26,6 +25,8 @@ import socket
 import sys
 import tempfile
 from pathlib import Path
+
+from ..serialization import atomic_write
 
 __all__ = ["CHECKPOINT", "LOCK", "RUN_FILES", "RunFolderError", "atomic_write", "write_text", "write_json",
            "checkpoint_path", "make_folder", "holds_run", "clear_run", "remove_leftover_temp_files", "fresh_folder",
@@ -43,43 +44,7 @@ class RunFolderError(RuntimeError):
 
 
 # ----------------------------------------------------------------------------- atomic files
-
-
-@contextlib.contextmanager
-def atomic_write(path, mode: str = "w", **open_kw):
-    """``with atomic_write(path) as f: f.write(...)``: ``path`` holds either its old content or all the new one.
-
-    The temporary file is ``.<name>.<random>.tmp`` in the same folder (``os.replace`` is atomic only within
-    one file system); on any exception it is removed and the old file is left untouched.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode, **open_kw) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, OSError) and e.errno is not None and e.filename is None:
-            e.filename = str(path)  # a failed write() names no file; say which one it was
-        raise
-    _fsync_folder(path.parent)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make a rename durable (POSIX; not possible on every platform)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
-
-
+# ``atomic_write`` itself lives in the engine (scratchgan/serialization.py), where scratchgan.save uses it.
 def write_text(path, text: str) -> Path:
     with atomic_write(path) as f:
         f.write(text)
