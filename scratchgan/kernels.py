@@ -120,6 +120,18 @@ def _pad_into(out, part, ph, pw):
     return out
 
 
+class _Fold:
+    """dW = Gᵀ @ cols accumulated over the chunks of an ``Im2col`` (see ``Im2col.fold_weight_grad``)."""
+
+    __slots__ = ("g", "g_rows", "dw", "chunks_done")
+
+    def __init__(self, g):
+        self.g = g  # the grad_output array dW is for
+        self.g_rows = nhwc(g).reshape(-1, g.shape[1])  # G as the (M, O) matrix
+        self.dw = None  # the (O, K) sum so far
+        self.chunks_done = 0
+
+
 class Im2col:
     """The column matrices of one input, batch chunk by batch chunk, each made when asked for.
 
@@ -146,18 +158,18 @@ class Im2col:
                         and (self.hp, self.wp) == (h, w))
         self.slices = ([slice(0, n)] if self.is_view
                        else _chunks(n, self.ho * self.wo, self.k, B.get_array_module(self.xh)))
-        self._fold = None  # [g array, its (M, O) rows, dW so far, chunks done]
+        self._fold: _Fold | None = None
 
     def fold_weight_grad(self, g):
         """Accumulate dW = G[M, O]ᵀ @ cols[M, K] for grad_output g as the chunks are made."""
-        self._fold = [g, nhwc(g).reshape(-1, g.shape[1]), None, 0]
+        self._fold = _Fold(g)
 
     def folded_weight_grad(self, g):
         """The (O, K) dW for g if every chunk has added its share, else None."""
         f = self._fold
-        if f is None or f[0] is not g or f[3] != len(self.slices):
+        if f is None or f.g is not g or f.chunks_done != len(self.slices):
             return None
-        return f[2]
+        return f.dw
 
     def __call__(self, i: int):
         """The (rows, K) column matrix of batch chunk i."""
@@ -183,8 +195,8 @@ class Im2col:
         f = self._fold
         if f is not None:
             rows = self.ho * self.wo
-            f[2] = _add_weight_grad(xp, f[2], f[1][sl.start * rows:sl.stop * rows].T, cols2)
-            f[3] += 1
+            f.dw = _add_weight_grad(xp, f.dw, f.g_rows[sl.start * rows:sl.stop * rows].T, cols2)
+            f.chunks_done += 1
         return cols2
 
 
