@@ -7,8 +7,8 @@ Algorithm 1, with the paper's defaults α = 0.00005 (RMSprop), c = 0.01, m = 64,
     every n_critic-th step: L_G = −mean f(G(z));  RMSprop step
 
 The critic f has no sigmoid: −L_D estimates the Wasserstein-1 distance (up to the Lipschitz constant that
-clipping enforces).  The data: 8 Gaussians (std 0.01) on the unit circle, ``scratchgan.gan.datasets.toy_dataset("ring8")``,
-served by a ``DataLoader`` like any dataset.
+clipping enforces).  The data: 8 Gaussians (std 0.01) on the unit circle,
+``scratchgan.gan.datasets.toy_dataset("ring8")``, served by a ``DataLoader`` like any dataset.
 
     python demos/wgan.py                                # the paper's settings (lr 5e-5), 20 epochs of 500 batches
     python demos/wgan.py --lr 5e-4 --n_epochs 40        # larger steps

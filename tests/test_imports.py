@@ -4,6 +4,7 @@ and ``tensor.py`` says where its operators come from."""
 import ast
 import functools
 import importlib
+import re
 from pathlib import Path
 
 import scratchgan
@@ -170,3 +171,14 @@ def test_the_checker_sees_a_lazy_import_into_the_app():
     graph = import_graph(lazy=True)
     assert "scratchgan.gan.cli" in graph["scratchgan.__main__"] | import_graph(lazy=False)["scratchgan.__main__"]
     assert "scratchgan.gan.train" in graph["scratchgan.gan.cli"]  # cli imports train inside main
+
+
+def test_the_command_and_the_old_names_still_resolve():
+    """pyproject's ``scratchgan`` command names a real function; ``scratchgan.functional`` (F's old
+    place) is ``scratchgan.nn.functional``; the engine still offers every F loss."""
+    pyproject = (PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8")  # tomllib needs Python 3.11
+    module, function = re.search(r'^scratchgan = "([\w.]+):(\w+)"$', pyproject, re.M).groups()
+    assert callable(getattr(importlib.import_module(module), function))
+    assert scratchgan.functional is importlib.import_module("scratchgan.nn.functional")
+    for name in ("binary_cross_entropy_with_logits", "cross_entropy", "nll_loss", "l1_loss", "mse_loss"):
+        assert callable(getattr(scratchgan.nn.functional, name))

@@ -52,16 +52,16 @@ from pathlib import Path
 import numpy as np
 
 from .. import backend as B
-from . import datasets
-from . import objectives
-from . import metrics as M
 from .. import nn
 from .. import optim
+from ..creation import manual_seed, randint, randn
+from ..tensor import Tensor, no_grad
+from . import datasets
+from . import metrics as M
+from . import objectives
 from . import runs
 from .checkpoint import CheckpointError, describe_run, load_checkpoint, save_checkpoint
-from ..creation import manual_seed, randint, randn
 from .ema import EMA
-from ..tensor import Tensor, no_grad
 
 __all__ = ["TrainConfig", "TrainResult", "TrainState", "StepStats", "NonFiniteLossError", "train", "train_step",
            "build_models", "load_training_data", "resolve_device", "config_from_checkpoint", "generate",
