@@ -5,7 +5,7 @@
     models.py      DCGAN, MLP, toy and conditional generators and discriminators
     ema.py         the moving average of G's weights
     datasets.py    MNIST/Fashion-MNIST IDX files and the toy 2-D mixtures
-    metrics.py     mode coverage and sample quality
+    metrics.py     sample quality on the toy distributions (modes covered, % high quality)
     checkpoint.py  checkpoints that resume bit for bit;  runs.py: run folders, locks, atomic writes
     plotting.py    sample grids and loss curves;  cli.py: the ``scratchgan`` command;  recipes.py: its presets
 
