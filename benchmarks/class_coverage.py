@@ -47,6 +47,28 @@ def fit_probe(data="fashion-mnist", data_dir=None):
     return W, b, float(((xt.reshape(len(xt), -1) @ W + b).argmax(1) == yt).mean())
 
 
+def frechet(a, b):
+    """‖μa − μb‖² + tr(Σa + Σb − 2 (Σa Σb)^½), with the square root from the eigenvalues of Σa Σb."""
+    ma, mb = a.mean(0), b.mean(0)
+    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    eig = np.linalg.eigvals(ca @ cb)
+    return float(((ma - mb) ** 2).sum() + np.trace(ca) + np.trace(cb) - 2 * np.sqrt(np.clip(eig.real, 0, None)).sum())
+
+
+def scores(x, W, b, real_logits):
+    """Probe score (the Inception-score formula with the probe as the classifier: exp E_x KL(p(y|x) ‖ p(y))),
+    mean confidence, classes present, and the Fréchet distance between Gaussians fitted to the probe's logits
+    on ``x`` and on the real test images (``real_logits``): lower is closer to the real data."""
+    z = x.reshape(len(x), -1) @ W + b
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    marginal = p.mean(0)
+    score = np.exp(np.mean(np.sum(p * (np.log(p + 1e-12) - np.log(marginal + 1e-12)), axis=1)))
+    classes = int((np.bincount(z.argmax(1), minlength=10) > 0).sum())
+    return dict(probe_score=float(score), confidence=float(p.max(1).mean()), classes=classes,
+                fd=frechet(z, real_logits))
+
+
 def class_accuracy(samples, k, W, b) -> float:
     """The fraction of ``samples`` (meant to be class k) that the probe puts in class k."""
     return float(((samples.reshape(len(samples), -1) @ W + b).argmax(1) == k).mean())
@@ -96,13 +118,11 @@ def main():
         return
     z = s.reshape(len(s), -1) @ W + b
     counts = np.bincount(z.argmax(1), minlength=10)
-    p = np.exp(z - z.max(1, keepdims=True))
-    p /= p.sum(1, keepdims=True)
-    # the Inception-score formula with this probe as the classifier: exp E_x KL(p(y|x) || p(y))
-    marginal = p.mean(0)
-    score = np.exp(np.mean(np.sum(p * (np.log(p + 1e-12) - np.log(marginal + 1e-12)), axis=1)))
-    print(f"probe test accuracy {acc:.3f}; {int((counts > 0).sum())}/10 classes among {len(s)} samples; "
-          f"mean confidence {p.max(1).mean():.3f}; probe score {score:.2f} (10 at best)")
+    xt, _ = load_dataset(args.data, data_dir=args.data_dir, split="test")
+    r = scores(s, W, b, xt.reshape(len(xt), -1) @ W + b)
+    print(f"probe test accuracy {acc:.3f}; {r['classes']}/10 classes among {len(s)} samples; "
+          f"mean confidence {r['confidence']:.3f}; probe score {r['probe_score']:.2f} (10 at best); "
+          f"FD (probe logits) {r['fd']:.2f} (0 at best)")
     for name, c in zip(NAMES[args.data], counts):
         print(f"  {name:10s} {c:6d}  ({100 * c / len(s):.1f} %)")
 

@@ -19,31 +19,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from class_coverage import fit_probe  # noqa: E402
+from class_coverage import fit_probe, scores  # noqa: E402
 
 import scratchgan as sg  # noqa: E402
 from scratchgan.gan.datasets import load_dataset  # noqa: E402
 from scratchgan.gan.ema import EMA  # noqa: E402
 from scratchgan.gan.train import TrainConfig, build_models, generate, models_from_checkpoint, train  # noqa: E402
-
-
-def frechet(a, b):
-    """‖μa − μb‖² + tr(Σa + Σb − 2 (Σa Σb)^½), with the square root from the eigenvalues of Σa Σb."""
-    ma, mb = a.mean(0), b.mean(0)
-    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    eig = np.linalg.eigvals(ca @ cb)
-    return float(((ma - mb) ** 2).sum() + np.trace(ca) + np.trace(cb) - 2 * np.sqrt(np.clip(eig.real, 0, None)).sum())
-
-
-def scores(x, W, b, real_logits):
-    z = x.reshape(len(x), -1) @ W + b
-    p = np.exp(z - z.max(1, keepdims=True))
-    p /= p.sum(1, keepdims=True)
-    marginal = p.mean(0)
-    score = np.exp(np.mean(np.sum(p * (np.log(p + 1e-12) - np.log(marginal + 1e-12)), axis=1)))
-    classes = int((np.bincount(z.argmax(1), minlength=10) > 0).sum())
-    return dict(probe_score=float(score), confidence=float(p.max(1).mean()), classes=classes,
-                fd=frechet(z, real_logits))
 
 
 def copy_batchnorm_buffers(dst, src):
