@@ -14,6 +14,7 @@ its test accuracy, then the histogram of predicted classes of the samples: a mod
 generator shows up as missing or dominant classes.  A coarse probe, not a quality score.
 """
 import argparse
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -39,12 +40,26 @@ def fit_softmax(X, y, epochs=8, lr=0.05, batch=256, seed=0):
     return W, b
 
 
-def fit_probe(data="fashion-mnist", data_dir=None):
-    """(W, b, test accuracy) of the softmax probe on a labelled dataset."""
+@dataclass
+class Probe:
+    """The fitted probe, with the real test images and its logits on them (what samples are compared with)."""
+    W: np.ndarray
+    b: np.ndarray
+    accuracy: float  # on the test split
+    test_images: np.ndarray
+    test_logits: np.ndarray
+
+    def logits(self, images):
+        return images.reshape(len(images), -1) @ self.W + self.b
+
+
+def fit_probe(data="fashion-mnist", data_dir=None) -> Probe:
+    """The softmax probe, trained on a labelled dataset's training split and tested on its test split."""
     x, y = load_dataset(data, data_dir=data_dir)
     xt, yt = load_dataset(data, data_dir=data_dir, split="test")
     W, b = fit_softmax(x.reshape(len(x), -1), y)
-    return W, b, float(((xt.reshape(len(xt), -1) @ W + b).argmax(1) == yt).mean())
+    zt = xt.reshape(len(xt), -1) @ W + b
+    return Probe(W, b, float((zt.argmax(1) == yt).mean()), xt, zt)
 
 
 def frechet(a, b):
@@ -55,26 +70,27 @@ def frechet(a, b):
     return float(((ma - mb) ** 2).sum() + np.trace(ca) + np.trace(cb) - 2 * np.sqrt(np.clip(eig.real, 0, None)).sum())
 
 
-def scores(x, W, b, real_logits):
+def scores(x, probe: Probe) -> dict:
     """Probe score (the Inception-score formula with the probe as the classifier: exp E_x KL(p(y|x) ‖ p(y))),
-    mean confidence, classes present, and the Fréchet distance between Gaussians fitted to the probe's logits
-    on ``x`` and on the real test images (``real_logits``): lower is closer to the real data."""
-    z = x.reshape(len(x), -1) @ W + b
+    mean confidence, the count of samples put in each class, how many classes occur, and the Fréchet
+    distance between Gaussians fitted to the probe's logits on ``x`` and on the real test images: lower
+    is closer to the real data."""
+    z = probe.logits(x)
     p = np.exp(z - z.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)
     marginal = p.mean(0)
     score = np.exp(np.mean(np.sum(p * (np.log(p + 1e-12) - np.log(marginal + 1e-12)), axis=1)))
-    classes = int((np.bincount(z.argmax(1), minlength=10) > 0).sum())
-    return dict(probe_score=float(score), confidence=float(p.max(1).mean()), classes=classes,
-                fd=frechet(z, real_logits))
+    counts = np.bincount(z.argmax(1), minlength=10)
+    return dict(probe_score=float(score), confidence=float(p.max(1).mean()), counts=counts,
+                classes=int((counts > 0).sum()), fd=frechet(z, probe.test_logits))
 
 
-def class_accuracy(samples, k, W, b) -> float:
+def class_accuracy(samples, k, probe: Probe) -> float:
     """The fraction of ``samples`` (meant to be class k) that the probe puts in class k."""
-    return float(((samples.reshape(len(samples), -1) @ W + b).argmax(1) == k).mean())
+    return float((probe.logits(samples).argmax(1) == k).mean())
 
 
-def per_class(checkpoint, n, seed, W, b, names, raw=False):
+def per_class(checkpoint, n, seed, probe: Probe, names, raw=False):
     """For each class K, ``n`` samples drawn as ``scratchgan sample --class K --seed seed`` draws them, and the
     probe's accuracy on them; returns the list of accuracies."""
     from scratchgan.gan.train import generate, models_from_checkpoint
@@ -85,7 +101,7 @@ def per_class(checkpoint, n, seed, W, b, names, raw=False):
     accs = []
     for k in range(config.num_classes):
         x = generate(G, n, nz, seed=seed, labels=np.full(n, k))
-        accs.append(class_accuracy(x, k, W, b))
+        accs.append(class_accuracy(x, k, probe))
         print(f"  class {k} {names[k]:10s} {100 * accs[-1]:5.1f} % put in class {k}")
     print(f"mean over the {len(accs)} classes: {100 * np.mean(accs):.1f} % ({n} samples each, seed {seed})")
     return accs
@@ -106,24 +122,22 @@ def main():
     args = ap.parse_args()
     if (args.samples is None) == (args.per_class is None):
         ap.error("give a samples .npy file or --per-class CKPT")
-    W, b, acc = fit_probe(args.data, args.data_dir)
+    probe = fit_probe(args.data, args.data_dir)
+    acc = probe.accuracy
     if args.per_class:
         print(f"probe test accuracy {acc:.3f}")
-        per_class(args.per_class, args.n, args.seed, W, b, NAMES[args.data], raw=args.raw)
+        per_class(args.per_class, args.n, args.seed, probe, NAMES[args.data], raw=args.raw)
         return
     s = np.load(args.samples)
     if args.klass is not None:
-        print(f"probe test accuracy {acc:.3f}; {100 * class_accuracy(s, args.klass, W, b):.1f} % of {len(s)} "
+        print(f"probe test accuracy {acc:.3f}; {100 * class_accuracy(s, args.klass, probe):.1f} % of {len(s)} "
               f"samples put in class {args.klass} ({NAMES[args.data][args.klass]})")
         return
-    z = s.reshape(len(s), -1) @ W + b
-    counts = np.bincount(z.argmax(1), minlength=10)
-    xt, _ = load_dataset(args.data, data_dir=args.data_dir, split="test")
-    r = scores(s, W, b, xt.reshape(len(xt), -1) @ W + b)
+    r = scores(s, probe)
     print(f"probe test accuracy {acc:.3f}; {r['classes']}/10 classes among {len(s)} samples; "
           f"mean confidence {r['confidence']:.3f}; probe score {r['probe_score']:.2f} (10 at best); "
           f"FD (probe logits) {r['fd']:.2f} (0 at best)")
-    for name, c in zip(NAMES[args.data], counts):
+    for name, c in zip(NAMES[args.data], r["counts"]):
         print(f"  {name:10s} {c:6d}  ({100 * c / len(s):.1f} %)")
 
 

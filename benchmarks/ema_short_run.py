@@ -22,7 +22,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from class_coverage import fit_probe, scores  # noqa: E402
 
 import scratchgan as sg  # noqa: E402
-from scratchgan.gan.datasets import load_dataset  # noqa: E402
 from scratchgan.gan.ema import EMA  # noqa: E402
 from scratchgan.gan.train import TrainConfig, build_models, generate, models_from_checkpoint, train  # noqa: E402
 
@@ -65,18 +64,16 @@ def main():
                                                                    G_ours.parameters()))
     print(f"the warm-up average's weights equal the run's G_ema: {same} (only their BatchNorm statistics differ)")
 
-    W, b, acc = fit_probe(args.data)
-    xt, _ = load_dataset(args.data, split="test")
-    real_logits = xt.reshape(len(xt), -1) @ W + b
+    probe = fit_probe(args.data)
     noise = np.random.default_rng([args.seed, 99]).standard_normal((2000, nz), dtype=np.float32)
     print(f"{args.data}, {result.step} steps ({args.epochs} epoch(s), ngf {args.ngf}, ndf {args.ndf}), "
-          f"beta {args.beta}, {result.seconds:.0f} s; probe test accuracy {acc:.3f}")
+          f"beta {args.beta}, {result.seconds:.0f} s; probe test accuracy {probe.accuracy:.3f}")
     print(f"{'generator':34s} {'FD (probe logits)':>17s} {'probe score':>11s} {'confidence':>10s} {'classes':>7s}")
-    real = scores(xt[:2000], W, b, real_logits)
-    rows = [("real test images (2,000)", real), ("raw G", scores(generate(G_raw, noise), W, b, real_logits)),
-            ("EMA plain (BN copied from G)", scores(generate(extra["plain"].model, noise), W, b, real_logits)),
-            ("EMA warm-up (BN copied from G)", scores(generate(extra["warm-up"].model, noise), W, b, real_logits)),
-            ("EMA warm-up + recomputed BN", scores(generate(G_ours, noise), W, b, real_logits))]
+    real = scores(probe.test_images[:2000], probe)
+    rows = [("real test images (2,000)", real), ("raw G", scores(generate(G_raw, noise), probe)),
+            ("EMA plain (BN copied from G)", scores(generate(extra["plain"].model, noise), probe)),
+            ("EMA warm-up (BN copied from G)", scores(generate(extra["warm-up"].model, noise), probe)),
+            ("EMA warm-up + recomputed BN", scores(generate(G_ours, noise), probe))]
     for name, r in rows:
         print(f"{name:34s} {r['fd']:17.2f} {r['probe_score']:11.2f} {r['confidence']:10.3f} {r['classes']:7d}")
 
