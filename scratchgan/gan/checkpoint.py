@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import backend as B
 from .runs import CHECKPOINT, RUN_FILES, atomic_write
 
 FORMAT = "scratchgan-checkpoint"
@@ -95,13 +96,18 @@ def _is_array(v) -> bool:
     return hasattr(v, "shape") and hasattr(v, "dtype")
 
 
+def _host(v) -> np.ndarray:
+    """A state value (a Tensor on any device, or a backend array) as the host array a file holds."""
+    return v.detach().cpu().numpy() if hasattr(v, "detach") else B.to_numpy(v)
+
+
 def _flatten_optimizer(prefix: str, state_dict: dict, arrays: dict) -> dict:
     """Arrays of an optimizer state_dict go into ``arrays``; the rest (JSON) is returned."""
     scalars = {}
     for i, entries in state_dict["state"].items():
         for name, v in entries.items():
             if _is_array(v):
-                arrays[f"{prefix}/state/{int(i)}/{name}"] = np.asarray(v)
+                arrays[f"{prefix}/state/{int(i)}/{name}"] = _host(v)
             else:
                 scalars.setdefault(str(int(i)), {})[name] = v.item() if isinstance(v, np.generic) else v
     groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in state_dict["param_groups"]]
@@ -116,7 +122,7 @@ def save_checkpoint(path, models: dict, optimizers: dict, meta: dict) -> Path:
     arrays: dict[str, np.ndarray] = {}
     for name, module in models.items():
         for key, value in module.state_dict().items():  # Tensors (views of the model) -> host arrays
-            arrays[f"{name}/{key}"] = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+            arrays[f"{name}/{key}"] = _host(value)
     meta = dict(meta, format=FORMAT, version=VERSION, optimizers={})
     for name, opt in optimizers.items():
         meta["optimizers"][name] = _flatten_optimizer(name, opt.state_dict(), arrays)

@@ -22,9 +22,8 @@ __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss",
     "conv2d", "conv_transpose2d", "batch_norm", "interpolate", "upsample_nearest",
     "layer_norm", "instance_norm", "group_norm", "avg_pool2d", "l1_loss", "nll_loss", "cross_entropy",
-    "softmax", "log_softmax", "one_hot", "pad", "normalize",
+    "softmax", "log_softmax", "one_hot", "pad", "normalize", "embedding",
 ]
-__all__ += ["embedding"]
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 - PyTorch's names
