@@ -168,6 +168,29 @@ TORCH_WRAPPER = (
 )
 
 
+def child_ab(kind, steps, settings):
+    """Interleaved A/B of ``scratchgan.set_num_threads`` settings in one process: blocks of two timed steps
+    per setting, in turn (after one untimed step that lets the switch settle), so that a machine whose
+    speed drifts slows every setting alike.  Prints each setting's median and quartiles."""
+    import scratchgan
+
+    step, *_ = make_step(kind)
+    step()
+    times = {n: [] for n in settings}
+    for _ in range(max(1, steps // 2)):
+        for n in settings:
+            scratchgan.set_num_threads(n)
+            step()
+            for _ in range(2):
+                times[n].append(_timed(step) * 1e3)
+    base = statistics.median(times[settings[0]])
+    for n in settings:
+        q = statistics.quantiles(times[n], n=4)
+        med = statistics.median(times[n])
+        print(f"{kind:9s} set_num_threads({n}): median {med:8.1f} ms (quartiles {q[0]:.1f}-{q[2]:.1f}, "
+              f"{len(times[n])} steps)  {med / base:5.3f}x of set_num_threads({settings[0]})")
+
+
 def run_scratchgan(kind, steps):
     proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", kind, "--steps", str(steps)],
                           capture_output=True, text=True, cwd=ROOT)
@@ -213,14 +236,25 @@ def main(argv=None):
     ap.add_argument("--cpu-time", action="store_true",
                     help="time steps in process CPU time instead of wall time (with --threads 1: a measure of the "
                          "work done that a busy shared machine disturbs far less than wall time)")
+    ap.add_argument("--ab-threads", metavar="N,M",
+                    help="no torch: compare scratchgan.set_num_threads settings (e.g. 1,2) in one process, "
+                         "steps interleaved (see child_ab)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         return child(args.child, args.steps)
+    if args.ab_threads:
+        import scratchgan.kernels as K
+
+        settings = [int(v) for v in args.ab_threads.split(",")]
+        print(f"lanes available: {K.lanes_available()}; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+        for kind in args.workloads:
+            child_ab(kind, args.steps, settings)
+        return None
 
     given = dict(item.split("=", 1) for item in args.torch_ms)
     if args.threads:  # inherited by both child processes
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "SCRATCHGAN_NUM_THREADS"):
             os.environ[var] = str(args.threads)
     if args.cpu_time:
         os.environ["BENCH_CPU_TIME"] = "1"
@@ -229,8 +263,12 @@ def main(argv=None):
     import numpy as np  # after the environment is set: OpenBLAS reads it when it loads
 
     env = {k: os.environ.get(k, "(unset)") for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
-                                                      "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")}
-    print(f"numpy {np.__version__}; BLAS: {blas_info()}")
+                                                      "SCRATCHGAN_NUM_THREADS", "MALLOC_MMAP_THRESHOLD_",
+                                                      "MALLOC_TRIM_THRESHOLD_")}
+    import scratchgan.kernels as K
+
+    print(f"numpy {np.__version__}; BLAS: {blas_info()}; scratchgan lanes: {K.get_num_threads()} "
+          f"({'OpenBLAS found' if K.lanes_available() else 'off: OpenBLAS not found'})")
     print("env: " + ", ".join(f"{k}={v}" for k, v in env.items()))
     print(f"clock: {'process CPU time' if args.cpu_time else 'wall time'}; load average "
           f"{' '.join(f'{v:.2f}' for v in os.getloadavg())} on {os.cpu_count()} CPUs")

@@ -16,6 +16,7 @@ from .ops import (abs, add, argmax, argmin, bmm, cat, chunk, clamp, clone, div, 
                   ne, neg, norm, permute, pow, relu, repeat_interleave, reshape, rsqrt, sigmoid, sign, softplus, split,
                   sqrt, square, squeeze, stack, std, sub, sum, t, tanh, transpose, unsqueeze, var, where)
 from .generator import Generator
+from .kernels import get_num_threads, set_num_threads
 from .nn import functional  # noqa: F401 - its old place: scratchgan.functional is nn.functional
 from .ops import ceil, floor, log_softmax, round, softmax  # noqa: A004
 from .serialization import load, save

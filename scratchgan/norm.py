@@ -22,7 +22,7 @@ import math
 from . import backend as B
 from .ops import broadcast_to, mean, reshape
 from .tensor import OUTPUT, Tensor, apply_op, is_grad_enabled
-from .kernels import WORKSPACE
+from .kernels import WORKSPACE, lane_map
 
 __all__ = ["batch_norm", "channel_sum", "channel_dot", "channel_affine", "standardize", "layer_norm", "instance_norm",
            "group_norm"]
@@ -116,14 +116,21 @@ def channel_affine(x: Tensor, scale: Tensor | None = None, shift: Tensor | None 
             raise ValueError(f"channel_affine: {name} must have shape ({c},) for input {x.shape}, got {v.shape}")
     xp = B.get_array_module(x.array)
     cs = _channel_shape(x.ndim, c)
-    if scale is not None:
-        data = x.array * scale.array.reshape(cs)
-    else:
-        data = x.array.copy(order="K")  # "K": keep the memory layout (channels-last stays so)
-    if x2 is not None:
-        data += xp.multiply(x2.array, scale2.array.reshape(cs), out=_scratch_like(xp, data, "channel_affine"))
-    if shift is not None:
-        data += shift.array.reshape(cs)
+    s1, s2, t = (None if v is None else v.array.reshape(cs) for v in (scale, scale2, shift))
+
+    def part(out, x_, x2_):
+        if s1 is not None:
+            xp.multiply(x_, s1, out=out)
+        else:
+            out[...] = x_
+        if x2_ is not None:
+            out += xp.multiply(x2_, s2, out=_scratch_like(xp, out, "channel_affine"))
+        if t is not None:
+            out += t
+
+    # empty_like keeps x's memory layout (channels-last stays so)
+    data = lane_map(part, xp.empty_like(x.array, dtype=xp.result_type(x.array, *(v for v in (s1, t) if v is not None))),
+                    x.array, None if x2 is None else x2.array)
     terms = [(x, scale)] + ([(x2, scale2)] if x2 is not None else [])
 
     def backward(g, out):  # dy = s·dx + x·ds + s2·dx2 + x2·ds2 + dt
@@ -233,12 +240,18 @@ def _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps,
     cs = _channel_shape(x.ndim, c)
     # forward on raw arrays, in the output array itself: y = x − μ, σ² = Σy²/M, y = y·(γ/σ) + β
     mean = _channel_sum_array(x.array) * (1.0 / m)
-    y = x.array - mean.reshape(cs)
+    y = lane_map(lambda out, x_: xp.subtract(x_, mean.reshape(cs), out=out), xp.empty_like(x.array), x.array)
     var = _channel_dot_array(y, y) * (1.0 / m)
     inv = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
-    y *= (inv if weight is None else inv * weight.array).reshape(cs)
-    if bias is not None:
-        y += bias.array.reshape(cs)
+    k = (inv if weight is None else inv * weight.array).reshape(cs)
+    b = None if bias is None else bias.array.reshape(cs)
+
+    def scale_shift(out, y_):
+        out *= k
+        if b is not None:
+            out += b
+
+    lane_map(scale_shift, y, y)
     if running_mean is not None:
         rm = _data(running_mean)
         rm *= 1.0 - momentum
