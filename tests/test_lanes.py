@@ -1,0 +1,175 @@
+"""Lanes (kernels.py): the same results with the thread switch on and off.
+
+What lanes promise, and what these tests hold them to:
+- a convolution's output and its input gradient, every product and every elementwise pass are
+  bit for bit the same at any thread count (lanes write disjoint parts; no inner sum is split);
+- a convolution's weight gradient is a sum over the batch that each lane adds up separately, so
+  it differs from the one-lane sum by float32 rounding only (checked here to 1e-5 of its scale);
+- the same thread count gives the same bits, run after run (so resume stays bit for bit).
+
+The size limits are lowered so that small arrays already make many chunks and use the lanes.
+"""
+import numpy as np
+import pytest
+
+import scratchgan as sg
+import scratchgan.kernels as K
+import scratchgan.nn as nn
+import scratchgan.nn.functional as F
+
+pytestmark = pytest.mark.skipif(not K.lanes_available(), reason="lanes need OpenBLAS (NumPy's wheels ship it)")
+
+
+@pytest.fixture(autouse=True)
+def small_limits(monkeypatch):
+    monkeypatch.setattr(K, "CHUNK_ELEMENTS", 1 << 12)
+    monkeypatch.setattr(K, "MIN_CHUNK_ROWS", 8)
+    monkeypatch.setattr(K, "MIN_LANE_ELEMENTS", 1 << 8)
+    monkeypatch.setattr(K, "MIN_LANE_MACS", 1 << 10)
+    before = sg.get_num_threads()
+    yield
+    sg.set_num_threads(before)
+
+
+def run(threads, fn):
+    """fn() with ``threads`` lanes; with more than one, a convolution first claims BLAS (as in training),
+    and fn must have used more than one lane."""
+    sg.set_num_threads(threads)
+    if threads == 1:
+        return fn()
+    K.conv2d_array(np.ones((8, 2, 6, 6), np.float32), np.ones((3, 2, 3, 3), np.float32),
+                   sg.conv._Geometry((3, 3), 1, 1, 1))
+    assert K._LANES.blas_threads is not None
+    used = []
+    real = K._run_lanes
+
+    def counting(lanes, n, work):
+        used.append(lanes)
+        return real(lanes, n, work)
+
+    K._run_lanes = counting
+    try:
+        out = fn()
+    finally:
+        K._run_lanes = real
+    assert max(used, default=1) > 1, "nothing ran in lanes"
+    return out
+
+
+def both(fn, threads=3):
+    return run(1, fn), run(threads, fn)
+
+
+def rand(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
+
+
+def conv_grads(x, w, transpose=False):
+    xt, wt = sg.tensor(x, requires_grad=True), sg.tensor(w, requires_grad=True)
+    y = (F.conv_transpose2d if transpose else F.conv2d)(xt, wt, stride=2, padding=1)
+    (y * sg.tensor(rand(*y.shape, seed=5))).sum().backward()
+    return y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_convolution_output_and_input_grad_bit_for_bit_weight_grad_to_rounding(transpose):
+    x = rand(13, 6, 8, 8)  # 13 images: lanes get unequal chunk counts
+    w = rand(6, 5, 4, 4, seed=1) if transpose else rand(5, 6, 4, 4, seed=1)
+    (y1, gx1, gw1), (y2, gx2, gw2) = both(lambda: conv_grads(x, w, transpose))
+    assert np.array_equal(y1, y2)
+    assert np.array_equal(gx1, gx2)
+    # the weight gradient: the lanes' partial sums are added at the end, a different order
+    np.testing.assert_allclose(gw2, gw1, rtol=0, atol=1e-5 * np.abs(gw1).max())
+
+
+def test_same_thread_count_same_bits():
+    x, w = rand(13, 6, 8, 8), rand(5, 6, 4, 4, seed=1)
+    a = run(2, lambda: conv_grads(x, w))
+    b = run(2, lambda: conv_grads(x, w))
+    for u, v in zip(a, b):
+        assert np.array_equal(u, v)
+
+
+@pytest.mark.parametrize("shape", [((37, 19), (19, 11)), ((5, 19), (19, 40))])  # split by rows, by columns
+def test_matmul_array_equals_one_gemm(shape):
+    a, b = rand(*shape[0]), rand(*shape[1], seed=1)
+    plain, laned = both(lambda: K.matmul_array(a, b))
+    assert np.array_equal(plain, laned)
+    assert np.array_equal(plain, a @ b)
+
+
+def test_elementwise_passes_bit_for_bit():
+    x = rand(9, 4, 6, 6)
+
+    def passes():
+        t = sg.tensor(x, requires_grad=True)
+        bn = nn.BatchNorm2d(4)
+        with sg.no_grad():
+            bn.weight.copy_(sg.tensor(rand(4, seed=2)))
+            bn.bias.copy_(sg.tensor(rand(4, seed=3)))
+        y = F.leaky_relu(bn(t), 0.2) + F.relu(t)
+        (y * sg.tensor(rand(*y.shape, seed=4))).sum().backward()
+        return y.detach().numpy(), t.grad.numpy(), bn.weight.grad.numpy(), bn.running_var.numpy()
+
+    for u, v in zip(*both(passes)):
+        assert np.array_equal(u, v)
+
+
+def test_inplace_activations_through_lanes():
+    x = rand(9, 4, 6, 6)
+    outs = both(lambda: (F.leaky_relu(sg.tensor(x.copy()), 0.2, inplace=True).numpy(),
+                         F.relu(sg.tensor(x.copy()), inplace=True).numpy()))
+    np.testing.assert_array_equal(outs[0][0], np.maximum(x, 0.2 * x))
+    np.testing.assert_array_equal(outs[1][0], outs[0][0])
+    np.testing.assert_array_equal(outs[1][1], np.maximum(x, 0))
+
+
+def test_a_dcgan_step_with_and_without_lanes():
+    from scratchgan.gan.models import DCGANDiscriminator, DCGANGenerator
+
+    def step():
+        sg.manual_seed(0)
+        G, D = DCGANGenerator(16, 8, 1, 28), DCGANDiscriminator(8, 1, 28)
+        opt = sg.optim.Adam(list(G.parameters()) + list(D.parameters()), 2e-4, betas=(0.5, 0.999))
+        z, real = sg.randn(12, 16, 1, 1), sg.rand(12, 1, 28, 28) * 2 - 1
+        loss = F.binary_cross_entropy_with_logits(D(real).view(-1), sg.ones(12)) + \
+            F.binary_cross_entropy_with_logits(D(G(z)).view(-1), sg.zeros(12))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item(), [p.detach().numpy().copy() for p in list(G.parameters()) + list(D.parameters())]
+
+    (l1, p1), (l2, p2) = both(step)
+    assert l1 == l2  # the forward pass is bit for bit
+    for a, b in zip(p1, p2):  # Adam's first step moves each weight by about ±lr: rounding in dW shows little
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+
+
+def test_a_lane_error_reaches_the_caller_and_blas_gets_its_threads_back():
+    set_fn, get_fn = K._LANES.blas
+    sg.set_num_threads(1)
+    own = get_fn()
+
+    def work(lane, i):
+        if i == 3:
+            raise RuntimeError("chunk 3 failed")
+
+    sg.set_num_threads(2)
+    with pytest.raises(RuntimeError, match="chunk 3 failed"):
+        K._run_lanes(2, 6, work)
+    assert get_fn() == 1  # claimed while lanes are on
+    sg.set_num_threads(1)
+    assert get_fn() == own
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "2"])
+def test_set_num_threads_rejects_bad_values(bad):
+    with pytest.raises(ValueError, match="set_num_threads: expected a positive int"):
+        sg.set_num_threads(bad)
+
+
+def test_set_num_threads_round_trip():
+    sg.set_num_threads(3)
+    assert sg.get_num_threads() == 3
+    sg.set_num_threads(1)
+    assert sg.get_num_threads() == 1
