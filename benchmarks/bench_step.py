@@ -212,11 +212,32 @@ def run_torch(python, kind, steps):
                 maxrss_kb=int(rss.group(1)) if rss else None, line=head)
 
 
+def _openblas_self_report() -> str | None:
+    """OpenBLAS's own get_config/get_corename, read through ctypes from the library this process mapped."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as f:
+            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line})
+    except OSError:
+        return None
+    for path in paths:
+        lib = ctypes.CDLL(path)
+        for prefix, suffix in (("scipy_openblas", "64_"), ("openblas", "64_"), ("openblas", "")):
+            config = getattr(lib, f"{prefix}_get_config{suffix}", None)
+            core = getattr(lib, f"{prefix}_get_corename{suffix}", None)
+            if config is not None and core is not None:
+                config.restype = core.restype = ctypes.c_char_p
+                return f"{config().decode()} kernel={core().decode()}"
+    return None
+
+
 def blas_info() -> str:
     try:
         import threadpoolctl
     except ImportError:
-        return "threadpoolctl not installed (pip install threadpoolctl to see the BLAS kernel)"
+        own = _openblas_self_report()
+        return own or "threadpoolctl not installed (pip install threadpoolctl to see the BLAS kernel)"
     infos = [f"{i.get('internal_api')} {i.get('version')} kernel={i.get('architecture')} threads={i.get('num_threads')}"
              for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
     return "; ".join(infos) or "no BLAS found by threadpoolctl"

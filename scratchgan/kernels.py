@@ -29,6 +29,12 @@ pool, ``WORKSPACE``, keyed by (array module, name, dtype) instead of fresh alloc
 page faults that a new large NumPy array costs on every use, and keeps them in cache.  The pool
 lives here, below both ``conv.py`` and ``norm.py``, so neither imports the other for it.
 
+Lanes.  On NumPy with OpenBLAS, once a convolution has work for several cores, each core gets a
+lane: a thread that takes whole chunks (copy and GEMM together), row blocks of large products
+(``matmul_array``) and batch slices of the big elementwise passes (``lane_map``: ReLU, LeakyReLU,
+BatchNorm's normalisation), while BLAS runs one thread per call.  ``set_num_threads(1)`` turns
+them off; what they change in the results, and why, is the comment above ``_default_threads``.
+
 ``geom`` arguments are ``conv._Geometry`` objects (kernel kh, kw; stride sh, sw; padding ph, pw;
 dilation dh, dw; ``conv_out``).
 """
