@@ -150,22 +150,48 @@ def _find_openblas():
     return None
 
 
+def _find_mallopt():
+    """glibc's mallopt, or None (macOS, Windows)."""
+    try:
+        fn = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError, TypeError):
+        return None
+    fn.argtypes, fn.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return fn
+
+
+# glibc's mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+
+
 class _Lanes:
     """The worker threads, made on first use (and afresh in a forked child, where they do not exist)."""
 
     def __init__(self):
         self.blas = _find_openblas()
+        self.mallopt = _find_mallopt()
         self.pool, self.size = None, 0
         self.lock = threading.Lock()
         self.worker = threading.local()
         self.blas_threads = None  # BLAS's own thread count, while the lanes hold it at one
+        self.malloc_kept = False  # glibc told to keep freed memory (once, for good)
 
     def claim(self):
-        """BLAS to one thread per call (its idle threads would spin against the lanes)."""
+        """BLAS to one thread per call (its idle threads would spin against the lanes), and glibc's
+        malloc told to keep freed memory.  A step frees and allocates the same activation-sized arrays
+        every iteration; by default glibc hands each large freed block back to the OS, and the next
+        array of that size is zero-filled by the kernel, page by page, on first touch.  Kept, it is
+        reused as is.  Measured on DCGAN-28 with lanes on: 297-335 → 285-311 ms/step (4 alternating runs).
+        The malloc setting stays after ``set_num_threads(1)`` (glibc cannot go back to its adaptive
+        threshold once one is set); it changes no result, only where memory comes from."""
         if self.blas_threads is None:
             set_fn, get_fn = self.blas
             self.blas_threads = get_fn()
             set_fn(1)
+            if self.mallopt is not None and not self.malloc_kept:
+                self.mallopt(M_MMAP_THRESHOLD, 1 << 30)
+                self.mallopt(M_TRIM_THRESHOLD, 1 << 30)
+                self.malloc_kept = True
 
     def release(self):
         if self.blas_threads is not None:

@@ -173,3 +173,13 @@ def test_set_num_threads_round_trip():
     assert sg.get_num_threads() == 3
     sg.set_num_threads(1)
     assert sg.get_num_threads() == 1
+
+
+@pytest.mark.skipif(K._LANES.mallopt is None, reason="glibc's mallopt only")
+def test_claiming_the_cores_keeps_freed_memory_for_good():
+    sg.set_num_threads(2)
+    K.conv2d_array(np.ones((8, 2, 6, 6), np.float32), np.ones((3, 2, 3, 3), np.float32),
+                   sg.conv._Geometry((3, 3), 1, 1, 1))
+    assert K._LANES.malloc_kept
+    sg.set_num_threads(1)  # lanes off, BLAS back to its threads; the malloc setting stays (it changes no result)
+    assert K._LANES.malloc_kept and K._LANES.blas_threads is None
