@@ -84,16 +84,18 @@ WORKSPACE = _Workspace()
 # one, and a GEMM of a few hundred rows keeps two BLAS threads only partly busy.  Worse, OpenBLAS's
 # idle threads spin for a while after each call, so any other thread started meanwhile fights them
 # for the cores.  So the engine takes the cores over: BLAS runs one thread per call, and each core
-# gets a *lane*, one thread that does whole pieces of work (chunk i goes to lane i mod L), a chunk's
-# copy and its GEMM together.  NumPy releases the GIL inside copies and GEMMs, so Python threads
-# suffice.  Measured on the 2-core test machine, the DCGAN-28 step: see README "Speed".
+# gets a *lane*, one thread that does whole pieces of work, a chunk's copy and its GEMM together.
+# NumPy releases the GIL inside copies and GEMMs, so Python threads suffice.  Measured on the 2-core
+# test machine, the DCGAN-28 step: see README "Speed".
 #
-# What it changes in the results.  Lanes write disjoint rows (or columns) of an output, and no
-# GEMM's inner sum is split, so a product or a convolution is bit for bit the same at any thread
-# count.  A convolution's weight gradient is a sum over the batch: each lane sums its own chunks and
-# the lanes' sums are added in lane order, so dW differs from the one-lane sum by float32 rounding
-# (tests/test_lanes.py says so and checks the tolerance).  The same thread count gives the same bits,
-# run after run: resume stays bit for bit.
+# Why the results do not depend on the number of lanes.  Lanes write disjoint rows (or columns) of
+# an output, never split a GEMM's inner sum, and run every GEMM on one BLAS thread.  The one sum
+# that lanes share out is a convolution's weight gradient, dW = Σ over batch chunks: it is always
+# taken as SUM_GROUPS partial sums (chunk i in group i mod SUM_GROUPS, each group in chunk order)
+# added in group order, lanes or not, and the chunking does not depend on the thread count either.
+# So with any number of lanes every result is bit for bit the single-threaded one (lanes off, BLAS
+# on one thread): tests/test_lanes.py.  With lanes off, BLAS's own threads may order the inner sum
+# of a weight-gradient GEMM differently (as OPENBLAS_NUM_THREADS=1 and =2 do): last bits of dW only.
 #
 # The switch, as ``torch.set_num_threads``: ``scratchgan.set_num_threads(n)`` or the environment
 # variable SCRATCHGAN_NUM_THREADS (default: the cores this process may use).  With n > 1 the engine
@@ -230,13 +232,23 @@ def _lane_count(n_chunks: int, xp) -> int:
     return max(1, min(_threads[0], n_chunks))
 
 
-def _run_lanes(lanes: int, n_chunks: int, work) -> None:
-    """work(lane, chunk) for every chunk, chunk i in lane i mod ``lanes``, each lane's chunks in order.
-    Lane 0 is the calling thread (one lane: the plain loop); lanes 1, 2, ... are pool threads."""
+# A convolution's weight gradient is always summed as this many partial sums (see above): lanes
+# share out the groups, so up to SUM_GROUPS lanes work on a weight gradient at once.
+SUM_GROUPS = 4
+
+
+def _run_lanes(lanes: int, n_chunks: int, work, grouped: bool = False) -> None:
+    """work(i) for every chunk i, chunk i in lane i mod ``lanes``.  ``grouped`` (the chunks add to dW):
+    chunk i belongs to group i mod SUM_GROUPS and group k to lane k mod ``lanes``, so one lane does all
+    of a group's chunks, in order.  Lane 0 is the calling thread (one lane: the plain loop in chunk
+    order); lanes 1, 2, ... are pool threads."""
+    if grouped:
+        lanes = min(lanes, SUM_GROUPS)
 
     def lane(j):
-        for i in range(j, n_chunks, lanes):
-            work(j, i)
+        for i in range(n_chunks):
+            if ((i % SUM_GROUPS) if grouped else i) % lanes == j:
+                work(i)
 
     if lanes == 1:
         lane(0)
@@ -275,7 +287,7 @@ def lane_map(fn, out, *args):
     bounds = [n * j // lanes for j in range(lanes + 1)]
     spans = [getattr(a, "ndim", 0) == out.ndim and a.shape[0] == n for a in args]
 
-    def part(lane, j):
+    def part(j):
         sl = slice(bounds[j], bounds[j + 1])
         fn(out[sl], *(a[sl] if span else a for a, span in zip(args, spans)))
 
@@ -286,26 +298,31 @@ def lane_map(fn, out, *args):
 # Products smaller than this many multiply-adds run in one piece: handing a block to a lane costs
 # some tens of microseconds, the time of about 2^22 multiply-adds on one core.
 MIN_LANE_MACS = 1 << 22
+MIN_BLOCK = 64
 
 
 def matmul_array(a, b, out=None):
     """a @ b for 2-D a, b.  With lanes, each lane computes its own block of rows of the product (of
-    columns, when it has fewer rows than columns); every element is the same inner sum as in one GEMM."""
+    columns, when it has fewer rows than columns); every element is the same inner sum as in one GEMM.
+    Blocks keep at least MIN_BLOCK rows and columns: a thinner product (a matrix-vector one) may take
+    another BLAS kernel with another summation order, so it is never split."""
     xp = B.get_array_module(a, b)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
         return xp.matmul(a, b, out=out)
     (m, k), n = a.shape, b.shape[1]
+    lanes = 1
     # lanes only once a convolution has claimed BLAS: on its own, BLAS's threads do a plain GEMM as fast
-    lanes = _lane_count(max(m, n), xp) if m * n * k >= MIN_LANE_MACS and _LANES.blas_threads is not None else 1
-    if lanes == 1:
+    if m * n * k >= MIN_LANE_MACS and min(m, n) >= MIN_BLOCK and _LANES.blas_threads is not None:
+        lanes = min(_lane_count(max(m, n), xp), max(m, n) // MIN_BLOCK)
+    if lanes <= 1:
         return xp.matmul(a, b, out=out)
     if out is None:
         out = xp.empty((m, n), dtype=xp.result_type(a.dtype, b.dtype))
-    by_rows = m >= 64 * lanes or m >= n
+    by_rows = m >= n
     size = m if by_rows else n
     bounds = [size * j // lanes for j in range(lanes + 1)]
 
-    def block(lane, j):
+    def block(j):
         sl = slice(bounds[j], bounds[j + 1])
         if by_rows:
             xp.matmul(a[sl], b, out=out[sl])
@@ -348,16 +365,17 @@ def _weight_rows(w):
 
 def _chunks(n: int, rows_per_image: int, k: int, xp=None):
     """Batch slices whose column matrices hold about CHUNK_ELEMENTS elements (but at least
-    MIN_CHUNK_ROWS rows: a GEMM with few rows runs far below the BLAS peak, worst with threads),
-    as many as a multiple of the lanes, so that every lane gets the same work.
+    MIN_CHUNK_ROWS rows: a GEMM with few rows runs far below the BLAS peak), as many as an even
+    number (a multiple of SUM_GROUPS from there on), so that two lanes, or SUM_GROUPS, get the same
+    work; never a count that depends on the thread count (the sums of dW follow the chunks).
     On a GPU (any module but NumPy) there is no cache to fit: chunks only bound the memory."""
     xp = xp or B.numpy
     budget = CHUNK_ELEMENTS if xp is B.numpy else DEVICE_CHUNK_ELEMENTS
     step = max(1, budget // max(1, rows_per_image * k), -(-MIN_CHUNK_ROWS // max(1, rows_per_image)))
     count = -(-n // step)
-    lanes = _lane_count(count, xp)
-    if count % lanes:
-        step = -(-n // (count + lanes - count % lanes))
+    multiple = SUM_GROUPS if count >= SUM_GROUPS else 2
+    if xp is B.numpy and count > 1 and count % multiple:
+        step = -(-n // (count + multiple - count % multiple))
     return [slice(i, min(n, i + step)) for i in range(0, n, step)]
 
 
@@ -378,11 +396,11 @@ class _Fold:
 
     __slots__ = ("g", "g_rows", "dw", "chunks_done")
 
-    def __init__(self, g, lanes):
+    def __init__(self, g):
         self.g = g  # the grad_output array dW is for
         self.g_rows = nhwc(g).reshape(-1, g.shape[1])  # G as the (M, O) matrix
-        self.dw = [None] * lanes  # each lane's (O, K) sum so far
-        self.chunks_done = [0] * lanes
+        self.dw = [None] * SUM_GROUPS  # each group's (O, K) sum so far
+        self.chunks_done = [0] * SUM_GROUPS
 
 
 class Im2col:
@@ -416,17 +434,17 @@ class Im2col:
 
     def fold_weight_grad(self, g):
         """Accumulate dW = G[M, O]ᵀ @ cols[M, K] for grad_output g as the chunks are made."""
-        self._fold = _Fold(g, self.lanes)
+        self._fold = _Fold(g)
 
     def folded_weight_grad(self, g):
         """The (O, K) dW for g if every chunk has added its share, else None."""
         f = self._fold
         if f is None or f.g is not g or sum(f.chunks_done) != len(self.slices):
             return None
-        return _sum_lanes(f.dw)
+        return _sum_groups(f.dw)
 
-    def __call__(self, i: int, lane: int = 0):
-        """The (rows, K) column matrix of batch chunk i (made in ``lane``)."""
+    def __call__(self, i: int):
+        """The (rows, K) column matrix of batch chunk i."""
         xh, g, sl = self.xh, self.geom, self.slices[i]
         xp = B.get_array_module(xh)
         if self.is_view:
@@ -449,13 +467,14 @@ class Im2col:
         f = self._fold
         if f is not None:
             rows = self.ho * self.wo
-            f.dw[lane] = _add_weight_grad(xp, f.dw[lane], f.g_rows[sl.start * rows:sl.stop * rows].T, cols2)
-            f.chunks_done[lane] += 1
+            k = i % SUM_GROUPS  # only the lane that owns group k touches it
+            f.dw[k] = _add_weight_grad(xp, f.dw[k], f.g_rows[sl.start * rows:sl.stop * rows].T, cols2)
+            f.chunks_done[k] += 1
         return cols2
 
 
-def _sum_lanes(parts):
-    """The lanes' partial sums added in lane order (lanes that got no chunk hold None)."""
+def _sum_groups(parts):
+    """The groups' partial sums added in group order (groups that got no chunk hold None)."""
     total = parts[0]
     for p in parts[1:]:
         if p is not None:
@@ -484,11 +503,11 @@ def conv2d_array(x, w, geom, cols: Im2col | None = None):
     y2 = y.reshape(n * ho * wo, o)
     rows = ho * wo
 
-    def chunk(lane, i):
+    def chunk(i):
         sl = cols.slices[i]
-        matmul_array(cols(i, lane), wt, out=y2[sl.start * rows:sl.stop * rows])
+        matmul_array(cols(i), wt, out=y2[sl.start * rows:sl.stop * rows])
 
-    _run_lanes(cols.lanes, len(cols.slices), chunk)
+    _run_lanes(cols.lanes, len(cols.slices), chunk, grouped=cols._fold is not None)
     return nchw(y)
 
 
@@ -501,14 +520,14 @@ def conv2d_weight_array(x, g, weight_shape, geom, cols: Im2col | None = None):
         cols = cols or Im2col(x, geom, (ho, wo))
         gh = nhwc(g).reshape(n * ho * wo, o)
         rows = ho * wo
-        parts = [None] * cols.lanes
+        parts = [None] * SUM_GROUPS
 
-        def chunk(lane, i):
-            sl = cols.slices[i]
-            parts[lane] = _add_weight_grad(xp, parts[lane], gh[sl.start * rows:sl.stop * rows].T, cols(i, lane))
+        def chunk(i):  # dW = Σ_groups Σ_(chunks of the group) G_chunkᵀ cols_chunk, whatever the lanes
+            sl, k = cols.slices[i], i % SUM_GROUPS
+            parts[k] = _add_weight_grad(xp, parts[k], gh[sl.start * rows:sl.stop * rows].T, cols(i))
 
-        _run_lanes(cols.lanes, len(cols.slices), chunk)
-        dw = _sum_lanes(parts)
+        _run_lanes(cols.lanes, len(cols.slices), chunk, grouped=True)
+        dw = _sum_groups(parts)
     c = weight_shape[1]
     return xp.ascontiguousarray(dw.reshape(o, geom.kh, geom.kw, c).transpose(0, 3, 1, 2))
 
@@ -601,7 +620,7 @@ def conv_transpose2d_array(x, w, geom, out_hw):
     rows = h * wd
     slices = _chunks(n, rows, wr.shape[1], xp)
 
-    def chunk(lane, i):  # each chunk writes its own images of y: lanes never meet
+    def chunk(i):  # each chunk writes its own images of y: lanes never meet
         sl = slices[i]
         cols = WORKSPACE.get(xp, "cols", ((sl.stop - sl.start) * rows, wr.shape[1]), dtype)
         matmul_array(xh[sl.start * rows:sl.stop * rows], wr, out=cols)
