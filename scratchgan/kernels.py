@@ -183,7 +183,7 @@ class _Lanes:
         malloc told to keep freed memory.  A step frees and allocates the same activation-sized arrays
         every iteration; by default glibc hands each large freed block back to the OS, and the next
         array of that size is zero-filled by the kernel, page by page, on first touch.  Kept, it is
-        reused as is.  Measured on DCGAN-28 with lanes on: 297-335 → 285-311 ms/step (4 alternating runs).
+        reused as is.  Measured on DCGAN-28 with lanes on: 317-335 → 285-311 ms/step (4 alternating runs).
         The malloc setting stays after ``set_num_threads(1)`` (glibc cannot go back to its adaptive
         threshold once one is set); it changes no result, only where memory comes from."""
         if self.blas_threads is None:
