@@ -105,9 +105,11 @@ WORKSPACE = _Workspace()
 # (the BLAS that NumPy's wheels ship); with another BLAS, or on a GPU, the plain loops run and
 # ``lanes_available()`` is False.
 def _default_threads() -> int:
-    env = os.environ.get("SCRATCHGAN_NUM_THREADS")
+    env = os.environ.get("SCRATCHGAN_NUM_THREADS", "").strip()
     if env:
-        return max(1, int(env))
+        if not env.isdigit() or int(env) < 1:
+            raise ValueError(f"SCRATCHGAN_NUM_THREADS must be a positive integer, got {env!r}")
+        return int(env)
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
@@ -441,7 +443,8 @@ class Im2col:
         f = self._fold
         if f is None or f.g is not g or sum(f.chunks_done) != len(self.slices):
             return None
-        return _sum_groups(f.dw)
+        f.dw = [_sum_groups(f.dw)] + [None] * (SUM_GROUPS - 1)  # summed once: a second call gets the same
+        return f.dw[0]
 
     def __call__(self, i: int):
         """The (rows, K) column matrix of batch chunk i."""

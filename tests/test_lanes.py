@@ -203,3 +203,12 @@ def test_claiming_the_cores_keeps_freed_memory_for_good():
     assert K._LANES.malloc_kept
     sg.set_num_threads(1)  # lanes off, BLAS back to its threads; the malloc setting stays (it changes no result)
     assert K._LANES.malloc_kept and K._LANES.blas_threads is None
+
+
+def test_a_bad_thread_variable_is_named():
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", "import scratchgan"], capture_output=True, text=True,
+                       env={**__import__("os").environ, "SCRATCHGAN_NUM_THREADS": "two"})
+    assert r.returncode != 0 and "SCRATCHGAN_NUM_THREADS must be a positive integer, got 'two'" in r.stderr
