@@ -269,7 +269,8 @@ def _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps,
         if is_grad_enabled():
             xc_t, inv_t = _normalize_parts(x, eps, m)
         else:  # x − μ again, into scratch memory (cheaper than keeping an x-sized array alive)
-            xc_t = Tensor(xp.subtract(x.array, mean.reshape(cs), out=_scratch_like(xp, x.array, "bn_xc")))
+            xc_t = Tensor(lane_map(lambda o, x_: xp.subtract(x_, mean.reshape(cs), out=o),
+                                   _scratch_like(xp, x.array, "bn_xc"), x.array))
             inv_t = Tensor(inv)
         sg = channel_sum(g)
         sgxhat = channel_dot(g, xc_t) * inv_t

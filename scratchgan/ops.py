@@ -393,7 +393,9 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01, *, _out=None) -> Tensor:
 
 def tanh(x: Tensor) -> Tensor:
     # d tanh(x) = (1 - tanh(x)^2) dx, from the output: no second transcendental
-    return apply_op(_xp(x).tanh(x.array), (x,), lambda g, out: (g * (1.0 - out * out),), "tanh", saved=(OUTPUT,))
+    xp = _xp(x)
+    data = lane_map(lambda o, a_: xp.tanh(a_, out=o), xp.empty_like(x.array), x.array)
+    return apply_op(data, (x,), lambda g, out: (g * (1.0 - out * out),), "tanh", saved=(OUTPUT,))
 
 
 def _sigmoid_array(xp, a):

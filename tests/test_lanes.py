@@ -127,7 +127,7 @@ def test_elementwise_passes_bit_for_bit():
         with sg.no_grad():
             bn.weight.copy_(sg.tensor(rand(4, seed=2)))
             bn.bias.copy_(sg.tensor(rand(4, seed=3)))
-        y = F.leaky_relu(bn(t), 0.2) + F.relu(t)
+        y = F.leaky_relu(bn(t), 0.2) + F.relu(t) + sg.tanh(t)
         (y * sg.tensor(rand(*y.shape, seed=4))).sum().backward()
         return y.detach().numpy(), t.grad.numpy(), bn.weight.grad.numpy(), bn.running_var.numpy()
 
