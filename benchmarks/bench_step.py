@@ -7,6 +7,7 @@ the real batch and on ``fake.detach()``, then the G update through D.
     python benchmarks/bench_step.py dcgan mlp dcgan64 --steps 20 \\
         --torch-python /work/torchvenv/bin/python [--rounds 2]
     python benchmarks/bench_step.py dcgan --torch-ms dcgan=163      # a torch time measured elsewhere
+    python benchmarks/bench_step.py dcgan dcgan64 --ab-threads 1,2   # lanes off vs on, steps interleaved
 
 For each workload it prints scratchgan's median ms/step, torch's, their ratio, the peak memory
 of each process (ru_maxrss) and of scratchgan's step alone (tracemalloc: NumPy reports its
