@@ -519,18 +519,11 @@ def conv2d_weight_array(x, g, weight_shape, geom, cols: Im2col | None = None):
     xp = B.get_array_module(x, g)
     n, o, ho, wo = g.shape
     dw = cols.folded_weight_grad(g) if cols is not None else None
-    if dw is None:
+    if dw is None:  # no GEMM made these chunks yet: make them only for the dW they fold in
         cols = cols or Im2col(x, geom, (ho, wo))
-        gh = nhwc(g).reshape(n * ho * wo, o)
-        rows = ho * wo
-        parts = [None] * SUM_GROUPS
-
-        def chunk(i):  # dW = Σ_groups Σ_(chunks of the group) G_chunkᵀ cols_chunk, whatever the lanes
-            sl, k = cols.slices[i], i % SUM_GROUPS
-            parts[k] = _add_weight_grad(xp, parts[k], gh[sl.start * rows:sl.stop * rows].T, cols(i))
-
-        _run_lanes(cols.lanes, len(cols.slices), chunk, grouped=True)
-        dw = _sum_groups(parts)
+        cols.fold_weight_grad(g)
+        _run_lanes(cols.lanes, len(cols.slices), cols, grouped=True)
+        dw = cols.folded_weight_grad(g)
     c = weight_shape[1]
     return xp.ascontiguousarray(dw.reshape(o, geom.kh, geom.kw, c).transpose(0, 3, 1, 2))
 
