@@ -214,23 +214,20 @@ def run_torch(python, kind, steps):
 
 
 def _openblas_self_report() -> str | None:
-    """OpenBLAS's own get_config/get_corename, read through ctypes from the library this process mapped."""
+    """OpenBLAS's own get_config/get_corename, from the library the engine found (scratchgan.kernels)."""
     import ctypes
 
-    try:
-        with open("/proc/self/maps") as f:
-            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line})
-    except OSError:
+    from scratchgan.kernels import openblas_library
+
+    found = openblas_library()
+    if found is None:
         return None
-    for path in paths:
-        lib = ctypes.CDLL(path)
-        for prefix, suffix in (("scipy_openblas", "64_"), ("openblas", "64_"), ("openblas", "")):
-            config = getattr(lib, f"{prefix}_get_config{suffix}", None)
-            core = getattr(lib, f"{prefix}_get_corename{suffix}", None)
-            if config is not None and core is not None:
-                config.restype = core.restype = ctypes.c_char_p
-                return f"{config().decode()} kernel={core().decode()}"
-    return None
+    lib, prefix, suffix = found
+    config, core = getattr(lib, f"{prefix}_get_config{suffix}", None), getattr(lib, f"{prefix}_get_corename{suffix}", None)
+    if config is None or core is None:
+        return None
+    config.restype = core.restype = ctypes.c_char_p
+    return f"{config().decode()} kernel={core().decode()}"
 
 
 def blas_info() -> str:

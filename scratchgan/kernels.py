@@ -132,10 +132,11 @@ def get_num_threads() -> int:
     return _threads[0]
 
 
-def _find_openblas():
-    """(set, get) thread-count functions of the OpenBLAS that NumPy loaded, or None."""
+def openblas_library():
+    """(library, symbol prefix, symbol suffix) of the OpenBLAS that NumPy loaded, or None: found among the
+    libraries mapped into this process (Linux), under any of the names its builds export."""
     paths = []
-    try:  # Linux: the libraries mapped into this process
+    try:
         with open("/proc/self/maps") as f:
             paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line})
     except OSError:
@@ -146,12 +147,20 @@ def _find_openblas():
         except OSError:
             continue
         for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""), ("openblas", "64_"), ("openblas", "")):
-            set_fn = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
-            get_fn = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-            if set_fn is not None and get_fn is not None:
-                set_fn.argtypes, set_fn.restype, get_fn.restype = [ctypes.c_int], None, ctypes.c_int
-                return set_fn, get_fn
+            if hasattr(lib, f"{prefix}_set_num_threads{suffix}") and hasattr(lib, f"{prefix}_get_num_threads{suffix}"):
+                return lib, prefix, suffix
     return None
+
+
+def _find_openblas():
+    """(set, get) thread-count functions of the OpenBLAS that NumPy loaded, or None."""
+    found = openblas_library()
+    if found is None:
+        return None
+    lib, prefix, suffix = found
+    set_fn, get_fn = getattr(lib, f"{prefix}_set_num_threads{suffix}"), getattr(lib, f"{prefix}_get_num_threads{suffix}")
+    set_fn.argtypes, set_fn.restype, get_fn.restype = [ctypes.c_int], None, ctypes.c_int
+    return set_fn, get_fn
 
 
 def _find_mallopt():
