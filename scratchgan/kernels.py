@@ -29,11 +29,14 @@ pool, ``WORKSPACE``, keyed by (array module, name, dtype) instead of fresh alloc
 page faults that a new large NumPy array costs on every use, and keeps them in cache.  The pool
 lives here, below both ``conv.py`` and ``norm.py``, so neither imports the other for it.
 
-Lanes.  On NumPy with OpenBLAS, once a convolution has work for several cores, each core gets a
-lane: a thread that takes whole chunks (copy and GEMM together), row blocks of large products
+Lanes.  On NumPy with OpenBLAS, in a process that runs convolutions, each core gets a lane: a
+thread that takes whole chunks (copy and GEMM together), row blocks of large products
 (``matmul_array``) and batch slices of the big elementwise passes (``lane_map``: ReLU, LeakyReLU,
 BatchNorm's normalisation), while BLAS runs one thread per call.  ``set_num_threads(1)`` turns
 them off; what they change in the results, and why, is the comment above ``_default_threads``.
+
+OpenBLAS's kernels.  On AMD Zen 4, ``import scratchgan`` switches OpenBLAS from its AVX-512 kernels
+to its faster Haswell ones (``blas_kernel``, ``set_blas_kernel``; the why is beside them).
 
 ``geom`` arguments are ``conv._Geometry`` objects (kernel kh, kw; stride sh, sw; padding ph, pw;
 dilation dh, dw; ``conv_out``).
@@ -49,7 +52,8 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from . import backend as B
 
 __all__ = ["WORKSPACE", "Im2col", "nhwc", "nchw", "conv2d_array", "conv2d_weight_array", "conv_transpose2d_array",
-           "set_num_threads", "get_num_threads", "lanes_available", "lane_map", "matmul_array"]
+           "set_num_threads", "get_num_threads", "lanes_available", "lane_map", "matmul_array", "blas_kernel",
+           "set_blas_kernel", "take_cores"]
 
 
 # ---- the scratch-buffer pool ------------------------------------------------------------------------
@@ -92,10 +96,13 @@ WORKSPACE = _Workspace()
 # an output, never split a GEMM's inner sum, and run every GEMM on one BLAS thread.  The one sum
 # that lanes share out is a convolution's weight gradient, dW = Σ over batch chunks: it is always
 # taken as SUM_GROUPS partial sums (chunk i in group i mod SUM_GROUPS, each group in chunk order)
-# added in group order, lanes or not, and the chunking does not depend on the thread count either.
-# So with any number of lanes every result is bit for bit the single-threaded one (lanes off, BLAS
-# on one thread): tests/test_lanes.py.  With lanes off, BLAS's own threads may order the inner sum
-# of a weight-gradient GEMM differently (as OPENBLAS_NUM_THREADS=1 and =2 do): last bits of dW only.
+# added in group order, lanes or not, and the chunking does not depend on the thread count either;
+# large products are cut into blocks by their shape alone (``product_blocks``).  So with any number
+# of lanes every result is bit for bit the single-threaded one (lanes off, BLAS on one thread):
+# tests/test_lanes.py.  The cores are taken before a model's first product (``take_cores``: when a
+# conv layer is built), so every step computes the same way, the first one after a resume too.
+# Without lanes, BLAS's own threads may cut and sum a product another way than one thread does (as
+# OPENBLAS_NUM_THREADS=1 and =2 do): last bits only.
 #
 # The switch, as ``torch.set_num_threads``: ``scratchgan.set_num_threads(n)`` or the environment
 # variable SCRATCHGAN_NUM_THREADS (default: the cores this process may use).  With n > 1 the engine
@@ -187,6 +194,7 @@ class _Lanes:
         self.lock = threading.Lock()
         self.worker = threading.local()
         self.blas_threads = None  # BLAS's own thread count, while the lanes hold it at one
+        self.convolutions = False  # a convolution ran or a conv layer was built here (take_cores)
         self.malloc_kept = False  # glibc told to keep freed memory (once, for good)
 
     def claim(self):
@@ -229,6 +237,23 @@ class _Lanes:
 _LANES = _Lanes()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_LANES.forget)
+
+
+def take_cores() -> None:
+    """Mark this process as one that runs convolutions, and claim the cores for the lanes now if lanes
+    are on (more than one thread, OpenBLAS found): BLAS runs one thread per call from here on, and large
+    products are computed in ``product_blocks``.  Every convolution does this before its first product,
+    and a convolution layer when it is built.  Why then: a product's last bits can depend on BLAS's
+    thread count and on how it is cut (OpenBLAS's threads split its rows, and its Haswell kernels sum
+    the edge rows of a product their own way), so the claim must come before a model's first product.
+    Were it made by the first convolution that runs, a Linear layer in front of it would be computed
+    one way in the first step after a start or a resume, and another in the same step of an
+    uninterrupted run.  A process without convolutions (an MLP GAN) never claims: there BLAS's own
+    threads multiply whole products faster than lanes do (README "Speed")."""
+    _LANES.convolutions = True
+    if _threads[0] > 1 and _LANES.blas is not None and not getattr(_LANES.worker, "active", False):
+        with _LANES.lock:
+            _LANES.claim()
 
 
 def lanes_available() -> bool:
@@ -310,28 +335,38 @@ def lane_map(fn, out, *args):
 # some tens of microseconds, the time of about 2^22 multiply-adds on one core.
 MIN_LANE_MACS = 1 << 22
 MIN_BLOCK = 64
+PRODUCT_BLOCKS = 4
 
 
-def matmul_array(a, b, out=None):
-    """a @ b for 2-D a, b.  With lanes, each lane computes its own block of rows of the product (of
-    columns, when it has fewer rows than columns); every element is the same inner sum as in one GEMM.
+def product_blocks(m: int, k: int, n: int) -> int:
+    """How many row (or column) blocks matmul_array computes an (m, k) @ (k, n) product in, in a process
+    with convolutions: by its shape alone, never by the thread count, so that the blocks, and the bits,
+    are the same with any number of lanes or none.  (A block's bits can differ from the same rows of
+    one whole GEMM: OpenBLAS's Haswell kernels treat a product's last rows and columns their own way.)
     Blocks keep at least MIN_BLOCK rows and columns: a thinner product (a matrix-vector one) may take
-    another BLAS kernel with another summation order, so it is never split."""
+    another BLAS kernel."""
+    if m * n * k < MIN_LANE_MACS or min(m, n) < MIN_BLOCK:
+        return 1
+    return min(PRODUCT_BLOCKS, max(m, n) // MIN_BLOCK)
+
+
+def matmul_array(a, b, out=None, split: bool = True):
+    """a @ b for 2-D a, b.  In a process with convolutions (``take_cores``), as ``product_blocks``
+    blocks of rows (of columns, when it has fewer rows than columns), each one GEMM, spread over the
+    lanes; elsewhere one GEMM on BLAS's own threads (an MLP: whole products run faster there).
+    ``split=False``: one GEMM (a convolution's batch chunks, which are already the lanes' work)."""
     xp = B.get_array_module(a, b)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
         return xp.matmul(a, b, out=out)
     (m, k), n = a.shape, b.shape[1]
-    lanes = 1
-    # lanes only once a convolution has claimed BLAS: on its own, BLAS's threads do a plain GEMM as fast
-    if m * n * k >= MIN_LANE_MACS and min(m, n) >= MIN_BLOCK and _LANES.blas_threads is not None:
-        lanes = min(_lane_count(max(m, n), xp), max(m, n) // MIN_BLOCK)
-    if lanes <= 1:
+    blocks = product_blocks(m, k, n) if split and _LANES.convolutions else 1
+    if blocks == 1:
         return xp.matmul(a, b, out=out)
     if out is None:
         out = xp.empty((m, n), dtype=xp.result_type(a.dtype, b.dtype))
     by_rows = m >= n
     size = m if by_rows else n
-    bounds = [size * j // lanes for j in range(lanes + 1)]
+    bounds = [size * j // blocks for j in range(blocks + 1)]
 
     def block(j):
         sl = slice(bounds[j], bounds[j + 1])
@@ -340,8 +375,109 @@ def matmul_array(a, b, out=None):
         else:
             xp.matmul(a, b[:, sl], out=out[:, sl])
 
-    _run_lanes(lanes, lanes, block)
+    lanes = _lane_count(blocks, xp) if _LANES.blas_threads is not None else 1
+    _run_lanes(lanes, blocks, block)
     return out
+
+
+# ---- which OpenBLAS kernels -----------------------------------------------------------------------
+# Why.  An OpenBLAS built for many CPUs (DYNAMIC_ARCH, as NumPy's wheels are) picks its kernel set by
+# the CPU's instruction sets, so an AMD Zen 4 core, which has AVX-512, gets the SkylakeX (AVX-512)
+# kernels.  Zen 4 executes a 512-bit FMA as two 256-bit halves, and there OpenBLAS's Haswell (AVX2)
+# float32 GEMM is faster: on the 2-core Zen 4 test machine 102 → 109 GFLOP/s on one core, and the
+# training steps, the two kernel sets interleaved step by step in one process: MLP 0.94×, DCGAN-28
+# 0.91-0.97×, DCGAN-64 0.88-0.92× (README "Speed").  So on Zen 4 the engine asks OpenBLAS, once, at
+# import, to choose again as if OPENBLAS_CORETYPE=Haswell had been set.  If you set OPENBLAS_CORETYPE
+# yourself (OPENBLAS_CORETYPE=SkylakeX restores OpenBLAS's choice), it is left alone.  Another kernel
+# set sums a GEMM's products in another order: results agree to float32 rounding, not bit for bit,
+# with a process that kept OpenBLAS's choice (tests/test_blas_kernel.py); every process on the same
+# machine makes the same choice, so a run resumed there still continues bit for bit.
+AVX512_CORES = ("SkylakeX", "Cooperlake", "SapphireRapids")
+
+
+def cpu_identity(cpuinfo: str) -> dict:
+    """vendor_id, cpu family and flags of the first processor in a /proc/cpuinfo text."""
+    fields = {}
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key in ("vendor_id", "cpu family", "flags") and key not in fields:
+            fields[key] = value.strip()
+    return fields
+
+
+def preferred_blas_core(core: str, cpuinfo: str, user_choice: str | None) -> str | None:
+    """The OpenBLAS kernel set to switch to, or None to keep OpenBLAS's own choice ``core``: Haswell
+    for an AVX-512 kernel set on AMD CPU family 25 with AVX-512 (Zen 4; Zen 3, the same family, has
+    no AVX-512, and Zen 5 runs 512-bit FMAs at full width), unless the user chose (OPENBLAS_CORETYPE)."""
+    cpu = cpu_identity(cpuinfo)
+    zen4 = (cpu.get("vendor_id") == "AuthenticAMD" and cpu.get("cpu family") == "25"
+            and "avx512f" in cpu.get("flags", "").split())
+    if user_choice or core not in AVX512_CORES or not zen4:
+        return None
+    return "Haswell"
+
+
+def _blas_core_functions():
+    """(get_corename, dynamic_quit, dynamic_init) of a DYNAMIC_ARCH OpenBLAS, or None."""
+    found = openblas_library()
+    if found is None:
+        return None
+    lib, prefix, suffix = found
+    try:
+        name = getattr(lib, f"{prefix}_get_corename{suffix}")
+        quit_fn, init_fn = lib.gotoblas_dynamic_quit, lib.gotoblas_dynamic_init
+    except AttributeError:  # built for one CPU: one kernel set, nothing to choose
+        return None
+    name.restype = ctypes.c_char_p
+    return name, quit_fn, init_fn
+
+
+def blas_kernel() -> str | None:
+    """The kernel set OpenBLAS runs now (e.g. 'Haswell'), or None without a DYNAMIC_ARCH OpenBLAS."""
+    fns = _blas_core_functions()
+    return fns[0]().decode() if fns else None
+
+
+def set_blas_kernel(core: str | None) -> str | None:
+    """Make OpenBLAS choose its kernel set again, as at its start, with OPENBLAS_CORETYPE=core
+    (None: its own choice for this CPU); returns the set it runs.  Only while no BLAS call is running:
+    OpenBLAS has no kernels between the two calls."""
+    fns = _blas_core_functions()
+    if fns is None:
+        return None
+    name, quit_fn, init_fn = fns
+    before = os.environ.get("OPENBLAS_CORETYPE")
+    if core is None:
+        os.environ.pop("OPENBLAS_CORETYPE", None)
+    else:
+        os.environ["OPENBLAS_CORETYPE"] = core
+    try:
+        quit_fn()
+        init_fn()
+    finally:  # OpenBLAS reads the variable only here: child processes see the user's environment
+        if before is None:
+            os.environ.pop("OPENBLAS_CORETYPE", None)
+        else:
+            os.environ["OPENBLAS_CORETYPE"] = before
+    return name().decode()
+
+
+def _choose_blas_kernel():
+    core = blas_kernel()
+    if core is None:
+        return
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpuinfo = f.read()
+    except OSError:
+        return
+    target = preferred_blas_core(core, cpuinfo, os.environ.get("OPENBLAS_CORETYPE"))
+    if target is not None:
+        set_blas_kernel(target)
+
+
+_choose_blas_kernel()
 
 
 # ---- convolution kernels (NHWC inside, NCHW-shaped views outside) ---------------------------
@@ -480,7 +616,8 @@ class Im2col:
         if f is not None:
             rows = self.ho * self.wo
             k = i % SUM_GROUPS  # only the lane that owns group k touches it
-            f.dw[k] = _add_weight_grad(xp, f.dw[k], f.g_rows[sl.start * rows:sl.stop * rows].T, cols2)
+            f.dw[k] = _add_weight_grad(xp, f.dw[k], f.g_rows[sl.start * rows:sl.stop * rows].T, cols2,
+                                       len(self.slices) == 1)
             f.chunks_done[k] += 1
         return cols2
 
@@ -494,18 +631,20 @@ def _sum_groups(parts):
     return total
 
 
-def _add_weight_grad(xp, dw, g_rows_t, cols):
+def _add_weight_grad(xp, dw, g_rows_t, cols, split):
     """dW + G_chunkᵀ @ cols_chunk (the first chunk allocates dW, later ones add through a workspace)."""
     if dw is None:
-        return matmul_array(g_rows_t, cols)
+        return matmul_array(g_rows_t, cols, split=split)
     part = WORKSPACE.get(xp, "dw", dw.shape, dw.dtype)
-    dw += matmul_array(g_rows_t, cols, out=part)
+    dw += matmul_array(g_rows_t, cols, out=part, split=split)
     return dw
 
 
 def conv2d_array(x, w, geom, cols: Im2col | None = None):
     """y = conv2d(x, w): Y[M, O] = cols(x)[M, K] @ W[O, K]ᵀ, chunk by chunk; returns an NCHW view."""
     xp = B.get_array_module(x, w)
+    if xp is B.numpy:
+        take_cores()
     n = x.shape[0]
     o = w.shape[0]
     ho, wo = geom.conv_out(x.shape[2], x.shape[3]) if cols is None else (cols.ho, cols.wo)
@@ -517,7 +656,7 @@ def conv2d_array(x, w, geom, cols: Im2col | None = None):
 
     def chunk(i):
         sl = cols.slices[i]
-        matmul_array(cols(i), wt, out=y2[sl.start * rows:sl.stop * rows])
+        matmul_array(cols(i), wt, out=y2[sl.start * rows:sl.stop * rows], split=len(cols.slices) == 1)
 
     _run_lanes(cols.lanes, len(cols.slices), chunk, grouped=cols._fold is not None)
     return nchw(y)
@@ -526,6 +665,8 @@ def conv2d_array(x, w, geom, cols: Im2col | None = None):
 def conv2d_weight_array(x, g, weight_shape, geom, cols: Im2col | None = None):
     """dW = conv2d_weight(x, g): dW[O, K] = G[M, O]ᵀ @ cols(x)[M, K], summed over batch chunks."""
     xp = B.get_array_module(x, g)
+    if xp is B.numpy:
+        take_cores()
     n, o, ho, wo = g.shape
     dw = cols.folded_weight_grad(g) if cols is not None else None
     if dw is None:  # no GEMM made these chunks yet: make them only for the dW they fold in
@@ -607,6 +748,8 @@ FEW_CHANNELS = 8
 def conv_transpose2d_array(x, w, geom, out_hw):
     """y = conv_transpose2d(x, w): cols[M, K] = X[M, C_in] @ W[C_in, K], then col2im; NCHW view."""
     xp = B.get_array_module(x, w)
+    if xp is B.numpy:
+        take_cores()
     n, c_in, h, wd = x.shape
     c_out = w.shape[1]
     xh = nhwc(x).reshape(n * h * wd, c_in)
@@ -628,7 +771,7 @@ def conv_transpose2d_array(x, w, geom, out_hw):
     def chunk(i):  # each chunk writes its own images of y: lanes never meet
         sl = slices[i]
         cols = WORKSPACE.get(xp, "cols", ((sl.stop - sl.start) * rows, wr.shape[1]), dtype)
-        matmul_array(xh[sl.start * rows:sl.stop * rows], wr, out=cols)
+        matmul_array(xh[sl.start * rows:sl.stop * rows], wr, out=cols, split=len(slices) == 1)
         _col2im(y[sl], cols.reshape(sl.stop - sl.start, h, wd, g.kh, g.kw, c_out), plan, g.sh, g.sw, few)
 
     _run_lanes(_lane_count(len(slices), xp), len(slices), chunk)

@@ -27,6 +27,7 @@ def small_limits(monkeypatch):
     monkeypatch.setattr(K, "MIN_CHUNK_ROWS", 8)
     monkeypatch.setattr(K, "MIN_LANE_ELEMENTS", 1 << 8)
     monkeypatch.setattr(K, "MIN_LANE_MACS", 1 << 10)
+    monkeypatch.setattr(K._LANES, "convolutions", True)  # as in a process that runs convolutions
     before = sg.get_num_threads()
     yield
     sg.set_num_threads(before)
@@ -111,11 +112,27 @@ def test_the_weight_gradient_is_the_grouped_sum_of_its_chunks():
 
 
 @pytest.mark.parametrize("shape", [((137, 19), (19, 70)), ((70, 19), (19, 140))])  # split by rows, by columns
-def test_matmul_array_equals_one_gemm(shape):
+@pytest.mark.parametrize("threads", [2, 3])
+def test_matmul_array_is_its_blocks_at_any_thread_count(shape, threads):
     a, b = rand(*shape[0]), rand(*shape[1], seed=1)
-    plain, laned = both(lambda: K.matmul_array(a, b))
+    plain, laned = both(lambda: K.matmul_array(a, b), threads)
     assert np.array_equal(plain, laned)
-    assert np.array_equal(plain, a @ b)
+    blocks = K.product_blocks(*a.shape, b.shape[1])
+    assert blocks == 2  # the blocks come from the shape, not from the thread count
+    if a.shape[0] >= b.shape[1]:
+        want = np.concatenate([a[:68] @ b, a[68:] @ b])
+    else:
+        want = np.concatenate([a @ b[:, :70], a @ b[:, 70:]], axis=1)
+    assert np.array_equal(plain, want)
+    np.testing.assert_allclose(plain, a @ b, rtol=1e-5, atol=1e-5)  # one GEMM: the same to rounding
+    assert np.array_equal(K.matmul_array(a, b, split=False), a @ b)
+
+
+def test_without_convolutions_a_product_is_one_gemm(monkeypatch):
+    # an MLP's process never takes the cores: BLAS's own threads multiply whole products faster
+    monkeypatch.setattr(K._LANES, "convolutions", False)
+    a, b = rand(137, 19), rand(19, 70, seed=1)
+    assert np.array_equal(K.matmul_array(a, b), a @ b)
 
 
 def test_elementwise_passes_bit_for_bit():
@@ -212,3 +229,30 @@ def test_a_bad_thread_variable_is_named():
     r = subprocess.run([sys.executable, "-c", "import scratchgan"], capture_output=True, text=True,
                        env={**__import__("os").environ, "SCRATCHGAN_NUM_THREADS": "two"})
     assert r.returncode != 0 and "SCRATCHGAN_NUM_THREADS must be a positive integer, got 'two'" in r.stderr
+
+
+FIRST_STEP_SCRIPT = """
+import hashlib, numpy as np, scratchgan as sg, scratchgan.kernels as K, scratchgan.nn as nn
+sg.set_num_threads(2)
+sg.manual_seed(0)
+G = nn.Sequential(nn.Linear(512, 1024), nn.Unflatten(1, (64, 4, 4)), nn.ConvTranspose2d(64, 8, 4, 2, 1))
+z = sg.tensor(np.random.default_rng(0).standard_normal((128, 512), dtype=np.float32))
+outs = [G(z).detach().numpy() for _ in range(2)]
+print(K._LANES.blas_threads is not None, np.array_equal(outs[0], outs[1]))
+"""
+
+
+def test_a_linear_before_the_first_convolution_runs_the_same_in_the_first_step():
+    # In a fresh process: the model's Linear (a product of 2^26 multiply-adds, split into blocks) must
+    # run on the lanes already in the first call, as in every later one, or a run resumed in a new
+    # process would differ in the last bits from an uninterrupted one: building a conv layer claims the cores.
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env.pop("SCRATCHGAN_NUM_THREADS", None)
+    r = subprocess.run([sys.executable, "-c", FIRST_STEP_SCRIPT], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["True", "True"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import conv as C
+from .. import kernels as K
 from ..tensor import Tensor
 from .init import default_layer_init_
 from .module import Module, new_parameter
@@ -36,6 +37,8 @@ class _ConvNd(Module):
         self.weight = new_parameter(*shape)
         self.register_parameter("bias", new_parameter(out_channels) if bias else None)
         self.reset_parameters()
+        # a model with convolutions takes the cores before its first product runs (kernels.take_cores says why)
+        K.take_cores()
         C._check_groups(groups, self)
         if padding_mode != "zeros":
             raise NotImplementedError(f"{self!r}: padding_mode={padding_mode!r} is not implemented (only 'zeros')")
