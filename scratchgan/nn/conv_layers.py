@@ -1,6 +1,7 @@
 """Conv2d, ConvTranspose2d, Upsample and AvgPool2d with PyTorch's signatures, names, shapes and init."""
 from __future__ import annotations
 
+from .. import backend as B
 from .. import conv as C
 from .. import kernels as K
 from ..tensor import Tensor
@@ -38,7 +39,8 @@ class _ConvNd(Module):
         self.register_parameter("bias", new_parameter(out_channels) if bias else None)
         self.reset_parameters()
         # a model with convolutions takes the cores before its first product runs (kernels.take_cores says why)
-        K.take_cores()
+        if B.get_array_module(self.weight.array) is B.numpy:
+            K.take_cores()
         C._check_groups(groups, self)
         if padding_mode != "zeros":
             raise NotImplementedError(f"{self!r}: padding_mode={padding_mode!r} is not implemented (only 'zeros')")
