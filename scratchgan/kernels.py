@@ -251,6 +251,8 @@ def take_cores() -> None:
     uninterrupted run.  A process without convolutions (an MLP GAN) never claims: there BLAS's own
     threads multiply whole products faster than lanes do (README "Speed")."""
     _LANES.convolutions = True
+    if _LANES.blas_threads is not None:  # claimed already (every convolution asks)
+        return
     if _threads[0] > 1 and _LANES.blas is not None and not getattr(_LANES.worker, "active", False):
         with _LANES.lock:
             _LANES.claim()
@@ -385,8 +387,8 @@ def matmul_array(a, b, out=None, split: bool = True):
 # the CPU's instruction sets, so an AMD Zen 4 core, which has AVX-512, gets the SkylakeX (AVX-512)
 # kernels.  Zen 4 executes a 512-bit FMA as two 256-bit halves, and there OpenBLAS's Haswell (AVX2)
 # float32 GEMM is faster: on the 2-core Zen 4 test machine 102 → 109 GFLOP/s on one core, and the
-# training steps, the two kernel sets interleaved step by step in one process: MLP 0.94×, DCGAN-28
-# 0.91-0.97×, DCGAN-64 0.88-0.92× (README "Speed").  So on Zen 4 the engine asks OpenBLAS, once, at
+# training steps, the two kernel sets interleaved step by step in one process, several runs: MLP
+# 0.94-0.95×, DCGAN-28 0.91-1.01×, DCGAN-64 0.88-0.99× (README "Speed").  So on Zen 4 the engine asks OpenBLAS, once, at
 # import, to choose again as if OPENBLAS_CORETYPE=Haswell had been set.  If you set OPENBLAS_CORETYPE
 # yourself (OPENBLAS_CORETYPE=SkylakeX restores OpenBLAS's choice), it is left alone.  Another kernel
 # set sums a GEMM's products in another order: results agree to float32 rounding, not bit for bit,
