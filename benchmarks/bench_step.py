@@ -8,6 +8,7 @@ the real batch and on ``fake.detach()``, then the G update through D.
         --torch-python /work/torchvenv/bin/python [--rounds 2]
     python benchmarks/bench_step.py dcgan --torch-ms dcgan=163      # a torch time measured elsewhere
     python benchmarks/bench_step.py dcgan dcgan64 --ab-threads 1,2   # lanes off vs on, steps interleaved
+    python benchmarks/bench_step.py mlp dcgan --ab-kernels SkylakeX,Haswell   # OpenBLAS kernel sets, interleaved
 
 For each workload it prints scratchgan's median ms/step, torch's, their ratio, the peak memory
 of each process (ru_maxrss) and of scratchgan's step alone (tracemalloc: NumPy reports its
@@ -18,9 +19,10 @@ be a step that is all GEMM at full speed).  Each side runs in its own fresh
 process; with ``--rounds R`` they alternate R times and the best median of each is kept (on a
 shared machine the least-disturbed round is the most faithful).
 
-BLAS: this prints which OpenBLAS kernel runs (threadpoolctl, when installed).  Settings such as
-OPENBLAS_CORETYPE are read from the environment; compare them by running this script under
-``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ...`` and without.
+BLAS: this prints which OpenBLAS kernel runs (after ``import scratchgan``, which picks the Haswell
+kernels on AMD Zen 4: see scratchgan/kernels.py).  Settings such as OPENBLAS_CORETYPE are read from
+the environment; compare them by running this script under ``env -u OPENBLAS_CORETYPE -u
+OPENBLAS_L2_SIZE ...`` and without, or kernel sets in one process with ``--ab-kernels``.
 
 Allocator: a step frees and re-allocates the same activation-sized arrays every iteration; by
 default glibc hands large freed blocks back to the OS, and every new array then page-faults on
@@ -169,18 +171,19 @@ TORCH_WRAPPER = (
 )
 
 
-def child_ab(kind, steps, settings):
-    """Interleaved A/B of ``scratchgan.set_num_threads`` settings in one process: blocks of two timed steps
-    per setting, in turn (after one untimed step that lets the switch settle), so that a machine whose
-    speed drifts slows every setting alike.  Prints each setting's median and quartiles."""
+def child_ab(kind, steps, settings, apply=None, label="set_num_threads"):
+    """Interleaved A/B of settings in one process (``scratchgan.set_num_threads``, or ``apply``): blocks of
+    two timed steps per setting, in turn (after one untimed step that lets the switch settle), so that a
+    machine whose speed drifts slows every setting alike.  Prints each setting's median and quartiles."""
     import scratchgan
 
+    apply = apply or scratchgan.set_num_threads
     step, *_ = make_step(kind)
     step()
     times = {n: [] for n in settings}
     for _ in range(max(1, steps // 2)):
         for n in settings:
-            scratchgan.set_num_threads(n)
+            apply(n)
             step()
             for _ in range(2):
                 times[n].append(_timed(step) * 1e3)
@@ -188,8 +191,8 @@ def child_ab(kind, steps, settings):
     for n in settings:
         q = statistics.quantiles(times[n], n=4)
         med = statistics.median(times[n])
-        print(f"{kind:9s} set_num_threads({n}): median {med:8.1f} ms (quartiles {q[0]:.1f}-{q[2]:.1f}, "
-              f"{len(times[n])} steps)  {med / base:5.3f}x of set_num_threads({settings[0]})")
+        print(f"{kind:9s} {label}({n}): median {med:8.1f} ms (quartiles {q[0]:.1f}-{q[2]:.1f}, "
+              f"{len(times[n])} steps)  {med / base:5.3f}x of {label}({settings[0]})")
 
 
 def run_scratchgan(kind, steps):
@@ -258,6 +261,9 @@ def main(argv=None):
     ap.add_argument("--ab-threads", metavar="N,M",
                     help="no torch: compare scratchgan.set_num_threads settings (e.g. 1,2) in one process, "
                          "steps interleaved (see child_ab)")
+    ap.add_argument("--ab-kernels", metavar="A,B",
+                    help="no torch: compare OpenBLAS kernel sets (e.g. Haswell,SkylakeX) in one process, steps "
+                         "interleaved (scratchgan.kernels.set_blas_kernel; see child_ab)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -269,6 +275,16 @@ def main(argv=None):
         print(f"lanes available: {K.lanes_available()}; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
         for kind in args.workloads:
             child_ab(kind, args.steps, settings)
+        return None
+    if args.ab_kernels:
+        import scratchgan.kernels as K
+
+        if K.blas_kernel() is None:
+            raise SystemExit("--ab-kernels needs an OpenBLAS built for many CPUs (DYNAMIC_ARCH), as NumPy's wheels ship")
+        cores = args.ab_kernels.split(",")
+        print(f"OpenBLAS kernel at start: {K.blas_kernel()}; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+        for kind in args.workloads:
+            child_ab(kind, args.steps, cores, apply=K.set_blas_kernel, label="set_blas_kernel")
         return None
 
     given = dict(item.split("=", 1) for item in args.torch_ms)
