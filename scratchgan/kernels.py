@@ -35,6 +35,10 @@ thread that takes whole chunks (copy and GEMM together), row blocks of large pro
 BatchNorm's normalisation), while BLAS runs one thread per call.  ``set_num_threads(1)`` turns
 them off; what they change in the results, and why, is the comment above ``_default_threads``.
 
+Winograd.  A stride-2 4×4 convolution with even output sizes (a DCGAN discriminator's forward at
+64×64) runs as Winograd's F(2×2, 2×2) on its space-to-depth input: 9 GEMMs of a quarter of the
+im2col depth instead of one, 9/16 of the multiply-adds (``_conv2d_winograd``; the why beside it).
+
 OpenBLAS's kernels.  On AMD Zen 4, ``import scratchgan`` switches OpenBLAS from its AVX-512 kernels
 to its faster Haswell ones (``blas_kernel``, ``set_blas_kernel``; the why is beside them).
 
@@ -512,7 +516,7 @@ def _weight_rows(w):
     return rows.reshape(a, -1)
 
 
-def _chunks(n: int, rows_per_image: int, k: int, xp=None):
+def _chunks(n: int, rows_per_image: int, k: int, xp=None, min_rows: int | None = None):
     """Batch slices whose column matrices hold about CHUNK_ELEMENTS elements (but at least
     MIN_CHUNK_ROWS rows: a GEMM with few rows runs far below the BLAS peak), as many as an even
     number (a multiple of SUM_GROUPS from there on), so that two lanes, or SUM_GROUPS, get the same
@@ -520,7 +524,8 @@ def _chunks(n: int, rows_per_image: int, k: int, xp=None):
     On a GPU (any module but NumPy) there is no cache to fit: chunks only bound the memory."""
     xp = xp or B.numpy
     budget = CHUNK_ELEMENTS if xp is B.numpy else DEVICE_CHUNK_ELEMENTS
-    step = max(1, budget // max(1, rows_per_image * k), -(-MIN_CHUNK_ROWS // max(1, rows_per_image)))
+    min_rows = MIN_CHUNK_ROWS if min_rows is None else min_rows
+    step = max(1, budget // max(1, rows_per_image * k), -(-min_rows // max(1, rows_per_image)))
     count = -(-n // step)
     multiple = SUM_GROUPS if count >= SUM_GROUPS else 2
     if xp is B.numpy and count > 1 and count % multiple:
@@ -650,6 +655,8 @@ def conv2d_array(x, w, geom, cols: Im2col | None = None):
     n = x.shape[0]
     o = w.shape[0]
     ho, wo = geom.conv_out(x.shape[2], x.shape[3]) if cols is None else (cols.ho, cols.wo)
+    if cols is None and _winograd_applies(x, w, geom, xp) and _winograd_tiles_fit(ho, wo):
+        return _conv2d_winograd(x, w, geom, ho, wo)
     cols = cols or Im2col(x, geom, (ho, wo))
     wt = _weight_rows(w).T  # (K, O), a transposed view: BLAS reads it as is
     y = xp.empty((n, ho, wo, o), dtype=xp.result_type(x.dtype, w.dtype))
@@ -661,6 +668,112 @@ def conv2d_array(x, w, geom, cols: Im2col | None = None):
         matmul_array(cols(i), wt, out=y2[sl.start * rows:sl.stop * rows], split=len(cols.slices) == 1)
 
     _run_lanes(cols.lanes, len(cols.slices), chunk, grouped=cols._fold is not None)
+    return nchw(y)
+
+
+# ---- Winograd F(2×2, 2×2): the stride-2 4×4 convolutions with 9 products for every 16 -------------
+# Why.  A DCGAN discriminator is stride-2 4×4 convolutions, and the GEMMs are most of a step.  With
+# i = 2u + a, j = 2v + b such a convolution is a stride-1 2×2 one on the space-to-depth input
+# x'[(a, b, c), R, C] = xpad[c, 2R + a, 2C + b] with the kernel g[(a, b, c), u, v] = W[c, 2u + a, 2v + b]
+# (4·C channels), and a 2×2 correlation has Winograd's minimal algorithm (Lavin & Gray, 2016).  In 1-D,
+# two outputs of d ⋆ g from three inputs with three products instead of four:
+#     y0 = d0·g0 + d1·g1 = m0 + m1,   y1 = d1·g0 + d2·g1 = m1 + m2,
+#     m0 = (d0 − d1)·g0,   m1 = d1·(g0 + g1),   m2 = (d2 − d1)·g1.
+# Nested over rows and columns, a 2×2 output tile takes 9 products, each a GEMM over the 4·C channels:
+#     V = Bᵀ d B (3×3 input tile),  U = G g Gᵀ,  M[ξ, ν] = V[ξ, ν] @ U[ξ, ν],  Y = Aᵀ M A,
+# with Bᵀ = [[1, −1, 0], [0, 1, 0], [0, −1, 1]], G = [[1, 0], [1, 1], [0, 1]], Aᵀ = [[1, 1, 0], [0, 1, 1]].
+# The transforms only add and subtract (no scaling), so the rounding stays that of a direct sum;
+# results agree with the im2col GEMM to float32 rounding (tests/test_conv.py).  Measured on the 2-core
+# machine, 2 lanes, fastest of 12 interleaved calls against the im2col path: DCGAN-64's discriminator
+# convolutions 0.90× (64 → 128 channels, 32 → 16), 0.76× (128 → 256), 0.73× (256 → 512); the
+# DCGAN-64 step 0.958× (steps interleaved in one process).  Odd output sizes (DCGAN-28's 7×7) would
+# compute a row and a column of tiles in vain: they keep the im2col GEMM (measured 0.98-1.18× there).
+WINOGRAD = True
+WINOGRAD_MIN_CHANNELS = 16  # below this many input channels the transforms cost more than they save
+
+
+def _winograd_applies(x, w, geom, xp) -> bool:
+    g = geom
+    return (WINOGRAD and xp is B.numpy and (g.kh, g.kw, g.sh, g.sw, g.dh, g.dw) == (4, 4, 2, 2, 1, 1)
+            and x.shape[1] >= WINOGRAD_MIN_CHANNELS)
+
+
+def _winograd_tiles_fit(ho: int, wo: int) -> bool:
+    """Even output sizes: the 2×2 tiles cover the output exactly (a 7×7 output would compute 8×8)."""
+    return ho % 2 == 0 and wo % 2 == 0
+
+
+def _winograd_kernel(w):
+    """U[ξ, ν] = G g Gᵀ for every output channel: (3, 3, O, 4·C), rows of the 9 GEMMs' right-hand sides
+    (each GEMM reads U[ξ, ν] transposed, as conv2d reads W)."""
+    o, c = w.shape[:2]
+    xp = B.get_array_module(w)
+    # W as (O, kh, kw, C) (the copy conv2d makes too), then g[u, v] = the (O, a, b, C) view at kh = 2u + a,
+    # kw = 2v + b: runs of C values for the adds below
+    rows = _weight_rows(w).reshape(o, 2, 2, 2, 2, c)
+    g = [[rows[:, uu, :, vv] for vv in range(2)] for uu in range(2)]
+    u = xp.empty((3, 3, o, 2, 2, c), dtype=w.dtype)
+    for xi, (r0, r1) in enumerate(((0, None), (0, 1), (1, None))):  # G's rows: g0, g0 + g1, g1
+        for nu, (c0, c1) in enumerate(((0, None), (0, 1), (1, None))):
+            out = u[xi, nu]
+            out[...] = g[r0][c0]
+            if c1 is not None:
+                out += g[r0][c1]
+            if r1 is not None:
+                out += g[r1][c0]
+                if c1 is not None:
+                    out += g[r1][c1]
+    return u.reshape(3, 3, o, 4 * c)
+
+
+def _conv2d_winograd(x, w, geom, ho, wo):
+    """conv2d for 4×4 kernels at stride 2 (any padding), batch chunk by chunk; an NCHW view of NHWC."""
+    xp = B.get_array_module(x, w)
+    n, c, h, wd = x.shape
+    o = w.shape[0]
+    th, tw = -(-ho // 2), -(-wo // 2)  # 2×2 output tiles; an odd size computes one row/column more
+    dtype = xp.result_type(x.dtype, w.dtype)
+    u = _winograd_kernel(w.astype(dtype, copy=False))
+    xh = nhwc(x)
+    y = xp.empty((n, ho, wo, o), dtype=dtype)
+    # a chunk's V holds 9 matrices of th·tw rows per image: the budget counts all 9, and each GEMM gets at
+    # least half the rows of an im2col chunk's (its K, 4·C, is a quarter of im2col's)
+    slices = _chunks(n, 9 * th * tw, 4 * c, xp, min_rows=9 * (MIN_CHUNK_ROWS // 2))
+
+    def chunk(i):
+        sl = slices[i]
+        m = sl.stop - sl.start
+        # the padded input, as many rows/columns as the tiles reach (2·(2t + 1)), zeros beyond the image
+        pad = _pad_into(WORKSPACE.get(xp, "wino_pad", (m, 4 * th + 2, 4 * tw + 2, c), dtype), xh[sl],
+                        geom.ph, geom.pw)
+        xs = pad.reshape(m, 2 * th + 1, 2, 2 * tw + 1, 2, c).transpose(0, 1, 3, 2, 4, 5)  # x'[R, C, a, b, c]
+        # V = Bᵀ d B, rows first: (d0 − d1, d1, d2 − d1) along R, then the same along C
+        mid = xs[:, 1::2]
+        rows = WORKSPACE.get(xp, "wino_rows", (2, m, th, 2 * tw + 1, 2, 2, c), dtype)
+        xp.subtract(xs[:, 0:-1:2], mid, out=rows[0])
+        xp.subtract(xs[:, 2::2], mid, out=rows[1])
+        v = WORKSPACE.get(xp, "wino_v", (3, 3, m, th, tw, 2, 2, c), dtype)
+        for xi, r in enumerate((rows[0], mid, rows[1])):
+            cmid = r[:, :, 1::2]
+            xp.subtract(r[:, :, 0:-1:2], cmid, out=v[xi, 0])
+            v[xi, 1] = cmid
+            xp.subtract(r[:, :, 2::2], cmid, out=v[xi, 2])
+        # M[ξ, ν] = V[ξ, ν] @ U[ξ, ν]: 9 GEMMs over the 4·C channels
+        mm = WORKSPACE.get(xp, "wino_m", (3, 3, m, th, tw, o), dtype)
+        v2, m2 = v.reshape(3, 3, m * th * tw, 4 * c), mm.reshape(3, 3, m * th * tw, o)
+        for xi in range(3):
+            for nu in range(3):
+                matmul_array(v2[xi, nu], u[xi, nu].T, out=m2[xi, nu], split=len(slices) == 1)
+        # Y = Aᵀ M A: columns first (m0 + m1, m1 + m2), then rows, into the output's 2×2 phases
+        z = WORKSPACE.get(xp, "wino_z", (3, 2, m, th, tw, o), dtype)
+        xp.add(mm[:, 0], mm[:, 1], out=z[:, 0])
+        xp.add(mm[:, 1], mm[:, 2], out=z[:, 1])
+        for s_ in range(2):
+            for t_ in range(2):
+                hs, ws = len(range(s_, ho, 2)), len(range(t_, wo, 2))
+                xp.add(z[s_, t_, :, :hs, :ws], z[s_ + 1, t_, :, :hs, :ws], out=y[sl, s_::2, t_::2])
+
+    _run_lanes(_lane_count(len(slices), xp), len(slices), chunk)
     return nchw(y)
 
 

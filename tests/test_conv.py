@@ -419,3 +419,53 @@ def test_float32_stays_float32_and_layout_is_channels_last():
     # the GEMM's NHWC result is handed out as an NCHW view: no transpose copy
     assert y.array.transpose(0, 2, 3, 1).flags.c_contiguous
     assert F.relu(y).array.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+# ---- Winograd F(2×2, 2×2) for stride-2 4×4 convolutions (kernels.py) ----------------------------
+@pytest.mark.parametrize("shape, padding", [((3, 16, 8, 8), 1), ((2, 16, 10, 6), 0), ((2, 32, 10, 10), 2),
+                                            ((5, 16, 4, 4), 1), ((2, 16, 9, 9), 1)])
+def test_winograd_equals_the_im2col_gemm(shape, padding, monkeypatch):
+    import scratchgan.kernels as K
+
+    rng = np.random.default_rng(3)
+    geom = sg.conv._Geometry((4, 4), 2, padding, 1)
+    ho, wo = geom.conv_out(*shape[2:])
+    for dtype, tol in ((np.float64, 1e-12), (np.float32, 3e-6)):
+        x = rng.standard_normal(shape).astype(dtype)
+        w = rng.standard_normal((7, shape[1], 4, 4)).astype(dtype)
+        assert K._winograd_applies(x, w, geom, np) and K._winograd_tiles_fit(ho, wo)
+        got = K.conv2d_array(x, w, geom)
+        monkeypatch.setattr(K, "WINOGRAD", False)
+        want = K.conv2d_array(x, w, geom)
+        monkeypatch.setattr(K, "WINOGRAD", True)
+        assert got.shape == want.shape == (shape[0], 7, ho, wo) and got.dtype == dtype
+        np.testing.assert_allclose(got, want, rtol=0, atol=tol * np.abs(want).max())
+
+
+def test_winograd_in_many_chunks_equals_one(monkeypatch):
+    import scratchgan.kernels as K
+
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((9, 16, 8, 8)), rng.standard_normal((5, 16, 4, 4))
+    geom = sg.conv._Geometry((4, 4), 2, 1, 1)
+    one = K.conv2d_array(x, w, geom)
+    monkeypatch.setattr(K, "CHUNK_ELEMENTS", 1)
+    monkeypatch.setattr(K, "MIN_CHUNK_ROWS", 2)  # one image per chunk
+    assert len(K._chunks(9, 9 * 4 * 4, 64, np, min_rows=9)) == 9
+    np.testing.assert_allclose(K.conv2d_array(x, w, geom), one, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("case", ["odd output", "few channels", "stride 1", "3x3 kernel", "dilated"])
+def test_winograd_only_where_it_applies(case):
+    import scratchgan.kernels as K
+
+    c, h, k, s, d = 16, 8, 4, 2, 1
+    if case == "odd output":
+        h = 14  # 7×7 output: 2×2 tiles would compute 8×8
+    c = 8 if case == "few channels" else c
+    s = 1 if case == "stride 1" else s
+    k = 3 if case == "3x3 kernel" else k
+    d = 2 if case == "dilated" else d
+    x, w = np.zeros((1, c, h, h)), np.zeros((4, c, k, k))
+    geom = sg.conv._Geometry((k, k), s, 1, d)
+    assert not (K._winograd_applies(x, w, geom, np) and K._winograd_tiles_fit(*geom.conv_out(h, h)))
