@@ -655,7 +655,7 @@ def conv2d_array(x, w, geom, cols: Im2col | None = None):
     n = x.shape[0]
     o = w.shape[0]
     ho, wo = geom.conv_out(x.shape[2], x.shape[3]) if cols is None else (cols.ho, cols.wo)
-    if cols is None and _winograd_applies(x, w, geom, xp) and _winograd_tiles_fit(ho, wo):
+    if cols is None and _winograd_applies(x.shape[1], w.shape[0], geom, xp) and _winograd_tiles_fit(ho, wo):
         return _conv2d_winograd(x, w, geom, ho, wo)
     cols = cols or Im2col(x, geom, (ho, wo))
     wt = _weight_rows(w).T  # (K, O), a transposed view: BLAS reads it as is
@@ -688,14 +688,17 @@ def conv2d_array(x, w, geom, cols: Im2col | None = None):
 # convolutions 0.90× (64 → 128 channels, 32 → 16), 0.76× (128 → 256), 0.73× (256 → 512); the
 # DCGAN-64 step 0.958× (steps interleaved in one process).  Odd output sizes (DCGAN-28's 7×7) would
 # compute a row and a column of tiles in vain: they keep the im2col GEMM (measured 0.98-1.18× there).
+# Tried and left out: the transposed convolution's four output phases, each a 2×2 correlation of the
+# input done this way (no col2im), ran at 1.02-1.28× of the GEMM + col2im path on DCGAN-64's shapes:
+# it transforms 9 values per input value and channel, four times the forward's share.
 WINOGRAD = True
-WINOGRAD_MIN_CHANNELS = 16  # below this many input channels the transforms cost more than they save
+WINOGRAD_MIN_CHANNELS = 16  # with fewer input or output channels the transforms cost more than they save
 
 
-def _winograd_applies(x, w, geom, xp) -> bool:
+def _winograd_applies(c_in: int, c_out: int, geom, xp) -> bool:
     g = geom
     return (WINOGRAD and xp is B.numpy and (g.kh, g.kw, g.sh, g.sw, g.dh, g.dw) == (4, 4, 2, 2, 1, 1)
-            and x.shape[1] >= WINOGRAD_MIN_CHANNELS)
+            and min(c_in, c_out) >= WINOGRAD_MIN_CHANNELS)
 
 
 def _winograd_tiles_fit(ho: int, wo: int) -> bool:
@@ -703,42 +706,78 @@ def _winograd_tiles_fit(ho: int, wo: int) -> bool:
     return ho % 2 == 0 and wo % 2 == 0
 
 
-def _winograd_kernel(w):
-    """U[ξ, ν] = G g Gᵀ for every output channel: (3, 3, O, 4·C), rows of the 9 GEMMs' right-hand sides
-    (each GEMM reads U[ξ, ν] transposed, as conv2d reads W)."""
-    o, c = w.shape[:2]
-    xp = B.get_array_module(w)
-    # W as (O, kh, kw, C) (the copy conv2d makes too), then g[u, v] = the (O, a, b, C) view at kh = 2u + a,
-    # kw = 2v + b: runs of C values for the adds below
-    rows = _weight_rows(w).reshape(o, 2, 2, 2, 2, c)
-    g = [[rows[:, uu, :, vv] for vv in range(2)] for uu in range(2)]
-    u = xp.empty((3, 3, o, 2, 2, c), dtype=w.dtype)
+def _winograd_weights(taps, xp, dtype):
+    """U[ξ, ν] = G g Gᵀ from the 2×2 taps g[u][v] (arrays of one shape (O, ...)): (3, 3, O, K), the
+    rows of the 9 GEMMs' right-hand sides (each GEMM reads U[ξ, ν] transposed, as conv2d reads W)."""
+    shape = taps[0][0].shape
+    u = xp.empty((3, 3) + shape, dtype=dtype)
     for xi, (r0, r1) in enumerate(((0, None), (0, 1), (1, None))):  # G's rows: g0, g0 + g1, g1
         for nu, (c0, c1) in enumerate(((0, None), (0, 1), (1, None))):
             out = u[xi, nu]
-            out[...] = g[r0][c0]
+            out[...] = taps[r0][c0]
             if c1 is not None:
-                out += g[r0][c1]
+                out += taps[r0][c1]
             if r1 is not None:
-                out += g[r1][c0]
+                out += taps[r1][c0]
                 if c1 is not None:
-                    out += g[r1][c1]
-    return u.reshape(3, 3, o, 4 * c)
+                    out += taps[r1][c1]
+    return u.reshape(3, 3, shape[0], -1)
+
+
+def _winograd_tiles(xs, th: int, tw: int, u, out, split: bool):
+    """out[m, 2k + s, 2l + t, O] = the 2×2 correlation of xs (m, 2·th + 1, 2·tw + 1, *channels) with the
+    taps behind u, tile by tile: V = Bᵀ d B, M[ξ, ν] = V[ξ, ν] @ U[ξ, ν]ᵀ, Y = Aᵀ M A.  ``out`` is a
+    (m, rows, cols, O) view (rows ≤ 2·th, cols ≤ 2·tw: a last odd row or column is dropped)."""
+    xp = B.get_array_module(xs)
+    m, dtype, o = xs.shape[0], out.dtype, u.shape[2]
+    k = u.shape[3]
+    # V, rows first: (d0 − d1, d1, d2 − d1) along the tile's rows, then the same along its columns
+    mid = xs[:, 1::2]
+    rows = WORKSPACE.get(xp, "wino_rows", (2, m, th) + xs.shape[2:], dtype)
+    xp.subtract(xs[:, 0:-1:2], mid, out=rows[0])
+    xp.subtract(xs[:, 2::2], mid, out=rows[1])
+    v = WORKSPACE.get(xp, "wino_v", (3, 3, m, th, tw) + xs.shape[3:], dtype)
+    for xi, r in enumerate((rows[0], mid, rows[1])):
+        cmid = r[:, :, 1::2]
+        xp.subtract(r[:, :, 0:-1:2], cmid, out=v[xi, 0])
+        v[xi, 1] = cmid
+        xp.subtract(r[:, :, 2::2], cmid, out=v[xi, 2])
+    # M[ξ, ν] = V[ξ, ν] @ U[ξ, ν]ᵀ: 9 GEMMs over the channels
+    mm = WORKSPACE.get(xp, "wino_m", (3, 3, m, th, tw, o), dtype)
+    v2, m2 = v.reshape(3, 3, m * th * tw, k), mm.reshape(3, 3, m * th * tw, o)
+    for xi in range(3):
+        for nu in range(3):
+            matmul_array(v2[xi, nu], u[xi, nu].T, out=m2[xi, nu], split=split)
+    # Y = Aᵀ M A: along columns (m0 + m1, m1 + m2), then along rows, into the tiles' 2×2 positions
+    z = WORKSPACE.get(xp, "wino_z", (3, 2, m, th, tw, o), dtype)
+    xp.add(mm[:, 0], mm[:, 1], out=z[:, 0])
+    xp.add(mm[:, 1], mm[:, 2], out=z[:, 1])
+    for s_ in range(2):
+        for t_ in range(2):
+            dst = out[:, s_::2, t_::2]
+            hs, ws = dst.shape[1:3]
+            xp.add(z[s_, t_, :, :hs, :ws], z[s_ + 1, t_, :, :hs, :ws], out=dst)
+
+
+def _winograd_chunks(n: int, th: int, tw: int, k: int, xp):
+    """Batch chunks whose V (9 matrices of th·tw rows per image, k columns) fits the chunk budget, with at
+    least half the rows of an im2col chunk in each GEMM (whose depth k is a quarter of im2col's)."""
+    return _chunks(n, 9 * th * tw, k, xp, min_rows=9 * (MIN_CHUNK_ROWS // 2))
 
 
 def _conv2d_winograd(x, w, geom, ho, wo):
-    """conv2d for 4×4 kernels at stride 2 (any padding), batch chunk by chunk; an NCHW view of NHWC."""
+    """conv2d for 4×4 kernels at stride 2 (any padding) on the space-to-depth input; NCHW view of NHWC."""
     xp = B.get_array_module(x, w)
     n, c, h, wd = x.shape
     o = w.shape[0]
-    th, tw = -(-ho // 2), -(-wo // 2)  # 2×2 output tiles; an odd size computes one row/column more
+    th, tw = -(-ho // 2), -(-wo // 2)  # 2×2 output tiles
     dtype = xp.result_type(x.dtype, w.dtype)
-    u = _winograd_kernel(w.astype(dtype, copy=False))
+    # g[(a, b, c), u, v] = W[c, 2u + a, 2v + b]: views of W as (O, kh, kw, C), the copy conv2d makes too
+    rows = _weight_rows(w.astype(dtype, copy=False)).reshape(o, 2, 2, 2, 2, c)
+    u = _winograd_weights([[rows[:, uu, :, vv] for vv in range(2)] for uu in range(2)], xp, dtype)
     xh = nhwc(x)
     y = xp.empty((n, ho, wo, o), dtype=dtype)
-    # a chunk's V holds 9 matrices of th·tw rows per image: the budget counts all 9, and each GEMM gets at
-    # least half the rows of an im2col chunk's (its K, 4·C, is a quarter of im2col's)
-    slices = _chunks(n, 9 * th * tw, 4 * c, xp, min_rows=9 * (MIN_CHUNK_ROWS // 2))
+    slices = _winograd_chunks(n, th, tw, 4 * c, xp)
 
     def chunk(i):
         sl = slices[i]
@@ -747,31 +786,7 @@ def _conv2d_winograd(x, w, geom, ho, wo):
         pad = _pad_into(WORKSPACE.get(xp, "wino_pad", (m, 4 * th + 2, 4 * tw + 2, c), dtype), xh[sl],
                         geom.ph, geom.pw)
         xs = pad.reshape(m, 2 * th + 1, 2, 2 * tw + 1, 2, c).transpose(0, 1, 3, 2, 4, 5)  # x'[R, C, a, b, c]
-        # V = Bᵀ d B, rows first: (d0 − d1, d1, d2 − d1) along R, then the same along C
-        mid = xs[:, 1::2]
-        rows = WORKSPACE.get(xp, "wino_rows", (2, m, th, 2 * tw + 1, 2, 2, c), dtype)
-        xp.subtract(xs[:, 0:-1:2], mid, out=rows[0])
-        xp.subtract(xs[:, 2::2], mid, out=rows[1])
-        v = WORKSPACE.get(xp, "wino_v", (3, 3, m, th, tw, 2, 2, c), dtype)
-        for xi, r in enumerate((rows[0], mid, rows[1])):
-            cmid = r[:, :, 1::2]
-            xp.subtract(r[:, :, 0:-1:2], cmid, out=v[xi, 0])
-            v[xi, 1] = cmid
-            xp.subtract(r[:, :, 2::2], cmid, out=v[xi, 2])
-        # M[ξ, ν] = V[ξ, ν] @ U[ξ, ν]: 9 GEMMs over the 4·C channels
-        mm = WORKSPACE.get(xp, "wino_m", (3, 3, m, th, tw, o), dtype)
-        v2, m2 = v.reshape(3, 3, m * th * tw, 4 * c), mm.reshape(3, 3, m * th * tw, o)
-        for xi in range(3):
-            for nu in range(3):
-                matmul_array(v2[xi, nu], u[xi, nu].T, out=m2[xi, nu], split=len(slices) == 1)
-        # Y = Aᵀ M A: columns first (m0 + m1, m1 + m2), then rows, into the output's 2×2 phases
-        z = WORKSPACE.get(xp, "wino_z", (3, 2, m, th, tw, o), dtype)
-        xp.add(mm[:, 0], mm[:, 1], out=z[:, 0])
-        xp.add(mm[:, 1], mm[:, 2], out=z[:, 1])
-        for s_ in range(2):
-            for t_ in range(2):
-                hs, ws = len(range(s_, ho, 2)), len(range(t_, wo, 2))
-                xp.add(z[s_, t_, :, :hs, :ws], z[s_ + 1, t_, :, :hs, :ws], out=y[sl, s_::2, t_::2])
+        _winograd_tiles(xs, th, tw, u, y[sl], len(slices) == 1)
 
     _run_lanes(_lane_count(len(slices), xp), len(slices), chunk)
     return nchw(y)

@@ -432,13 +432,13 @@ def test_winograd_equals_the_im2col_gemm(shape, padding, monkeypatch):
     ho, wo = geom.conv_out(*shape[2:])
     for dtype, tol in ((np.float64, 1e-12), (np.float32, 3e-6)):
         x = rng.standard_normal(shape).astype(dtype)
-        w = rng.standard_normal((7, shape[1], 4, 4)).astype(dtype)
-        assert K._winograd_applies(x, w, geom, np) and K._winograd_tiles_fit(ho, wo)
+        w = rng.standard_normal((17, shape[1], 4, 4)).astype(dtype)
+        assert K._winograd_applies(shape[1], 17, geom, np) and K._winograd_tiles_fit(ho, wo)
         got = K.conv2d_array(x, w, geom)
         monkeypatch.setattr(K, "WINOGRAD", False)
         want = K.conv2d_array(x, w, geom)
         monkeypatch.setattr(K, "WINOGRAD", True)
-        assert got.shape == want.shape == (shape[0], 7, ho, wo) and got.dtype == dtype
+        assert got.shape == want.shape == (shape[0], 17, ho, wo) and got.dtype == dtype
         np.testing.assert_allclose(got, want, rtol=0, atol=tol * np.abs(want).max())
 
 
@@ -446,8 +446,9 @@ def test_winograd_in_many_chunks_equals_one(monkeypatch):
     import scratchgan.kernels as K
 
     rng = np.random.default_rng(4)
-    x, w = rng.standard_normal((9, 16, 8, 8)), rng.standard_normal((5, 16, 4, 4))
+    x, w = rng.standard_normal((9, 16, 8, 8)), rng.standard_normal((16, 16, 4, 4))
     geom = sg.conv._Geometry((4, 4), 2, 1, 1)
+    assert K._winograd_applies(16, 16, geom, np)
     one = K.conv2d_array(x, w, geom)
     monkeypatch.setattr(K, "CHUNK_ELEMENTS", 1)
     monkeypatch.setattr(K, "MIN_CHUNK_ROWS", 2)  # one image per chunk
@@ -455,17 +456,19 @@ def test_winograd_in_many_chunks_equals_one(monkeypatch):
     np.testing.assert_allclose(K.conv2d_array(x, w, geom), one, rtol=1e-13, atol=1e-13)
 
 
-@pytest.mark.parametrize("case", ["odd output", "few channels", "stride 1", "3x3 kernel", "dilated"])
+@pytest.mark.parametrize("case", ["odd output", "few input channels", "few output channels", "stride 1",
+                                  "3x3 kernel", "dilated"])
 def test_winograd_only_where_it_applies(case):
     import scratchgan.kernels as K
 
-    c, h, k, s, d = 16, 8, 4, 2, 1
+    c, o, h, k, s, d = 16, 16, 8, 4, 2, 1
     if case == "odd output":
         h = 14  # 7×7 output: 2×2 tiles would compute 8×8
-    c = 8 if case == "few channels" else c
+    c = 8 if case == "few input channels" else c
+    o = 3 if case == "few output channels" else o
     s = 1 if case == "stride 1" else s
     k = 3 if case == "3x3 kernel" else k
     d = 2 if case == "dilated" else d
-    x, w = np.zeros((1, c, h, h)), np.zeros((4, c, k, k))
     geom = sg.conv._Geometry((k, k), s, 1, d)
-    assert not (K._winograd_applies(x, w, geom, np) and K._winograd_tiles_fit(*geom.conv_out(h, h)))
+    assert not (K._winograd_applies(c, o, geom, np) and K._winograd_tiles_fit(*geom.conv_out(h, h)))
+    assert K._winograd_applies(16, 16, sg.conv._Geometry((4, 4), 2, 1, 1), np)
