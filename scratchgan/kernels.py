@@ -686,7 +686,8 @@ def conv2d_array(x, w, geom, cols: Im2col | None = None):
 # results agree with the im2col GEMM to float32 rounding (tests/test_conv.py).  Measured on the 2-core
 # machine, 2 lanes, fastest of 12 interleaved calls against the im2col path: DCGAN-64's discriminator
 # convolutions 0.90× (64 → 128 channels, 32 → 16), 0.76× (128 → 256), 0.73× (256 → 512); the
-# DCGAN-64 step 0.958× (steps interleaved in one process).  Odd output sizes (DCGAN-28's 7×7) would
+# DCGAN-64 step 0.958-1.000× (three runs, steps interleaved in one process; the layers' gains add up
+# to about 0.96×).  Odd output sizes (DCGAN-28's 7×7) would
 # compute a row and a column of tiles in vain: they keep the im2col GEMM (measured 0.98-1.18× there).
 # Tried and left out: the transposed convolution's four output phases, each a 2×2 correlation of the
 # input done this way (no col2im), ran at 1.02-1.28× of the GEMM + col2im path on DCGAN-64's shapes:
