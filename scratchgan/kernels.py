@@ -35,9 +35,10 @@ thread that takes whole chunks (copy and GEMM together), row blocks of large pro
 BatchNorm's normalisation), while BLAS runs one thread per call.  ``set_num_threads(1)`` turns
 them off; what they change in the results, and why, is the comment above ``_default_threads``.
 
-Winograd.  A stride-2 4×4 convolution with even output sizes (a DCGAN discriminator's forward at
-64×64) runs as Winograd's F(2×2, 2×2) on its space-to-depth input: 9 GEMMs of a quarter of the
-im2col depth instead of one, 9/16 of the multiply-adds (``_conv2d_winograd``; the why beside it).
+Winograd.  A stride-2 4×4 convolution with even output sizes (a DCGAN discriminator's at 64×64)
+computes its forward and its weight gradient as Winograd's F(2×2, 2×2) on the space-to-depth input:
+9 GEMMs of a quarter of the im2col depth instead of one, 9/16 of the multiply-adds
+(``_conv2d_winograd``, ``_conv2d_weight_winograd``; the why beside them).
 
 OpenBLAS's kernels.  On AMD Zen 4, ``import scratchgan`` switches OpenBLAS from its AVX-512 kernels
 to its faster Haswell ones (``blas_kernel``, ``set_blas_kernel``; the why is beside them).
@@ -685,9 +686,9 @@ def conv2d_array(x, w, geom, cols: Im2col | None = None):
 # The transforms only add and subtract (no scaling), so the rounding stays that of a direct sum;
 # results agree with the im2col GEMM to float32 rounding (tests/test_conv.py).  Measured on the 2-core
 # machine, 2 lanes, fastest of 12 interleaved calls against the im2col path: DCGAN-64's discriminator
-# convolutions 0.90× (64 → 128 channels, 32 → 16), 0.76× (128 → 256), 0.73× (256 → 512); the
-# DCGAN-64 step 0.958-1.000× (three runs, steps interleaved in one process; the layers' gains add up
-# to about 0.96×).  Odd output sizes (DCGAN-28's 7×7) would
+# convolutions 0.90× (64 → 128 channels, 32 → 16), 0.76× (128 → 256), 0.73× (256 → 512), their
+# weight gradients 0.90×, 0.81×, 0.94×; the DCGAN-64 step, both in use, 0.894× and 0.921× (two runs,
+# steps interleaved in one process).  Odd output sizes (DCGAN-28's 7×7) would
 # compute a row and a column of tiles in vain: they keep the im2col GEMM (measured 0.98-1.18× there).
 # Tried and left out: the transposed convolution's four output phases, each a 2×2 correlation of the
 # input done this way (no col2im), ran at 1.02-1.28× of the GEMM + col2im path on DCGAN-64's shapes:
@@ -725,14 +726,12 @@ def _winograd_weights(taps, xp, dtype):
     return u.reshape(3, 3, shape[0], -1)
 
 
-def _winograd_tiles(xs, th: int, tw: int, u, out, split: bool):
-    """out[m, 2k + s, 2l + t, O] = the 2×2 correlation of xs (m, 2·th + 1, 2·tw + 1, *channels) with the
-    taps behind u, tile by tile: V = Bᵀ d B, M[ξ, ν] = V[ξ, ν] @ U[ξ, ν]ᵀ, Y = Aᵀ M A.  ``out`` is a
-    (m, rows, cols, O) view (rows ≤ 2·th, cols ≤ 2·tw: a last odd row or column is dropped)."""
+def _winograd_input(xs, th: int, tw: int):
+    """V = Bᵀ d B for every 3×3 tile (rows 2k..2k + 2, columns 2l..2l + 2) of xs (m, 2·th + 1,
+    2·tw + 1, *channels): a (3, 3, m, th, tw, *channels) workspace array."""
     xp = B.get_array_module(xs)
-    m, dtype, o = xs.shape[0], out.dtype, u.shape[2]
-    k = u.shape[3]
-    # V, rows first: (d0 − d1, d1, d2 − d1) along the tile's rows, then the same along its columns
+    m, dtype = xs.shape[0], xs.dtype
+    # rows first: (d0 − d1, d1, d2 − d1) along the tile's rows, then the same along its columns
     mid = xs[:, 1::2]
     rows = WORKSPACE.get(xp, "wino_rows", (2, m, th) + xs.shape[2:], dtype)
     xp.subtract(xs[:, 0:-1:2], mid, out=rows[0])
@@ -743,6 +742,16 @@ def _winograd_tiles(xs, th: int, tw: int, u, out, split: bool):
         xp.subtract(r[:, :, 0:-1:2], cmid, out=v[xi, 0])
         v[xi, 1] = cmid
         xp.subtract(r[:, :, 2::2], cmid, out=v[xi, 2])
+    return v
+
+
+def _winograd_tiles(xs, th: int, tw: int, u, out, split: bool):
+    """out[m, 2k + s, 2l + t, O] = the 2×2 correlation of xs (m, 2·th + 1, 2·tw + 1, *channels) with the
+    taps behind u, tile by tile: V = Bᵀ d B, M[ξ, ν] = V[ξ, ν] @ U[ξ, ν]ᵀ, Y = Aᵀ M A.  ``out`` is a
+    (m, rows, cols, O) view (rows ≤ 2·th, cols ≤ 2·tw: a last odd row or column is dropped)."""
+    xp = B.get_array_module(xs)
+    m, dtype, o, k = xs.shape[0], out.dtype, u.shape[2], u.shape[3]
+    v = _winograd_input(xs, th, tw)
     # M[ξ, ν] = V[ξ, ν] @ U[ξ, ν]ᵀ: 9 GEMMs over the channels
     mm = WORKSPACE.get(xp, "wino_m", (3, 3, m, th, tw, o), dtype)
     v2, m2 = v.reshape(3, 3, m * th * tw, k), mm.reshape(3, 3, m * th * tw, o)
@@ -782,15 +791,68 @@ def _conv2d_winograd(x, w, geom, ho, wo):
 
     def chunk(i):
         sl = slices[i]
-        m = sl.stop - sl.start
-        # the padded input, as many rows/columns as the tiles reach (2·(2t + 1)), zeros beyond the image
-        pad = _pad_into(WORKSPACE.get(xp, "wino_pad", (m, 4 * th + 2, 4 * tw + 2, c), dtype), xh[sl],
-                        geom.ph, geom.pw)
-        xs = pad.reshape(m, 2 * th + 1, 2, 2 * tw + 1, 2, c).transpose(0, 1, 3, 2, 4, 5)  # x'[R, C, a, b, c]
-        _winograd_tiles(xs, th, tw, u, y[sl], len(slices) == 1)
+        _winograd_tiles(_space_to_depth(xh[sl], geom, th, tw, dtype), th, tw, u, y[sl], len(slices) == 1)
 
     _run_lanes(_lane_count(len(slices), xp), len(slices), chunk)
     return nchw(y)
+
+
+def _space_to_depth(xh, geom, th: int, tw: int, dtype):
+    """x'[m, R, C, a, b, c] = xpad[m, 2R + a, 2C + b, c] for the rows and columns 2·th + 1, 2·tw + 1 tiles
+    reach: the padded NHWC input (zeros beyond the image, in a workspace buffer) seen in 2×2 blocks."""
+    m, c = xh.shape[0], xh.shape[3]
+    xp = B.get_array_module(xh)
+    pad = _pad_into(WORKSPACE.get(xp, "wino_pad", (m, 4 * th + 2, 4 * tw + 2, c), dtype), xh, geom.ph, geom.pw)
+    return pad.reshape(m, 2 * th + 1, 2, 2 * tw + 1, 2, c).transpose(0, 1, 3, 2, 4, 5)
+
+
+def _conv2d_weight_winograd(x, g, geom):
+    """dW for 4×4 kernels at stride 2 with even output sizes, by the same F(2×2, 2×2) with the roles of
+    the 2×2 taps and the output swapped: dW'[u, v] = Σ over tiles and images of the correlation of the
+    input tile with the 2×2 tile of g, that is M[ξ, ν] = Σ V[ξ, ν]ᵀ (G g Gᵀ)[ξ, ν] (9 GEMMs over the
+    tiles, summed in the SUM_GROUPS order lanes use) and dW' = Aᵀ M A; back to (O, C, 4, 4)."""
+    xp = B.get_array_module(x, g)
+    n, c = x.shape[:2]
+    o, ho, wo = g.shape[1:]
+    th, tw = ho // 2, wo // 2
+    dtype = xp.result_type(x.dtype, g.dtype)
+    xh, gh = nhwc(x), nhwc(g)
+    slices = _winograd_chunks(n, th, tw, 4 * c, xp)
+    groups = [None] * SUM_GROUPS
+
+    def chunk(i):
+        sl = slices[i]
+        m = sl.stop - sl.start
+        v = _winograd_input(_space_to_depth(xh[sl], geom, th, tw, dtype), th, tw).reshape(3, 3, m * th * tw, 4 * c)
+        # G g Gᵀ on each 2×2 tile of g: (g0, g0 + g1, g1) along rows, then along columns
+        t = gh[sl].reshape(m, th, 2, tw, 2, o)
+        gr = WORKSPACE.get(xp, "wino_gr", (3, m, th, tw, 2, o), dtype)
+        gr[0], gr[2] = t[:, :, 0], t[:, :, 1]
+        xp.add(t[:, :, 0], t[:, :, 1], out=gr[1])
+        ug = WORKSPACE.get(xp, "wino_ug", (3, 3, m, th, tw, o), dtype)
+        for xi in range(3):
+            ug[xi, 0], ug[xi, 2] = gr[xi, ..., 0, :], gr[xi, ..., 1, :]
+            xp.add(gr[xi, ..., 0, :], gr[xi, ..., 1, :], out=ug[xi, 1])
+        ug2 = ug.reshape(3, 3, m * th * tw, o)
+        k = i % SUM_GROUPS  # only the lane that owns group k touches it
+        if groups[k] is None:
+            groups[k] = xp.empty((3, 3, 4 * c, o), dtype=dtype)
+            for xi in range(3):
+                for nu in range(3):
+                    matmul_array(v[xi, nu].T, ug2[xi, nu], out=groups[k][xi, nu], split=len(slices) == 1)
+        else:
+            part = WORKSPACE.get(xp, "wino_dw", (4 * c, o), dtype)
+            for xi in range(3):
+                for nu in range(3):
+                    groups[k][xi, nu] += matmul_array(v[xi, nu].T, ug2[xi, nu], out=part, split=len(slices) == 1)
+
+    _run_lanes(min(_lane_count(len(slices), xp), SUM_GROUPS), len(slices), chunk, grouped=True)
+    mm = _sum_groups(groups)
+    # dW' = Aᵀ M A: (m0 + m1, m1 + m2) along ν, then along ξ; dW'[u, v][(a, b, c), o] = W[o, c, 2u + a, 2v + b]
+    z = xp.stack([mm[:, 0] + mm[:, 1], mm[:, 1] + mm[:, 2]], axis=1)  # (3, 2, 4C, O)
+    dw2 = xp.stack([z[0] + z[1], z[1] + z[2]])  # (u, v, (a, b, c), O)
+    dw = dw2.reshape(2, 2, 2, 2, c, o).transpose(5, 4, 0, 2, 1, 3)  # (o, c, u, a, v, b)
+    return xp.ascontiguousarray(dw).reshape(o, c, 4, 4)
 
 
 def conv2d_weight_array(x, g, weight_shape, geom, cols: Im2col | None = None):
@@ -799,6 +861,9 @@ def conv2d_weight_array(x, g, weight_shape, geom, cols: Im2col | None = None):
     if xp is B.numpy:
         take_cores()
     n, o, ho, wo = g.shape
+    if (cols is None and _winograd_applies(x.shape[1], o, geom, xp) and _winograd_tiles_fit(ho, wo)
+            and (ho, wo) == geom.conv_out(x.shape[2], x.shape[3])):
+        return _conv2d_weight_winograd(x, g, geom)
     dw = cols.folded_weight_grad(g) if cols is not None else None
     if dw is None:  # no GEMM made these chunks yet: make them only for the dW they fold in
         cols = cols or Im2col(x, geom, (ho, wo))

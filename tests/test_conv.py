@@ -472,3 +472,49 @@ def test_winograd_only_where_it_applies(case):
     geom = sg.conv._Geometry((k, k), s, 1, d)
     assert not (K._winograd_applies(c, o, geom, np) and K._winograd_tiles_fit(*geom.conv_out(h, h)))
     assert K._winograd_applies(16, 16, sg.conv._Geometry((4, 4), 2, 1, 1), np)
+
+
+@pytest.mark.parametrize("shape, padding", [((3, 16, 8, 8), 1), ((2, 16, 10, 6), 0), ((2, 32, 10, 10), 2),
+                                            ((9, 16, 9, 9), 1)])
+def test_winograd_weight_gradient_equals_the_im2col_gemm(shape, padding, monkeypatch):
+    import scratchgan.kernels as K
+
+    rng = np.random.default_rng(5)
+    geom = sg.conv._Geometry((4, 4), 2, padding, 1)
+    ho, wo = geom.conv_out(*shape[2:])
+    for dtype, tol in ((np.float64, 1e-12), (np.float32, 3e-6)):
+        x = rng.standard_normal(shape).astype(dtype)
+        g = rng.standard_normal((shape[0], 17, ho, wo)).astype(dtype)
+        got = K.conv2d_weight_array(x, g, (17, shape[1], 4, 4), geom)
+        monkeypatch.setattr(K, "WINOGRAD", False)
+        want = K.conv2d_weight_array(x, g, (17, shape[1], 4, 4), geom)
+        monkeypatch.setattr(K, "WINOGRAD", True)
+        assert got.shape == want.shape == (17, shape[1], 4, 4) and got.dtype == dtype
+        np.testing.assert_allclose(got, want, rtol=0, atol=tol * np.abs(want).max())
+    # in many chunks (one image each), the partial sums in SUM_GROUPS groups: the same to rounding
+    x, g = rng.standard_normal(shape), rng.standard_normal((shape[0], 17, ho, wo))
+    one = K.conv2d_weight_array(x, g, (17, shape[1], 4, 4), geom)
+    monkeypatch.setattr(K, "CHUNK_ELEMENTS", 1)
+    monkeypatch.setattr(K, "MIN_CHUNK_ROWS", 2)
+    np.testing.assert_allclose(K.conv2d_weight_array(x, g, (17, shape[1], 4, 4), geom), one, rtol=1e-12, atol=1e-12)
+
+
+def test_gradients_through_the_winograd_paths():
+    # a stride-2 4×4 convolution wide enough for Winograd: forward and weight gradient against
+    # central finite differences (float64), and the input gradient (the im2col transposed GEMM) with them
+    import scratchgan.kernels as K
+
+    rng = np.random.default_rng(6)
+    x, w = rng.standard_normal((2, 16, 4, 4)), rng.standard_normal((16, 16, 4, 4)) * 0.1
+    assert K._winograd_applies(16, 16, sg.conv._Geometry((4, 4), 2, 1, 1), np)
+    check_backward(lambda a, b: F.conv2d(a, b, stride=2, padding=1), [x, w])
+
+
+def test_a_short_grad_output_keeps_the_im2col_weight_gradient():
+    # conv2d_weight accepts a grad_output smaller than the natural output (PyTorch's rule): no tiles then
+    x, g = np.random.default_rng(7).standard_normal((2, 16, 8, 8)), np.ones((2, 16, 3, 4))
+    dw = conv2d_weight(t64(x), (16, 16, 4, 4), t64(g), stride=2, padding=1)
+    xp_ = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    want = np.einsum("nopq,ncpqij->ocij", g,
+                     np.lib.stride_tricks.sliding_window_view(xp_, (4, 4), axis=(2, 3))[:, :, ::2, ::2][:, :, :3, :4])
+    np.testing.assert_allclose(dw.array, want, rtol=1e-12, atol=1e-12)

@@ -95,6 +95,9 @@ def test_winograd_convolution_bit_for_bit_at_any_thread_count(threads):
     assert K._winograd_applies(16, 16, geom, np)
     plain, laned = both(lambda: K.conv2d_array(x, w, geom), threads)
     assert np.array_equal(plain, laned)
+    g = rand(13, 16, 4, 4, seed=2)  # and its weight gradient: partial sums in the fixed SUM_GROUPS order
+    plain, laned = both(lambda: K.conv2d_weight_array(x, g, w.shape, geom), threads)
+    assert np.array_equal(plain, laned)
 
 
 def test_the_weight_gradient_is_the_grouped_sum_of_its_chunks():
