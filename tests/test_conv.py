@@ -422,38 +422,42 @@ def test_float32_stays_float32_and_layout_is_channels_last():
 
 
 # ---- Winograd F(2×2, 2×2) for stride-2 4×4 convolutions (kernels.py) ----------------------------
+def _winograd_ops(geom, shape):
+    """The two Winograd paths as functions of (x, other) with the array `other` they take: the forward
+    (other = W, 17 output channels) and the weight gradient (other = grad_output)."""
+    import scratchgan.kernels as K
+
+    ho, wo = geom.conv_out(*shape[2:])
+    return {"forward": ((17, shape[1], 4, 4), lambda x, w: K.conv2d_array(x, w, geom)),
+            "weight gradient": ((shape[0], 17, ho, wo),
+                                lambda x, g: K.conv2d_weight_array(x, g, (17, shape[1], 4, 4), geom))}
+
+
+@pytest.mark.parametrize("op", ["forward", "weight gradient"])
 @pytest.mark.parametrize("shape, padding", [((3, 16, 8, 8), 1), ((2, 16, 10, 6), 0), ((2, 32, 10, 10), 2),
                                             ((5, 16, 4, 4), 1), ((2, 16, 9, 9), 1)])
-def test_winograd_equals_the_im2col_gemm(shape, padding, monkeypatch):
+def test_winograd_equals_the_im2col_gemm(op, shape, padding, monkeypatch):
     import scratchgan.kernels as K
 
     rng = np.random.default_rng(3)
     geom = sg.conv._Geometry((4, 4), 2, padding, 1)
-    ho, wo = geom.conv_out(*shape[2:])
+    assert K._winograd_applies(shape[1], 17, geom, np) and K._winograd_tiles_fit(*geom.conv_out(*shape[2:]))
+    other_shape, fn = _winograd_ops(geom, shape)[op]
     for dtype, tol in ((np.float64, 1e-12), (np.float32, 3e-6)):
-        x = rng.standard_normal(shape).astype(dtype)
-        w = rng.standard_normal((17, shape[1], 4, 4)).astype(dtype)
-        assert K._winograd_applies(shape[1], 17, geom, np) and K._winograd_tiles_fit(ho, wo)
-        got = K.conv2d_array(x, w, geom)
+        x, other = rng.standard_normal(shape).astype(dtype), rng.standard_normal(other_shape).astype(dtype)
+        got = fn(x, other)
         monkeypatch.setattr(K, "WINOGRAD", False)
-        want = K.conv2d_array(x, w, geom)
+        want = fn(x, other)
         monkeypatch.setattr(K, "WINOGRAD", True)
-        assert got.shape == want.shape == (shape[0], 17, ho, wo) and got.dtype == dtype
+        assert got.shape == want.shape and got.dtype == dtype
         np.testing.assert_allclose(got, want, rtol=0, atol=tol * np.abs(want).max())
-
-
-def test_winograd_in_many_chunks_equals_one(monkeypatch):
-    import scratchgan.kernels as K
-
-    rng = np.random.default_rng(4)
-    x, w = rng.standard_normal((9, 16, 8, 8)), rng.standard_normal((16, 16, 4, 4))
-    geom = sg.conv._Geometry((4, 4), 2, 1, 1)
-    assert K._winograd_applies(16, 16, geom, np)
-    one = K.conv2d_array(x, w, geom)
+    # in many chunks (one image each; dW's partial sums in SUM_GROUPS groups): the same to rounding
+    x, other = rng.standard_normal(shape), rng.standard_normal(other_shape)
+    one = fn(x, other)
     monkeypatch.setattr(K, "CHUNK_ELEMENTS", 1)
-    monkeypatch.setattr(K, "MIN_CHUNK_ROWS", 2)  # one image per chunk
-    assert len(K._chunks(9, 9 * 4 * 4, 64, np, min_rows=9)) == 9
-    np.testing.assert_allclose(K.conv2d_array(x, w, geom), one, rtol=1e-13, atol=1e-13)
+    monkeypatch.setattr(K, "MIN_CHUNK_ROWS", 2)
+    assert len(K._winograd_chunks(shape[0], 2, 2, 64, np)) == shape[0]
+    np.testing.assert_allclose(fn(x, other), one, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("case", ["odd output", "few input channels", "few output channels", "stride 1",
@@ -472,31 +476,6 @@ def test_winograd_only_where_it_applies(case):
     geom = sg.conv._Geometry((k, k), s, 1, d)
     assert not (K._winograd_applies(c, o, geom, np) and K._winograd_tiles_fit(*geom.conv_out(h, h)))
     assert K._winograd_applies(16, 16, sg.conv._Geometry((4, 4), 2, 1, 1), np)
-
-
-@pytest.mark.parametrize("shape, padding", [((3, 16, 8, 8), 1), ((2, 16, 10, 6), 0), ((2, 32, 10, 10), 2),
-                                            ((9, 16, 9, 9), 1)])
-def test_winograd_weight_gradient_equals_the_im2col_gemm(shape, padding, monkeypatch):
-    import scratchgan.kernels as K
-
-    rng = np.random.default_rng(5)
-    geom = sg.conv._Geometry((4, 4), 2, padding, 1)
-    ho, wo = geom.conv_out(*shape[2:])
-    for dtype, tol in ((np.float64, 1e-12), (np.float32, 3e-6)):
-        x = rng.standard_normal(shape).astype(dtype)
-        g = rng.standard_normal((shape[0], 17, ho, wo)).astype(dtype)
-        got = K.conv2d_weight_array(x, g, (17, shape[1], 4, 4), geom)
-        monkeypatch.setattr(K, "WINOGRAD", False)
-        want = K.conv2d_weight_array(x, g, (17, shape[1], 4, 4), geom)
-        monkeypatch.setattr(K, "WINOGRAD", True)
-        assert got.shape == want.shape == (17, shape[1], 4, 4) and got.dtype == dtype
-        np.testing.assert_allclose(got, want, rtol=0, atol=tol * np.abs(want).max())
-    # in many chunks (one image each), the partial sums in SUM_GROUPS groups: the same to rounding
-    x, g = rng.standard_normal(shape), rng.standard_normal((shape[0], 17, ho, wo))
-    one = K.conv2d_weight_array(x, g, (17, shape[1], 4, 4), geom)
-    monkeypatch.setattr(K, "CHUNK_ELEMENTS", 1)
-    monkeypatch.setattr(K, "MIN_CHUNK_ROWS", 2)
-    np.testing.assert_allclose(K.conv2d_weight_array(x, g, (17, shape[1], 4, 4), geom), one, rtol=1e-12, atol=1e-12)
 
 
 def test_gradients_through_the_winograd_paths():
