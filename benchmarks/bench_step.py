@@ -13,7 +13,8 @@ the real batch and on ``fake.detach()``, then the G update through D.
 For each workload it prints scratchgan's median ms/step, torch's, their ratio, the peak memory
 of each process (ru_maxrss) and of scratchgan's step alone (tracemalloc: NumPy reports its
 buffers to it), the step's convolution/matmul GFLOPs (counted analytically from the layer
-shapes), the GFLOP/s that achieves, and, as "% GEMM", that rate's share of NumPy's float32 matmul
+shapes, as direct convolutions: the Winograd paths do fewer, so their rate is an equivalent one),
+the GFLOP/s that achieves, and, as "% GEMM", that rate's share of NumPy's float32 matmul
 GFLOP/s on a large square matrix on this machine (the BLAS limit the engine runs against: 100% would
 be a step that is all GEMM at full speed).  Each side runs in its own fresh
 process; with ``--rounds R`` they alternate R times and the best median of each is kept (on a
