@@ -684,20 +684,27 @@ def conv2d_array(x, w, geom, cols: Im2col | None = None):
 #     V = Bᵀ d B (3×3 input tile),  U = G g Gᵀ,  M[ξ, ν] = V[ξ, ν] @ U[ξ, ν],  Y = Aᵀ M A,
 # with Bᵀ = [[1, −1, 0], [0, 1, 0], [0, −1, 1]], G = [[1, 0], [1, 1], [0, 1]], Aᵀ = [[1, 1, 0], [0, 1, 1]].
 # The transforms only add and subtract (no scaling), so the rounding stays that of a direct sum;
-# results agree with the im2col GEMM to float32 rounding (tests/test_conv.py).  Measured on the 2-core
-# machine, 2 lanes, fastest of 12 interleaved calls against the im2col path: DCGAN-64's discriminator
-# convolutions 0.90× (64 → 128 channels, 32 → 16), 0.76× (128 → 256), 0.73× (256 → 512), their
-# weight gradients 0.90×, 0.81×, 0.94×; the DCGAN-64 step, both in use, 0.894× and 0.921× (two runs,
-# steps interleaved in one process).  Odd output sizes (DCGAN-28's 7×7) would
-# compute a row and a column of tiles in vain: they keep the im2col GEMM (measured 0.98-1.18× there).
+# results agree with the im2col GEMM to float32 rounding (tests/test_conv.py).  The weight gradient is
+# the same algorithm with the roles of the 2×2 taps and the output swapped (``_conv2d_weight_winograd``).
+# NumPy only: on CuPy the im2col GEMMs run, as before (a GPU run has not measured this path).
+# Measured on the 2-core machine, 2 lanes, fastest of 10-12 interleaved calls against the im2col path:
+# DCGAN-64's discriminator convolutions 0.90× (64 → 128 channels, 32 → 16), 0.76× (128 → 256),
+# 0.73× (256 → 512), their weight gradients 0.90×, 0.81×, 0.94×; the DCGAN-64 step, both in use,
+# 0.894× and 0.921× (two runs, steps interleaved in one process).  Odd output sizes (DCGAN-28's
+# 7×7) would compute a row and a column of tiles in vain: they keep the im2col GEMM (measured
+# 0.93-1.18× there).
 # Tried and left out: the transposed convolution's four output phases, each a 2×2 correlation of the
 # input done this way (no col2im), ran at 1.02-1.28× of the GEMM + col2im path on DCGAN-64's shapes:
 # it transforms 9 values per input value and channel, four times the forward's share.
 WINOGRAD = True
-WINOGRAD_MIN_CHANNELS = 16  # with fewer input or output channels the transforms cost more than they save
+# A DCGAN's first and last layers (1 or 3 image channels) keep the im2col GEMM: with so few channels the
+# GEMMs are thin and the transforms, which move every value 2-3 times, would be most of the work.
+WINOGRAD_MIN_CHANNELS = 16
 
 
 def _winograd_applies(c_in: int, c_out: int, geom, xp) -> bool:
+    """A 4×4 kernel at stride 2 without dilation, on NumPy, with enough channels each way (the output
+    size is checked apart: ``_winograd_tiles_fit``)."""
     g = geom
     return (WINOGRAD and xp is B.numpy and (g.kh, g.kw, g.sh, g.sw, g.dh, g.dw) == (4, 4, 2, 2, 1, 1)
             and min(c_in, c_out) >= WINOGRAD_MIN_CHANNELS)
