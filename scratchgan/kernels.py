@@ -692,7 +692,7 @@ def conv2d_array(x, w, geom, cols: Im2col | None = None):
 # 0.73× (256 → 512), their weight gradients 0.90×, 0.81×, 0.94×; the DCGAN-64 step, both in use,
 # 0.894× and 0.921× (two runs, steps interleaved in one process).  Odd output sizes (DCGAN-28's
 # 7×7) would compute a row and a column of tiles in vain: they keep the im2col GEMM (measured
-# 0.93-1.18× there).
+# 0.93-1.18× on DCGAN-28's shapes; the 0.93× one, G's input gradient, shares its im2col with dW).
 # Tried and left out: the transposed convolution's four output phases, each a 2×2 correlation of the
 # input done this way (no col2im), ran at 1.02-1.28× of the GEMM + col2im path on DCGAN-64's shapes:
 # it transforms 9 values per input value and channel, four times the forward's share.
