@@ -695,7 +695,10 @@ def conv2d_array(x, w, geom, cols: Im2col | None = None):
 # 0.93-1.18× on DCGAN-28's shapes; the 0.93× one, G's input gradient, shares its im2col with dW).
 # Tried and left out: the transposed convolution's four output phases, each a 2×2 correlation of the
 # input done this way (no col2im), ran at 1.02-1.28× of the GEMM + col2im path on DCGAN-64's shapes:
-# it transforms 9 values per input value and channel, four times the forward's share.
+# it transforms 9 values per input value and channel, four times the forward's share.  And the
+# generator's backward, dx and dW each by these tiles instead of one im2col of g shared by both
+# (``Im2col.fold_weight_grad``): 0.90× and 0.93× on the 512- and 256-channel layers, 1.18× on the
+# 128 → 64 one, about 6 ms lost per DCGAN-64 step in all.
 WINOGRAD = True
 # A DCGAN's first and last layers (1 or 3 image channels) keep the im2col GEMM: with so few channels the
 # GEMMs are thin and the transforms, which move every value 2-3 times, would be most of the work.
