@@ -393,8 +393,8 @@ def matmul_array(a, b, out=None, split: bool = True):
 # kernels.  Zen 4 executes a 512-bit FMA as two 256-bit halves, and there OpenBLAS's Haswell (AVX2)
 # float32 GEMM is faster: on the 2-core Zen 4 test machine 102 → 109 GFLOP/s on one core, and the
 # training steps, the two kernel sets interleaved step by step in one process, several runs: MLP
-# 0.94-0.95×, DCGAN-28 0.91-1.01×, DCGAN-64 0.88-1.01× (README "Speed").  So on Zen 4 the engine asks OpenBLAS, once, at
-# import, to choose again as if OPENBLAS_CORETYPE=Haswell had been set.  If you set OPENBLAS_CORETYPE
+# 0.94-0.95×, DCGAN-28 0.91-1.01×, DCGAN-64 0.88-1.01× (README "Speed").  So on Zen 4 the engine
+# asks OpenBLAS, once, at import, to choose again as if OPENBLAS_CORETYPE=Haswell had been set.  If you set OPENBLAS_CORETYPE
 # yourself (OPENBLAS_CORETYPE=SkylakeX restores OpenBLAS's choice), it is left alone.  Another kernel
 # set sums a GEMM's products in another order: results agree to float32 rounding, not bit for bit,
 # with a process that kept OpenBLAS's choice (tests/test_blas_kernel.py); every process on the same
