@@ -49,6 +49,8 @@ dilation dh, dw; ``conv_out``).
 from __future__ import annotations
 
 import ctypes
+import functools
+import itertools
 import math
 import os
 import threading
@@ -144,6 +146,7 @@ def get_num_threads() -> int:
     return _threads[0]
 
 
+@functools.cache  # the libraries a process has mapped do not change: one scan, for lanes and kernel choice alike
 def openblas_library():
     """(library, symbol prefix, symbol suffix) of the OpenBLAS that NumPy loaded, or None: found among the
     libraries mapped into this process (Linux), under any of the names its builds export."""
@@ -406,6 +409,8 @@ def cpu_identity(cpuinfo: str) -> dict:
     """vendor_id, cpu family and flags of the first processor in a /proc/cpuinfo text."""
     fields = {}
     for line in cpuinfo.splitlines():
+        if not line.strip() and fields:  # the blank line that ends the first processor's block
+            break
         key, _, value = line.partition(":")
         key = key.strip()
         if key in ("vendor_id", "cpu family", "flags") and key not in fields:
@@ -425,6 +430,7 @@ def preferred_blas_core(core: str, cpuinfo: str, user_choice: str | None) -> str
     return "Haswell"
 
 
+@functools.cache
 def _blas_core_functions():
     """(get_corename, dynamic_quit, dynamic_init) of a DYNAMIC_ARCH OpenBLAS, or None."""
     found = openblas_library()
@@ -474,9 +480,9 @@ def _choose_blas_kernel():
     core = blas_kernel()
     if core is None:
         return
-    try:
+    try:  # the first processor's block only (a many-core machine's file runs to hundreds of KB)
         with open("/proc/cpuinfo") as f:
-            cpuinfo = f.read()
+            cpuinfo = "".join(itertools.takewhile(str.strip, f))
     except OSError:
         return
     target = preferred_blas_core(core, cpuinfo, os.environ.get("OPENBLAS_CORETYPE"))
