@@ -834,7 +834,7 @@ def _conv2d_weight_winograd(x, g, geom):
     dtype = xp.result_type(x.dtype, g.dtype)
     xh, gh = nhwc(x), nhwc(g)
     slices = _winograd_chunks(n, th, tw, 4 * c, xp)
-    groups = [None] * SUM_GROUPS
+    groups = [[None] * 9 for _ in range(SUM_GROUPS)]  # each group's 9 (4·C, O) sums M[ξ, ν] so far
 
     def chunk(i):
         sl = slices[i]
@@ -849,21 +849,13 @@ def _conv2d_weight_winograd(x, g, geom):
         for xi in range(3):
             ug[xi, 0], ug[xi, 2] = gr[xi, ..., 0, :], gr[xi, ..., 1, :]
             xp.add(gr[xi, ..., 0, :], gr[xi, ..., 1, :], out=ug[xi, 1])
-        ug2 = ug.reshape(3, 3, m * th * tw, o)
-        k = i % SUM_GROUPS  # only the lane that owns group k touches it
-        if groups[k] is None:
-            groups[k] = xp.empty((3, 3, 4 * c, o), dtype=dtype)
-            for xi in range(3):
-                for nu in range(3):
-                    matmul_array(v[xi, nu].T, ug2[xi, nu], out=groups[k][xi, nu], split=len(slices) == 1)
-        else:
-            part = WORKSPACE.get(xp, "wino_dw", (4 * c, o), dtype)
-            for xi in range(3):
-                for nu in range(3):
-                    groups[k][xi, nu] += matmul_array(v[xi, nu].T, ug2[xi, nu], out=part, split=len(slices) == 1)
+        v9, ug9 = v.reshape(9, m * th * tw, 4 * c), ug.reshape(9, m * th * tw, o)
+        group = groups[i % SUM_GROUPS]  # only the lane that owns this group touches it
+        for j in range(9):
+            group[j] = _add_weight_grad(xp, group[j], v9[j].T, ug9[j], len(slices) == 1)
 
     _run_lanes(min(_lane_count(len(slices), xp), SUM_GROUPS), len(slices), chunk, grouped=True)
-    mm = _sum_groups(groups)
+    mm = xp.stack([_sum_groups([group[j] for group in groups]) for j in range(9)]).reshape(3, 3, 4 * c, o)
     # dW' = Aᵀ M A: (m0 + m1, m1 + m2) along ν, then along ξ; dW'[u, v][(a, b, c), o] = W[o, c, 2u + a, 2v + b]
     z = xp.stack([mm[:, 0] + mm[:, 1], mm[:, 1] + mm[:, 2]], axis=1)  # (3, 2, 4C, O)
     dw2 = xp.stack([z[0] + z[1], z[1] + z[2]])  # (u, v, (a, b, c), O)
