@@ -662,7 +662,7 @@ def conv2d_array(x, w, geom, cols: Im2col | None = None):
     n = x.shape[0]
     o = w.shape[0]
     ho, wo = geom.conv_out(x.shape[2], x.shape[3]) if cols is None else (cols.ho, cols.wo)
-    if cols is None and _winograd_applies(x.shape[1], w.shape[0], geom, xp) and _winograd_tiles_fit(ho, wo):
+    if cols is None and _winograd_fits(x.shape[1], w.shape[0], geom, (ho, wo), xp):
         return _conv2d_winograd(x, w, geom, ho, wo)
     cols = cols or Im2col(x, geom, (ho, wo))
     wt = _weight_rows(w).T  # (K, O), a transposed view: BLAS reads it as is
@@ -711,17 +711,12 @@ WINOGRAD = True
 WINOGRAD_MIN_CHANNELS = 16
 
 
-def _winograd_applies(c_in: int, c_out: int, geom, xp) -> bool:
-    """A 4×4 kernel at stride 2 without dilation, on NumPy, with enough channels each way (the output
-    size is checked apart: ``_winograd_tiles_fit``)."""
+def _winograd_fits(c_in: int, c_out: int, geom, out_hw, xp) -> bool:
+    """A 4×4 kernel at stride 2 without dilation, on NumPy, with enough channels each way, and even
+    output sizes: the 2×2 tiles cover the output exactly (a 7×7 output would compute 8×8)."""
     g = geom
     return (WINOGRAD and xp is B.numpy and (g.kh, g.kw, g.sh, g.sw, g.dh, g.dw) == (4, 4, 2, 2, 1, 1)
-            and min(c_in, c_out) >= WINOGRAD_MIN_CHANNELS)
-
-
-def _winograd_tiles_fit(ho: int, wo: int) -> bool:
-    """Even output sizes: the 2×2 tiles cover the output exactly (a 7×7 output would compute 8×8)."""
-    return ho % 2 == 0 and wo % 2 == 0
+            and min(c_in, c_out) >= WINOGRAD_MIN_CHANNELS and out_hw[0] % 2 == 0 and out_hw[1] % 2 == 0)
 
 
 def _winograd_weights(taps, xp, dtype):
@@ -869,7 +864,7 @@ def conv2d_weight_array(x, g, weight_shape, geom, cols: Im2col | None = None):
     if xp is B.numpy:
         take_cores()
     n, o, ho, wo = g.shape
-    if (cols is None and _winograd_applies(x.shape[1], o, geom, xp) and _winograd_tiles_fit(ho, wo)
+    if (cols is None and _winograd_fits(x.shape[1], o, geom, (ho, wo), xp)
             and (ho, wo) == geom.conv_out(x.shape[2], x.shape[3])):
         return _conv2d_weight_winograd(x, g, geom)
     dw = cols.folded_weight_grad(g) if cols is not None else None

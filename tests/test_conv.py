@@ -441,7 +441,7 @@ def test_winograd_equals_the_im2col_gemm(op, shape, padding, monkeypatch):
 
     rng = np.random.default_rng(3)
     geom = sg.conv._Geometry((4, 4), 2, padding, 1)
-    assert K._winograd_applies(shape[1], 17, geom, np) and K._winograd_tiles_fit(*geom.conv_out(*shape[2:]))
+    assert K._winograd_fits(shape[1], 17, geom, geom.conv_out(*shape[2:]), np)
     other_shape, fn = _winograd_ops(geom, shape)[op]
     for dtype, tol in ((np.float64, 1e-12), (np.float32, 3e-6)):
         x, other = rng.standard_normal(shape).astype(dtype), rng.standard_normal(other_shape).astype(dtype)
@@ -474,8 +474,8 @@ def test_winograd_only_where_it_applies(case):
     k = 3 if case == "3x3 kernel" else k
     d = 2 if case == "dilated" else d
     geom = sg.conv._Geometry((k, k), s, 1, d)
-    assert not (K._winograd_applies(c, o, geom, np) and K._winograd_tiles_fit(*geom.conv_out(h, h)))
-    assert K._winograd_applies(16, 16, sg.conv._Geometry((4, 4), 2, 1, 1), np)
+    assert not K._winograd_fits(c, o, geom, geom.conv_out(h, h), np)
+    assert K._winograd_fits(16, 16, sg.conv._Geometry((4, 4), 2, 1, 1), (4, 4), np)
 
 
 def test_gradients_through_the_winograd_paths():
@@ -485,7 +485,7 @@ def test_gradients_through_the_winograd_paths():
 
     rng = np.random.default_rng(6)
     x, w = rng.standard_normal((2, 16, 4, 4)), rng.standard_normal((16, 16, 4, 4)) * 0.1
-    assert K._winograd_applies(16, 16, sg.conv._Geometry((4, 4), 2, 1, 1), np)
+    assert K._winograd_fits(16, 16, sg.conv._Geometry((4, 4), 2, 1, 1), (2, 2), np)
     check_backward(lambda a, b: F.conv2d(a, b, stride=2, padding=1), [x, w])
 
 

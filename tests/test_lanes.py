@@ -92,7 +92,7 @@ def test_convolution_and_its_gradients_bit_for_bit_at_any_thread_count(transpose
 def test_winograd_convolution_bit_for_bit_at_any_thread_count(threads):
     x, w = rand(13, 16, 8, 8), rand(16, 16, 4, 4, seed=1)  # a stride-2 4×4 convolution: Winograd chunks
     geom = sg.conv._Geometry((4, 4), 2, 1, 1)
-    assert K._winograd_applies(16, 16, geom, np)
+    assert K._winograd_fits(16, 16, geom, (4, 4), np)
     plain, laned = both(lambda: K.conv2d_array(x, w, geom), threads)
     assert np.array_equal(plain, laned)
     g = rand(13, 16, 4, 4, seed=2)  # and its weight gradient: partial sums in the fixed SUM_GROUPS order
