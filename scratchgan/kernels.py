@@ -759,7 +759,7 @@ def _winograd_input(xs, th: int, tw: int):
 def _winograd_tiles(xs, th: int, tw: int, u, out, split: bool):
     """out[m, 2k + s, 2l + t, O] = the 2×2 correlation of xs (m, 2·th + 1, 2·tw + 1, *channels) with the
     taps behind u, tile by tile: V = Bᵀ d B, M[ξ, ν] = V[ξ, ν] @ U[ξ, ν]ᵀ, Y = Aᵀ M A.  ``out`` is a
-    (m, rows, cols, O) view (rows ≤ 2·th, cols ≤ 2·tw: a last odd row or column is dropped)."""
+    (m, 2·th, 2·tw, O) view."""
     xp = B.get_array_module(xs)
     m, dtype, o, k = xs.shape[0], out.dtype, u.shape[2], u.shape[3]
     v = _winograd_input(xs, th, tw)
@@ -775,9 +775,7 @@ def _winograd_tiles(xs, th: int, tw: int, u, out, split: bool):
     xp.add(mm[:, 1], mm[:, 2], out=z[:, 1])
     for s_ in range(2):
         for t_ in range(2):
-            dst = out[:, s_::2, t_::2]
-            hs, ws = dst.shape[1:3]
-            xp.add(z[s_, t_, :, :hs, :ws], z[s_ + 1, t_, :, :hs, :ws], out=dst)
+            xp.add(z[s_, t_], z[s_ + 1, t_], out=out[:, s_::2, t_::2])
 
 
 def _winograd_chunks(n: int, th: int, tw: int, k: int, xp):
@@ -791,7 +789,7 @@ def _conv2d_winograd(x, w, geom, ho, wo):
     xp = B.get_array_module(x, w)
     n, c, h, wd = x.shape
     o = w.shape[0]
-    th, tw = -(-ho // 2), -(-wo // 2)  # 2×2 output tiles
+    th, tw = ho // 2, wo // 2  # 2×2 output tiles (the sizes are even: _winograd_fits)
     dtype = xp.result_type(x.dtype, w.dtype)
     # g[(a, b, c), u, v] = W[c, 2u + a, 2v + b]: views of W as (O, kh, kw, C), the copy conv2d makes too
     rows = _weight_rows(w.astype(dtype, copy=False)).reshape(o, 2, 2, 2, 2, c)
