@@ -240,7 +240,11 @@ def _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps,
     cs = _channel_shape(x.ndim, c)
     # forward on raw arrays, in the output array itself: y = x − μ, σ² = Σy²/M, y = y·(γ/σ) + β
     mean = _channel_sum_array(x.array) * (1.0 / m)
-    y = lane_map(lambda out, x_: xp.subtract(x_, mean.reshape(cs), out=out), xp.empty_like(x.array), x.array)
+
+    def centered(out):  # x − μ into out, in batch slices over the lanes
+        return lane_map(lambda o, x_: xp.subtract(x_, mean.reshape(cs), out=o), out, x.array)
+
+    y = centered(xp.empty_like(x.array))
     var = _channel_dot_array(y, y) * (1.0 / m)
     inv = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
     k = (inv if weight is None else inv * weight.array).reshape(cs)
@@ -269,8 +273,7 @@ def _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps,
         if is_grad_enabled():
             xc_t, inv_t = _normalize_parts(x, eps, m)
         else:  # x − μ again, into scratch memory (cheaper than keeping an x-sized array alive)
-            xc_t = Tensor(lane_map(lambda o, x_: xp.subtract(x_, mean.reshape(cs), out=o),
-                                   _scratch_like(xp, x.array, "bn_xc"), x.array))
+            xc_t = Tensor(centered(_scratch_like(xp, x.array, "bn_xc")))
             inv_t = Tensor(inv)
         sg = channel_sum(g)
         sgxhat = channel_dot(g, xc_t) * inv_t
