@@ -60,7 +60,7 @@ from . import backend as B
 
 __all__ = ["WORKSPACE", "Im2col", "nhwc", "nchw", "conv2d_array", "conv2d_weight_array", "conv_transpose2d_array",
            "set_num_threads", "get_num_threads", "lanes_available", "lane_map", "matmul_array", "blas_kernel",
-           "set_blas_kernel", "take_cores"]
+           "set_blas_kernel", "take_cores", "lane_foreach", "blas_thread_timeout"]
 
 
 # ---- the scratch-buffer pool ------------------------------------------------------------------------
@@ -283,11 +283,12 @@ def _lane_count(n_chunks: int, xp) -> int:
 SUM_GROUPS = 4
 
 
-def _run_lanes(lanes: int, n_chunks: int, work, grouped: bool = False) -> None:
+def _run_lanes(lanes: int, n_chunks: int, work, grouped: bool = False, claim: bool = True) -> None:
     """work(i) for every chunk i, chunk i in lane i mod ``lanes``.  ``grouped`` (the chunks add to dW):
     chunk i belongs to group i mod SUM_GROUPS and group k to lane k mod ``lanes``, so one lane does all
     of a group's chunks, in order.  Lane 0 is the calling thread (one lane: the plain loop in chunk
-    order); lanes 1, 2, ... are pool threads."""
+    order); lanes 1, 2, ... are pool threads.  ``claim=False``: work without products (``lane_foreach``),
+    which may run beside BLAS's own threads."""
     if grouped:
         lanes = min(lanes, SUM_GROUPS)
 
@@ -300,7 +301,8 @@ def _run_lanes(lanes: int, n_chunks: int, work, grouped: bool = False) -> None:
         lane(0)
         return
     with _LANES.lock:  # one multi-lane call at a time (a second caller thread waits here)
-        _LANES.claim()
+        if claim:
+            _LANES.claim()
         futures = [_LANES.executor(lanes - 1).submit(lane, j) for j in range(1, lanes)]
         _LANES.worker.active = True  # calls made inside lane 0 run plain, as in the other lanes
         try:
@@ -341,6 +343,36 @@ def lane_map(fn, out, *args):
     return out
 
 
+def lane_foreach(fn, items):
+    """fn(*item) for every item, a tuple of same-length arrays (cut along axis 0, one part per lane)
+    and other values (passed whole); each lane does its part of every item in one hand-off.  For an
+    optimiser's update over all its parameters (``optim.Adam``): elementwise, so the parts give the
+    bits of the whole.  Unlike ``lane_map`` it also runs in a process that has not claimed the cores
+    (an MLP GAN), beside BLAS's own threads, which no longer spin for long (``BLAS_THREAD_TIMEOUT``).
+    Items without a first axis as long as the lane count (a 0-d or a 1-row array) go whole to lane 0."""
+    items = list(items)
+    arrays = [[getattr(v, "ndim", 0) >= 1 for v in item] for item in items]
+    total = sum(item[0].size for item in items) if items else 0
+    xp = B.get_array_module(items[0][0]) if items else B.numpy
+    lanes = _lane_count(_threads[0], xp) if total >= MIN_LANE_ELEMENTS else 1
+    if lanes == 1:
+        for item in items:
+            fn(*item)
+        return
+
+    def part(j):
+        for item, cut in zip(items, arrays):
+            n = item[0].shape[0] if item[0].ndim else 0
+            if n < lanes:  # too short to cut: whole, in lane 0
+                if j == 0:
+                    fn(*item)
+                continue
+            sl = slice(n * j // lanes, n * (j + 1) // lanes)
+            fn(*(v[sl] if c else v for v, c in zip(item, cut)))
+
+    _run_lanes(lanes, lanes, part, claim=False)
+
+
 # Products smaller than this many multiply-adds run in one piece: handing a block to a lane costs
 # some tens of microseconds, the time of about 2^22 multiply-adds on one core.
 MIN_LANE_MACS = 1 << 22
@@ -369,6 +401,8 @@ def matmul_array(a, b, out=None, split: bool = True):
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
         return xp.matmul(a, b, out=out)
     (m, k), n = a.shape, b.shape[1]
+    if k == 1:  # an outer product (a 1-channel layer's input gradient): no sum, so the same bits, and
+        return xp.multiply(a, b, out=out)  # 11× faster than BLAS's GEMM here (0.076 against 0.87 ms, 128×6272)
     blocks = product_blocks(m, k, n) if split and _LANES.convolutions else 1
     if blocks == 1:
         return xp.matmul(a, b, out=out)
@@ -491,6 +525,60 @@ def _choose_blas_kernel():
 
 
 _choose_blas_kernel()
+
+
+# ---- how long OpenBLAS's idle threads spin --------------------------------------------------------
+# Why.  After each call, OpenBLAS's worker threads spin, waiting for the next one, for 2^28 TSC ticks
+# (about 0.1 s) before they sleep.  A lane that starts in that window, beside BLAS's own threads
+# (``lane_foreach``: Adam's update in an MLP step, where BLAS keeps its threads), fights a spinning
+# thread for its core.  So at import the engine has them sleep after 2^BLAS_THREAD_TIMEOUT ticks
+# (about 0.4 ms at 2.6 GHz): still long enough to bridge the gaps between one step's products, so the
+# GEMMs find them awake.  Measured on the 2-core test machine, the MLP step, in one process, steps
+# interleaved: see README "Speed" (2^16 and 2^18 woke the threads too often, 2^22 and 2^24 let them
+# spin into Adam).  It changes no result.  A user's OPENBLAS_THREAD_TIMEOUT (or GOTO_THREAD_TIMEOUT)
+# is obeyed, and with ``SCRATCHGAN_NUM_THREADS=1`` OpenBLAS is left as it started.
+BLAS_THREAD_TIMEOUT = 20
+
+
+@functools.cache
+def _blas_spin_functions():
+    """(openblas_read_env, blas_thread_shutdown_, blas_thread_init, openblas_thread_timeout) of the
+    OpenBLAS NumPy loaded, or None: its threads read their spin time from the environment as they start."""
+    found = openblas_library()
+    if found is None:
+        return None
+    lib = found[0]
+    try:
+        fns = lib.openblas_read_env, lib.blas_thread_shutdown_, lib.blas_thread_init, lib.openblas_thread_timeout
+    except AttributeError:
+        return None
+    fns[3].restype = ctypes.c_int
+    return fns
+
+
+def blas_thread_timeout() -> int | None:
+    """log2 of the TSC ticks OpenBLAS's idle threads spin before they sleep (as OPENBLAS_THREAD_TIMEOUT;
+    0: the build's default, 2^28), or None if this OpenBLAS does not say."""
+    fns = _blas_spin_functions()
+    return fns[3]() if fns else None
+
+
+def _shorten_blas_spin():
+    fns = _blas_spin_functions()
+    user = os.environ.get("OPENBLAS_THREAD_TIMEOUT") or os.environ.get("GOTO_THREAD_TIMEOUT")
+    if fns is None or user or _threads[0] == 1:
+        return
+    read_env, shutdown, start, _ = fns
+    os.environ["OPENBLAS_THREAD_TIMEOUT"] = str(BLAS_THREAD_TIMEOUT)
+    try:
+        read_env()
+        shutdown()  # the threads read the time as they start: stop them, and start them afresh
+        start()
+    finally:  # child processes see the user's environment
+        os.environ.pop("OPENBLAS_THREAD_TIMEOUT", None)
+
+
+_shorten_blas_spin()
 
 
 # ---- convolution kernels (NHWC inside, NCHW-shaped views outside) ---------------------------

@@ -104,3 +104,38 @@ def test_switching_kernels_changes_only_rounding(own_choice):
     for got in results.values():
         np.testing.assert_allclose(got, exact, rtol=1e-4, atol=1e-4 * np.abs(exact).max())
     np.testing.assert_allclose(results["Haswell"], results[own_choice], rtol=1e-5, atol=1e-5 * np.abs(exact).max())
+
+
+# ---- how long OpenBLAS's idle threads spin (kernels.py, BLAS_THREAD_TIMEOUT) ----------------------
+spin_live = pytest.mark.skipif(K.blas_thread_timeout() is None, reason="needs NumPy's OpenBLAS (its thread server)")
+
+
+def fresh(code, **env_changes):
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_THREAD_TIMEOUT", "GOTO_THREAD_TIMEOUT",
+                                                           "SCRATCHGAN_NUM_THREADS")}
+    env.update(PYTHONPATH=str(ROOT), **env_changes)
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split()
+
+
+@spin_live
+def test_import_shortens_the_spin_and_leaves_no_variable_behind():
+    code = "import os, scratchgan.kernels as K; print(K.blas_thread_timeout(), os.environ.get('OPENBLAS_THREAD_TIMEOUT'))"
+    assert fresh(code, SCRATCHGAN_NUM_THREADS="2") == [str(K.BLAS_THREAD_TIMEOUT), "None"]
+    assert fresh(code, SCRATCHGAN_NUM_THREADS="2", OPENBLAS_THREAD_TIMEOUT="24") == ["24", "24"]  # the user's
+    assert fresh(code, SCRATCHGAN_NUM_THREADS="1") == ["0", "None"]  # lanes off: OpenBLAS as it started
+
+
+@spin_live
+def test_idle_blas_threads_stop_spinning_soon_after_a_product():
+    # CPU time of the whole process while it sleeps 300 ms right after a 2-thread GEMM: OpenBLAS's default
+    # spin burns about 100 ms of it (measured), the engine's ~0.4 ms almost none
+    code = ("import resource, time, numpy as np, scratchgan\n"
+            "a = np.ones((512, 512), np.float32)\n"
+            "def cpu(): r = resource.getrusage(resource.RUSAGE_SELF); return r.ru_utime + r.ru_stime\n"
+            "spent = []\n"
+            "for _ in range(3):\n"
+            "    a @ a; c = cpu(); time.sleep(0.3); spent.append(cpu() - c)\n"
+            "print(min(spent))")
+    short = float(fresh(code, SCRATCHGAN_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2")[0])
+    default = float(fresh(code, SCRATCHGAN_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2", OPENBLAS_THREAD_TIMEOUT="28")[0])
+    assert short < 0.02 and default > 2 * short + 0.02, (short, default)

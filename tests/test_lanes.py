@@ -51,9 +51,9 @@ def run(threads, fn):
     used = []
     real = K._run_lanes
 
-    def counting(lanes, n, work, grouped=False):
+    def counting(lanes, n, work, grouped=False, claim=True):
         used.append(lanes)
-        return real(lanes, n, work, grouped)
+        return real(lanes, n, work, grouped, claim)
 
     K._run_lanes = counting
     try:
@@ -140,6 +140,15 @@ def test_matmul_array_is_its_blocks_at_any_thread_count(shape, threads):
     assert np.array_equal(K.matmul_array(a, b, split=False), a @ b)
 
 
+@pytest.mark.parametrize("shape", [(128, 300), (1, 5), (70, 1)])
+def test_an_outer_product_is_a_broadcast_multiply_with_gemms_bits(shape):
+    m, n = shape
+    a, b = rand(m, 1) * 3, rand(1, n, seed=1) * 3
+    assert np.array_equal(K.matmul_array(a, b), a @ b)
+    out = np.empty((m, n), np.float32)
+    assert K.matmul_array(a, b, out=out) is out and np.array_equal(out, a @ b)
+
+
 def test_without_convolutions_a_product_is_one_gemm(monkeypatch):
     # an MLP's process never takes the cores: BLAS's own threads multiply whole products faster
     monkeypatch.setattr(K._LANES, "convolutions", False)
@@ -171,6 +180,50 @@ def test_inplace_activations_through_lanes():
     np.testing.assert_array_equal(outs[0][0], np.maximum(x, 0.2 * x))
     np.testing.assert_array_equal(outs[1][0], outs[0][0])
     np.testing.assert_array_equal(outs[1][1], np.maximum(x, 0))
+
+
+def adam_steps(shapes, threads, amsgrad=False, weight_decay=0.0):
+    """Three Adam steps over parameters of these shapes with ``threads`` lanes (no convolution: as in
+    an MLP process, BLAS keeps its own threads); the parameters and the optimiser state after them."""
+    sg.set_num_threads(threads)
+    params = [nn.Parameter(sg.tensor(rand(*s, seed=i))) for i, s in enumerate(shapes)]
+    opt = sg.optim.Adam(params, 1e-2, betas=(0.5, 0.999), amsgrad=amsgrad, weight_decay=weight_decay)
+    for t in range(3):
+        for i, p in enumerate(params):
+            p.grad = sg.tensor(rand(*p.shape, seed=100 * t + i))
+        opt.step()
+    return [p.detach().numpy().copy() for p in params] + [v for st in opt.state.values() for v in st.values()]
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("amsgrad, weight_decay", [(False, 0.0), (True, 0.1)])
+def test_adam_through_lanes_bit_for_bit(monkeypatch, threads, amsgrad, weight_decay):
+    monkeypatch.setattr(K._LANES, "convolutions", False)
+    shapes = [(37, 11), (5,), (1, 300), (), (2, 3, 4, 4), (64,)]  # 1-row and 0-d ones go whole to lane 0
+    used = []
+    real = K._run_lanes
+    monkeypatch.setattr(K, "_run_lanes", lambda lanes, *a, **kw: (used.append((lanes, kw)), real(lanes, *a, **kw))[1])
+    on = adam_steps(shapes, threads, amsgrad, weight_decay)
+    # claim=False: the update never takes BLAS's threads away (an MLP process keeps them)
+    assert used and all(lanes == threads and kw == {"claim": False} for lanes, kw in used)
+    off = adam_steps(shapes, 1, amsgrad, weight_decay)
+    assert len(used) == 3  # lanes off: the plain loop
+    for a, b in zip(on, off):
+        assert np.array_equal(a, b)
+
+
+def test_adam_through_lanes_equals_the_reference():
+    shapes = [(40, 9), (17,)]
+    fast = adam_steps(shapes, 2)
+    sg.set_num_threads(1)
+    params = [nn.Parameter(sg.tensor(rand(*s, seed=i))) for i, s in enumerate(shapes)]
+    opt = reference.Adam(params, 1e-2, betas=(0.5, 0.999))
+    for t in range(3):
+        for i, p in enumerate(params):
+            p.grad = sg.tensor(rand(*p.shape, seed=100 * t + i))
+        opt.step()
+    for a, p in zip(fast, params):
+        np.testing.assert_allclose(a, p.detach().numpy(), rtol=1e-6, atol=1e-7)
 
 
 def test_a_dcgan_step_with_and_without_lanes():

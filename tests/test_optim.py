@@ -263,3 +263,16 @@ def test_state_dict_holds_tensor_snapshots():
     opt.step()  # further training leaves the snapshot alone
     np.testing.assert_array_equal(s0["exp_avg"].numpy(), before)
     assert sd["param_groups"][0]["params"] == [0] and sd["param_groups"][0]["amsgrad"] is True
+
+
+@pytest.mark.parametrize("make", [lambda ps: optim.Adam(ps, 0.1, amsgrad=True), lambda ps: optim.AdamW(ps, 0.1),
+                                  lambda ps: optim.SGD(ps, 0.1, momentum=0.9), lambda ps: optim.RMSprop(ps, 0.1)])
+def test_a_scalar_parameter_steps_like_a_one_element_one(make):
+    # a 0-d parameter (a learnable temperature, say): Adam's scratch array was once a NumPy scalar here
+    scalar, vector = nn.Parameter(sg.tensor(1.5)), nn.Parameter(sg.tensor([1.5]))
+    opts = make([scalar]), make([vector])
+    for g in (0.5, -0.25, 2.0):
+        scalar.grad, vector.grad = sg.tensor(g), sg.tensor([g])
+        for o in opts:
+            o.step()
+    assert scalar.shape == () and scalar.item() == vector.item() != 1.5

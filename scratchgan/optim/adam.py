@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from .. import backend as B
+from .. import kernels
 from .optimizer import Optimizer, check_hyper, check_unsupported
 
 
@@ -41,6 +42,7 @@ class Adam(Optimizer):
 
     def step(self, closure=None):
         loss = self._closure(closure)
+        updates = []
         for group, p in self._params():
             if p.grad is None:
                 continue
@@ -58,25 +60,33 @@ class Adam(Optimizer):
                 if amsgrad:
                     st["max_exp_avg_sq"] = xp.zeros_like(p.array)
             st["step"] += 1
-            t, m, v = st["step"], st["exp_avg"], st["exp_avg_sq"]
-            # In place, with one scratch array: memory traffic is what an Adam step costs.
-            m *= b1
-            tmp = xp.multiply(g, 1 - b1)
-            m += tmp
-            v *= b2
-            xp.multiply(g, g, out=tmp)
-            tmp *= 1 - b2
-            v += tmp
-            if amsgrad:
-                v = xp.maximum(st["max_exp_avg_sq"], v, out=st["max_exp_avg_sq"])
+            t = st["step"]
             # lr/bc1 · m / (√v/√bc2 + eps) = (lr·√bc2/bc1) · m / (√v + eps·√bc2): one pass fewer
             bc1, sqrt_bc2 = 1 - b1 ** t, math.sqrt(1 - b2 ** t)
-            xp.sqrt(v, out=tmp)
-            tmp += eps * sqrt_bc2
-            xp.divide(m, tmp, out=tmp)
-            tmp *= -lr * sqrt_bc2 / bc1
-            p.array += tmp
+            updates.append((p.array, g, st["exp_avg"], st["exp_avg_sq"], st.get("max_exp_avg_sq") if amsgrad else None,
+                            b1, b2, eps * sqrt_bc2, -lr * sqrt_bc2 / bc1))
+        # All parameters' updates in one go, each cut between the cores (elementwise: same bits).
+        kernels.lane_foreach(_update, updates)
         return loss
+
+
+def _update(p, g, m, v, v_max, b1, b2, eps_hat, step):
+    """m, v and θ in place, with one scratch array: memory traffic is what an Adam step costs."""
+    xp = B.get_array_module(p)
+    m *= b1
+    tmp = xp.multiply(g, 1 - b1, out=xp.empty_like(m))  # out=: an array even for a 0-d parameter
+    m += tmp
+    v *= b2
+    xp.multiply(g, g, out=tmp)
+    tmp *= 1 - b2
+    v += tmp
+    if v_max is not None:  # AMSGrad
+        v = xp.maximum(v_max, v, out=v_max)
+    xp.sqrt(v, out=tmp)
+    tmp += eps_hat
+    xp.divide(m, tmp, out=tmp)
+    tmp *= step
+    p += tmp
 
 
 class AdamW(Adam):
