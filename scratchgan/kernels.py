@@ -32,7 +32,9 @@ lives here, below both ``conv.py`` and ``norm.py``, so neither imports the other
 Lanes.  On NumPy with OpenBLAS, in a process that runs convolutions, each core gets a lane: a
 thread that takes whole chunks (copy and GEMM together), row blocks of large products
 (``matmul_array``) and batch slices of the big elementwise passes (``lane_map``: ReLU, LeakyReLU,
-BatchNorm's normalisation), while BLAS runs one thread per call.  ``set_num_threads(1)`` turns
+BatchNorm's normalisation), while BLAS runs one thread per call.  In every process, an MLP's too,
+lanes also share out Adam's update (``lane_foreach``), beside BLAS's own threads, which the engine
+has stop spinning soon after each call (``BLAS_THREAD_TIMEOUT``).  ``set_num_threads(1)`` turns
 them off; what they change in the results, and why, is the comment above ``_default_threads``.
 
 Winograd.  A stride-2 4×4 convolution with even output sizes (a DCGAN discriminator's at 64×64)
@@ -534,9 +536,10 @@ _choose_blas_kernel()
 # thread for its core.  So at import the engine has them sleep after 2^BLAS_THREAD_TIMEOUT ticks
 # (about 0.4 ms at 2.6 GHz): still long enough to bridge the gaps between one step's products, so the
 # GEMMs find them awake.  Measured on the 2-core test machine, the MLP step, in one process, steps
-# interleaved: see README "Speed" (2^16 and 2^18 woke the threads too often, 2^22 and 2^24 let them
-# spin into Adam).  It changes no result.  A user's OPENBLAS_THREAD_TIMEOUT (or GOTO_THREAD_TIMEOUT)
-# is obeyed, and with ``SCRATCHGAN_NUM_THREADS=1`` OpenBLAS is left as it started.
+# interleaved, with Adam's update in lanes: 0.91-0.97× of the long spin without them (README "Speed";
+# 2^16 and 2^18 woke the threads too often, 2^22 and 2^24 let them spin into Adam).  It changes no
+# result.  A user's OPENBLAS_THREAD_TIMEOUT (or GOTO_THREAD_TIMEOUT) is obeyed, and with
+# ``SCRATCHGAN_NUM_THREADS=1`` OpenBLAS is left as it started.
 BLAS_THREAD_TIMEOUT = 20
 
 
