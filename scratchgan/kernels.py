@@ -539,7 +539,8 @@ _choose_blas_kernel()
 # interleaved, with Adam's update in lanes: 0.91-0.97× of the long spin without them (README "Speed";
 # 2^16 and 2^18 woke the threads too often, 2^22 and 2^24 let them spin into Adam).  It changes no
 # result.  A user's OPENBLAS_THREAD_TIMEOUT (or GOTO_THREAD_TIMEOUT) is obeyed, and with
-# ``SCRATCHGAN_NUM_THREADS=1`` OpenBLAS is left as it started.
+# ``SCRATCHGAN_NUM_THREADS=1`` OpenBLAS is left as it started.  Like the kernel choice above, it
+# restarts OpenBLAS's threads, so it runs once, at import, when no other thread is inside a BLAS call.
 BLAS_THREAD_TIMEOUT = 20
 
 
