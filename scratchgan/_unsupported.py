@@ -6,6 +6,10 @@ error is also an ``AttributeError``, so ``hasattr(nn, "MaxPool2d")`` stays False
 """
 
 
+# why a layer (and its functional form) outside GAN code is left out
+NOT_A_GAN_LAYER = "the engine covers the layers of DCGAN/WGAN/SN-GAN/cGAN code (see README, Porting PyTorch GAN code)"
+
+
 class UnsupportedError(NotImplementedError, AttributeError):
     pass
 

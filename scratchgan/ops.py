@@ -465,7 +465,9 @@ def mean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     dims = _norm_dims(dim, x.ndim)
     n = x.numel() if dims is None else math.prod(x.shape[d] for d in dims)
     data = x.array.mean(axis=dims, keepdims=keepdim)
-    return apply_op(data, (x,), lambda g, out: (_expand_back(g, x, dims, keepdim) * (1.0 / n),), "mean", saved=())
+    # d mean = dx / n; an empty reduction (n = 0, a nan mean, as torch) has no entries to receive it
+    scale = 1.0 / n if n else math.nan
+    return apply_op(data, (x,), lambda g, out: (_expand_back(g, x, dims, keepdim) * scale,), "mean", saved=())
 
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])

@@ -160,6 +160,26 @@ def test_reductions_match_numpy(device):
     np.testing.assert_allclose(to_np(t.norm().array), np.linalg.norm(x.ravel()))
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy warns of the empty mean
+def test_an_empty_mean_is_nan_and_its_backward_gives_an_empty_gradient():
+    # as torch: e.g. a loss over a boolean selection that happens to select nothing (a class absent
+    # from a batch); the backward once raised ZeroDivisionError from 1/n
+    x = sg.randn(4, 3, requires_grad=True)
+    losses = [lambda t: t.mean(), lambda t: F.mse_loss(t, sg.zeros(0, 3)), lambda t: t.var(), lambda t: t.std(),
+              lambda t: F.binary_cross_entropy_with_logits(t, sg.ones(0, 3))]
+    for f in losses:
+        loss = f(x[sg.zeros(4, dtype=sg.bool)])
+        assert np.isnan(loss.item())
+        x.grad = None
+        loss.backward()
+        assert x.grad.shape == (4, 3) and np.all(x.grad.numpy() == 0)
+    wide = sg.randn(3, 0, requires_grad=True)
+    m = wide.mean(dim=1)
+    assert m.shape == (3,) and np.all(np.isnan(m.detach().numpy()))
+    m.sum().backward()
+    assert wide.grad.shape == (3, 0)
+
+
 def test_logsumexp_is_stable():
     t = sg.tensor([[1000.0, 1000.0], [-1000.0, -1e4]])
     out = t.logsumexp(dim=1).numpy()

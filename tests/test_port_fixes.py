@@ -143,9 +143,10 @@ def test_log1p_rsqrt_sign_bmm_values_and_gradients(device):
 # ---- names deliberately left out raise NotImplementedError naming them -----------------------------------------------
 @pytest.mark.parametrize("owner,name", [("nn", "MaxPool2d"), ("nn", "PixelShuffle"), ("nn", "SyncBatchNorm"),
                                         ("sg", "compile"), ("sg", "autocast"), ("sg", "einsum"),
-                                        ("cuda", "amp"), ("nn.utils", "weight_norm")])
+                                        ("cuda", "amp"), ("nn.utils", "weight_norm"), ("F", "max_pool2d"),
+                                        ("F", "elu"), ("F", "pixel_shuffle")])
 def test_unsupported_names_say_so(owner, name):
-    module = {"nn": nn, "sg": sg, "cuda": sg.cuda, "nn.utils": nn.utils}[owner]
+    module = {"nn": nn, "sg": sg, "cuda": sg.cuda, "nn.utils": nn.utils, "F": nn.functional}[owner]
     with pytest.raises(NotImplementedError, match=f"{name}.* is not implemented in scratchgan"):
         getattr(module, name)
     assert not hasattr(module, name)  # still an AttributeError too

@@ -1,4 +1,5 @@
 """Layers and containers with PyTorch's names, signatures and state_dict keys."""
+from .._unsupported import NOT_A_GAN_LAYER as _NOT_A_GAN_LAYER
 from .._unsupported import module_getattr
 from . import functional, init, parallel, utils
 from .layers import (Dropout, Dropout2d, Embedding, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sigmoid,
@@ -18,15 +19,13 @@ __all__ = [
 ]
 __all__ += ["Embedding", "BatchNorm1d", "ModuleDict", "Dropout2d", "DataParallel", "parallel"]
 
-_NOT_A_GAN_LAYER_HERE = ("the engine covers the layers of DCGAN/WGAN/SN-GAN/cGAN code "
-                         "(see README, Porting PyTorch GAN code)")
 __getattr__ = module_getattr(__name__, {
     "MaxPool2d": "GAN critics downsample with strided Conv2d or AvgPool2d",
     "AdaptiveAvgPool2d": "use x.mean((2, 3), keepdim=True) for global average pooling",
-    "Conv1d": _NOT_A_GAN_LAYER_HERE, "Conv3d": _NOT_A_GAN_LAYER_HERE, "LSTM": _NOT_A_GAN_LAYER_HERE,
-    "GRU": _NOT_A_GAN_LAYER_HERE, "MultiheadAttention": _NOT_A_GAN_LAYER_HERE,
+    "Conv1d": _NOT_A_GAN_LAYER, "Conv3d": _NOT_A_GAN_LAYER, "LSTM": _NOT_A_GAN_LAYER,
+    "GRU": _NOT_A_GAN_LAYER, "MultiheadAttention": _NOT_A_GAN_LAYER,
     "PixelShuffle": "upsample with ConvTranspose2d or Upsample(scale_factor=2) + Conv2d",
-    "ELU": _NOT_A_GAN_LAYER_HERE, "GELU": _NOT_A_GAN_LAYER_HERE, "SiLU": _NOT_A_GAN_LAYER_HERE,
-    "PReLU": _NOT_A_GAN_LAYER_HERE,
+    "ELU": _NOT_A_GAN_LAYER, "GELU": _NOT_A_GAN_LAYER, "SiLU": _NOT_A_GAN_LAYER,
+    "PReLU": _NOT_A_GAN_LAYER,
     "SyncBatchNorm": "one device only: use BatchNorm2d",
 })

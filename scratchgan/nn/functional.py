@@ -7,6 +7,8 @@ instance and group norm) and ``losses.py``; this module gathers them under PyTor
 from __future__ import annotations
 
 from .. import backend as B
+from .._unsupported import NOT_A_GAN_LAYER as _NOT_A_GAN_LAYER
+from .._unsupported import module_getattr as _module_getattr
 from .. import losses as L
 from ..losses import _check_same_shape, bce, bce_with_logits, reduce
 from .. import ops
@@ -101,3 +103,13 @@ def cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None,
                   reduce=None, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     _no_legacy("cross_entropy", size_average, reduce)
     return L.cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)
+
+
+# The functional forms of the layers nn leaves out (nn/__init__.py) say so by name, as the layers do.
+__getattr__ = _module_getattr(__name__, {
+    "max_pool2d": "GAN critics downsample with strided conv2d or avg_pool2d",
+    "adaptive_avg_pool2d": "use x.mean((2, 3), keepdim=True) for global average pooling",
+    "pixel_shuffle": "upsample with conv_transpose2d or interpolate(scale_factor=2) + conv2d",
+    "conv1d": _NOT_A_GAN_LAYER, "conv3d": _NOT_A_GAN_LAYER, "elu": _NOT_A_GAN_LAYER,
+    "gelu": _NOT_A_GAN_LAYER, "silu": _NOT_A_GAN_LAYER, "prelu": _NOT_A_GAN_LAYER,
+})
