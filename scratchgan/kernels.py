@@ -954,6 +954,8 @@ def conv2d_weight_array(x, g, weight_shape, geom, cols: Im2col | None = None):
     if xp is B.numpy:
         take_cores()
     n, o, ho, wo = g.shape
+    if n == 0:  # an empty batch: a sum over no images (there are no chunks to add)
+        return xp.zeros(weight_shape, dtype=xp.result_type(x.dtype, g.dtype))
     if (cols is None and _winograd_fits(x.shape[1], o, geom, (ho, wo), xp)
             and (ho, wo) == geom.conv_out(x.shape[2], x.shape[3])):
         return _conv2d_weight_winograd(x, g, geom)

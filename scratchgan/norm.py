@@ -192,7 +192,9 @@ def batch_norm(x: Tensor, running_mean=None, running_var=None, weight: Tensor | 
             raise ValueError("batch_norm: evaluation mode (training=False) needs running_mean and running_var")
         return _batch_norm_eval(x, _data(running_mean), _data(running_var), weight, bias, eps)
     m = _count_per_channel(x.shape)
-    if m <= 1:
+    if m == 0:  # an empty batch, as PyTorch: an empty output, zero gradients, running estimates unchanged
+        return channel_affine(x, weight, bias)
+    if m == 1:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input size {x.shape}")
     return _batch_norm_train(x, running_mean, running_var, weight, bias, momentum, eps, m)
 

@@ -194,3 +194,34 @@ def test_mv_dot_backward_sees_a_data_swap_like_pytorch():
     u.data = sg.tensor([0.0, 1.0])
     y.backward()
     np.testing.assert_array_equal(w.grad.numpy(), [[0.0, 0.0], [0.0, 1.0]])
+
+
+# ---- an empty batch goes through as in PyTorch: empty outputs, zero parameter gradients -------------------------------
+@pytest.mark.parametrize("layer, shape", [
+    (lambda: nn.Conv2d(2, 4, 3, 1, 1), (0, 2, 5, 5)),
+    (lambda: nn.Conv2d(32, 32, 4, 2, 1), (0, 32, 8, 8)),  # the Winograd shape
+    (lambda: nn.ConvTranspose2d(2, 4, 4, 2, 1), (0, 2, 5, 5)),
+    (lambda: nn.Linear(3, 2), (0, 3)),
+])
+def test_an_empty_batch_gives_zero_weight_gradients(layer, shape):
+    # the convolutions' weight gradient once summed no chunks into None and failed in the backward
+    m = layer()
+    x = sg.randn(*shape, requires_grad=True)
+    y = m(x)
+    assert y.shape[0] == 0
+    y.sum().backward()
+    assert x.grad.shape == shape
+    for p in m.parameters():
+        assert p.grad.shape == p.shape and not p.grad.numpy().any()
+
+
+def test_batch_norm_on_an_empty_batch_keeps_its_running_estimates():
+    # PyTorch: an empty output, zero gradients, running estimates unchanged, the batch still counted
+    bn = nn.BatchNorm2d(3)
+    bn.running_mean.fill_(0.5)
+    x = sg.zeros(0, 3, 2, 2, requires_grad=True)
+    bn(x).sum().backward()
+    assert bn.running_mean.tolist() == [0.5] * 3 and bn.running_var.tolist() == [1.0] * 3
+    assert bn.num_batches_tracked.item() == 1 and bn.weight.grad.tolist() == [0.0] * 3
+    with pytest.raises(ValueError, match="expected more than 1 value per channel when training"):
+        bn(sg.zeros(1, 3, 1, 1))
