@@ -40,12 +40,47 @@ def _const(value, like: Tensor) -> Tensor:
     return Tensor(xp.asarray(value, dtype=dtype))
 
 
+# PyTorch's type promotion, not NumPy's: categories bool < integer < float, the highest one wins, and
+# within it tensors with dimensions decide before 0-d tensors, which decide before Python numbers (those
+# give the category's default, float32 or int64).  NumPy instead makes int64 with float32 float64, and
+# lets a 0-d float64 array turn a float32 batch into float64: ported code would drift into float64.
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+_DEFAULT_OF_CATEGORY = {0: _np.dtype(bool), 1: _np.dtype(_np.int64), 2: _np.dtype(_np.float32),
+                        3: _np.dtype(_np.complex64)}
+
+
+def _promoted(operands):
+    """The result dtype of (dtype, rank) operands; rank 2: a tensor with dimensions, 1: a 0-d tensor,
+    0: a Python or NumPy number."""
+    top = builtins.max(_CATEGORY[d.kind] for d, _ in operands)
+    for rank in (2, 1):
+        same = [d for d, r in operands if r == rank and _CATEGORY[d.kind] == top]
+        if same:
+            result = same[0]
+            for d in same[1:]:
+                result = _np.promote_types(result, d)
+            return result
+    return _DEFAULT_OF_CATEGORY[top]
+
+
+def _cast(t: Tensor, dtype) -> Tensor:
+    if t.dtype == dtype:
+        return t
+    return to(t, dtype) if t.requires_grad else Tensor(t.array.astype(dtype))
+
+
 def _pair(a, b):
+    """Both operands as Tensors of one dtype (PyTorch's promotion), on one device."""
+    rank_a = (2 if a.ndim else 1) if isinstance(a, Tensor) else 0
+    rank_b = (2 if b.ndim else 1) if isinstance(b, Tensor) else 0
     if not isinstance(a, Tensor):
         a = _const(a, b)
     if not isinstance(b, Tensor):
         b = _const(b, a)
     B.get_array_module(a.array, b.array)  # raises on arrays from two devices
+    if a.dtype != b.dtype:
+        dtype = _promoted(((a.dtype, rank_a), (b.dtype, rank_b)))
+        a, b = _cast(a, dtype), _cast(b, dtype)
     return a, b
 
 
@@ -132,6 +167,8 @@ def mul(a, b) -> Tensor:
 
 def div(a, b) -> Tensor:
     a, b = _pair(a, b)
+    if a.dtype.kind in "biu":  # true division of integers gives floats: PyTorch's default, float32
+        a, b = _cast(a, _np.dtype(_np.float32)), _cast(b, _np.dtype(_np.float32))
 
     def backward(g, out):  # d(a/b) = da/b - a db/b^2
         ga = sum_to(g / b, a.shape) if a.requires_grad else None
@@ -148,8 +185,7 @@ def neg(x: Tensor) -> Tensor:
 def pow(x, p) -> Tensor:  # noqa: A001 - torch.pow
     """x ** p for a scalar or Tensor exponent (and a scalar base with Tensor exponent)."""
     if not isinstance(x, Tensor):  # c ** t:  d/dt = c^t log c
-        p_t = p
-        base = _const(x, p_t)
+        base, p_t = _pair(x, p)
 
         def backward_base(g, out):
             return (None, g * out * math.log(float(x)))
@@ -165,6 +201,8 @@ def pow(x, p) -> Tensor:  # noqa: A001 - torch.pow
 
         return apply_op(x.array ** p.array, (x, p), backward, "pow", saved=(x, p, OUTPUT if p.requires_grad else None))
     p = float(p) if not isinstance(p, int) else p
+    if isinstance(p, float) and x.dtype.kind in "biu":  # an integer tensor to a float power: float32, as torch
+        x = _cast(x, _np.dtype(_np.float32))
 
     def backward_scalar(g, out):  # d x^p = p x^(p-1) dx
         if p == 2:
@@ -924,7 +962,7 @@ def _comparison(fn):
     def compare(a, b):
         if isinstance(b, Tensor):
             b = b.array
-        elif not isinstance(b, (bool, int, float)) and B._backend_of(b) is None:
+        elif not isinstance(b, (bool, int, float, _np.generic)) and B._backend_of(b) is None:
             return NotImplemented  # x == None, x == "text": Python's identity fallback
         return Tensor(fn(a.array, b))
 

@@ -225,3 +225,32 @@ def test_batch_norm_on_an_empty_batch_keeps_its_running_estimates():
     assert bn.num_batches_tracked.item() == 1 and bn.weight.grad.tolist() == [0.0] * 3
     with pytest.raises(ValueError, match="expected more than 1 value per channel when training"):
         bn(sg.zeros(1, 3, 1, 1))
+
+
+# ---- PyTorch's type promotion, not NumPy's ----------------------------------------------------------------------------
+@pytest.mark.parametrize("make, dtype", [
+    (lambda: sg.ones(3, dtype=sg.int64) + 2.5, sg.float32),                       # a float number: float32
+    (lambda: sg.ones(3, dtype=sg.int64) * sg.ones(3), sg.float32),                # the float tensor decides
+    (lambda: sg.ones(3) * sg.ones(3, dtype=sg.int64), sg.float32),
+    (lambda: sg.ones(3) + sg.tensor(2.5, dtype=sg.float64), sg.float32),          # a 0-d tensor does not upcast
+    (lambda: sg.ones(3, dtype=sg.int64) + sg.tensor(2.5, dtype=sg.float64), sg.float64),  # ...unless its category wins
+    (lambda: sg.ones(3) + sg.ones(3, dtype=sg.float64), sg.float64),
+    (lambda: sg.ones(3, dtype=sg.int64) / sg.ones(3, dtype=sg.int64), sg.float32),  # true division: float32
+    (lambda: sg.ones(3, dtype=sg.int64) / 2, sg.float32),
+    (lambda: sg.ones(3, dtype=sg.int64) ** 0.5, sg.float32),
+    (lambda: 2.0 ** sg.ones(3, dtype=sg.int64), sg.float32),
+    (lambda: sg.ones(3, dtype=sg.int64) * np.float64(0.9), sg.float32),          # NumPy numbers count as numbers
+    (lambda: sg.ones(3, dtype=sg.int64) < np.float32(2.5), sg.bool),
+    (lambda: sg.where(sg.ones(3, dtype=sg.bool), sg.ones(3, dtype=sg.int64), sg.zeros(3)), sg.float32),
+])
+def test_mixed_dtypes_promote_as_in_pytorch(make, dtype):
+    # NumPy would give float64 in most of these, and a ported model would drift into float64
+    assert make().dtype == dtype
+
+
+def test_a_promoted_operand_still_gets_its_gradient_in_its_own_dtype():
+    x = sg.ones(3, requires_grad=True)
+    y = x * sg.full((3,), 2.0, dtype=sg.float64)
+    assert y.dtype == sg.float64
+    y.sum().backward()
+    assert x.grad.dtype == sg.float32 and x.grad.tolist() == [2.0] * 3
