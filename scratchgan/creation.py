@@ -64,6 +64,9 @@ def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Without a dtype, PyTorch's: bool for True/False, int64 for an int, float32 for a float."""
+    if dtype is None and isinstance(fill_value, (bool, int, _np.bool_, _np.integer)):
+        dtype = _np.bool_ if isinstance(fill_value, (bool, _np.bool_)) else _np.int64
     return _filled(fill_value, (size,) if isinstance(size, int) else tuple(size), dtype, device, requires_grad)
 
 

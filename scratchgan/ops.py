@@ -308,26 +308,37 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 # ---- elementwise functions -----------------------------------------------------------------
+def _floating(x: Tensor) -> Tensor:
+    """x, or x as float32 if it holds integers or bools: PyTorch's exp, log, sqrt, sigmoid... of an integer
+    tensor are float32 (NumPy's would be float64)."""
+    return _cast(x, _np.dtype(_np.float32)) if x.dtype.kind in "biu" else x
+
+
 def exp(x: Tensor) -> Tensor:
+    x = _floating(x)
     return apply_op(_xp(x).exp(x.array), (x,), lambda g, out: (g * out,), "exp", saved=(OUTPUT,))  # d e^x = e^x dx
 
 
 def log(x: Tensor) -> Tensor:
+    x = _floating(x)
     return apply_op(_xp(x).log(x.array), (x,), lambda g, out: (g / x,), "log", saved=(x,))  # d log x = dx / x
 
 
 def sqrt(x: Tensor) -> Tensor:
     # d √x = dx / (2√x)
+    x = _floating(x)
     return apply_op(_xp(x).sqrt(x.array), (x,), lambda g, out: (g / (out * 2.0),), "sqrt", saved=(OUTPUT,))
 
 
 def log1p(x: Tensor) -> Tensor:
     # d log(1 + x) = dx / (1 + x); log1p keeps the digits of small x that log(1 + x) rounds away
+    x = _floating(x)
     return apply_op(_xp(x).log1p(x.array), (x,), lambda g, out: (g / (x + 1.0),), "log1p", saved=(x,))
 
 
 def rsqrt(x: Tensor) -> Tensor:
     # d x^(-1/2) = -x^(-3/2) / 2 dx = -out³ / 2 dx
+    x = _floating(x)
     return apply_op(1.0 / _xp(x).sqrt(x.array), (x,), lambda g, out: (g * out * out * out * -0.5,), "rsqrt",
                     saved=(OUTPUT,))
 
@@ -355,6 +366,8 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - torch's name
     """Clip to [min, max]; the gradient passes only where x was inside (torch's convention)."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
+    if x.dtype.kind in "biu" and builtins.any(isinstance(v, (float, _np.floating)) for v in (min, max)):
+        x = _floating(x)  # integers clamped to float bounds: float32, as torch
     xp = _xp(x)
     inside = None
     if x.requires_grad and is_grad_enabled():  # the mask now, so that clamp_ need not keep the old x
@@ -363,7 +376,7 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - torch's name
             inside &= x.array >= min
         if max is not None:
             inside &= x.array <= max
-    data = xp.clip(x.array, min, max)
+    data = xp.clip(x.array, min, max).astype(x.dtype, copy=False)  # a NumPy float64 bound must not upcast
 
     def backward(g, out):
         return (g * Tensor(inside.astype(x.dtype)),)
@@ -426,6 +439,7 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01, *, _out=None) -> Tensor:
 
 def tanh(x: Tensor) -> Tensor:
     # d tanh(x) = (1 - tanh(x)^2) dx, from the output: no second transcendental
+    x = _floating(x)
     xp = _xp(x)
     data = lane_map(lambda o, a_: xp.tanh(a_, out=o), xp.empty_like(x.array), x.array)
     return apply_op(data, (x,), lambda g, out: (g * (1.0 - out * out),), "tanh", saved=(OUTPUT,))
@@ -439,6 +453,7 @@ def _sigmoid_array(xp, a):
 
 def sigmoid(x: Tensor) -> Tensor:
     # d σ(x) = σ(x)(1 - σ(x)) dx
+    x = _floating(x)
     return apply_op(_sigmoid_array(_xp(x), x.array), (x,), lambda g, out: (g * out * (1.0 - out),), "sigmoid",
                     saved=(OUTPUT,))
 
@@ -449,6 +464,7 @@ def _log1p_exp_neg_abs(xp, a):
 
 def softplus(x: Tensor) -> Tensor:
     """log(1 + e^x) = max(x, 0) + log1p(e^-|x|): finite for every finite x."""
+    x = _floating(x)
     xp = _xp(x)
     data = xp.maximum(x.array, 0) + _log1p_exp_neg_abs(xp, x.array)
     return apply_op(data, (x,), lambda g, out: (g * sigmoid(x),), "softplus", saved=(x,))  # d softplus = σ(x) dx
@@ -456,6 +472,7 @@ def softplus(x: Tensor) -> Tensor:
 
 def logsigmoid(x: Tensor) -> Tensor:
     """log σ(x) = min(x, 0) - log1p(e^-|x|): no log(0) even when σ(x) underflows."""
+    x = _floating(x)
     xp = _xp(x)
     data = xp.minimum(x.array, 0) - _log1p_exp_neg_abs(xp, x.array)
     return apply_op(data, (x,), lambda g, out: (g * sigmoid(-x),), "logsigmoid", saved=(x,))  # d log σ = σ(-x) dx
@@ -797,6 +814,9 @@ def cat(tensors, dim: int = 0) -> Tensor:
     for t in tensors[1:]:
         if t.ndim != tensors[0].ndim or t.shape[:d] + t.shape[d + 1:] != tensors[0].shape[:d] + tensors[0].shape[d + 1:]:
             raise ValueError(f"cat: shapes {[t.shape for t in tensors]} differ outside dim {d}")
+    if len({t.dtype for t in tensors}) > 1:  # PyTorch's promotion: int64 with float32 gives float32
+        dtype = _promoted([(t.dtype, 2) for t in tensors])
+        tensors = [_cast(t, dtype) for t in tensors]
     xp = _xp(*tensors)
     bounds = [0]
     for t in tensors:

@@ -242,6 +242,16 @@ def test_batch_norm_on_an_empty_batch_keeps_its_running_estimates():
     (lambda: sg.ones(3, dtype=sg.int64) * np.float64(0.9), sg.float32),          # NumPy numbers count as numbers
     (lambda: sg.ones(3, dtype=sg.int64) < np.float32(2.5), sg.bool),
     (lambda: sg.where(sg.ones(3, dtype=sg.bool), sg.ones(3, dtype=sg.int64), sg.zeros(3)), sg.float32),
+    (lambda: sg.cat([sg.ones(2), sg.ones(2, dtype=sg.int64)]), sg.float32),
+    (lambda: sg.ones(3, dtype=sg.int64).exp(), sg.float32),                       # float functions of integers
+    (lambda: sg.sigmoid(sg.ones(3, dtype=sg.int64)), sg.float32),
+    (lambda: sg.ones(3, dtype=sg.int64).sqrt(), sg.float32),
+    (lambda: sg.ones(3, dtype=sg.int64).clamp(0.5, 2), sg.float32),
+    (lambda: sg.ones(3, dtype=sg.int64).clamp(0, 2), sg.int64),
+    (lambda: sg.ones(3).clamp(np.float64(0.5)), sg.float32),
+    (lambda: sg.full((3,), 1), sg.int64),                                          # full's dtype from its value
+    (lambda: sg.full((3,), True), sg.bool),
+    (lambda: sg.full((3,), 1.0), sg.float32),
 ])
 def test_mixed_dtypes_promote_as_in_pytorch(make, dtype):
     # NumPy would give float64 in most of these, and a ported model would drift into float64
