@@ -264,3 +264,15 @@ def test_a_promoted_operand_still_gets_its_gradient_in_its_own_dtype():
     assert y.dtype == sg.float64
     y.sum().backward()
     assert x.grad.dtype == sg.float32 and x.grad.tolist() == [2.0] * 3
+
+
+def test_a_module_registered_twice_is_one_child_and_apply_visits_it_once():
+    # as torch: named_children dedupes by identity, so apply (weights_init, say) draws once per module
+    m = nn.Module()
+    m.a = nn.Linear(3, 4)
+    m.b = m.a
+    m.c = nn.Linear(4, 1)
+    assert [n for n, _ in m.named_children()] == ["a", "c"]
+    visits = []
+    m.apply(lambda mod: visits.append(type(mod).__name__))
+    assert visits == ["Linear", "Linear", "Module"]

@@ -190,8 +190,11 @@ class Module:
             yield m
 
     def named_children(self):
+        """Each child once, under its first name (a module registered twice is one child, as in torch)."""
+        seen = set()
         for name, m in self._modules.items():
-            if m is not None:
+            if m is not None and id(m) not in seen:
+                seen.add(id(m))
                 yield name, m
 
     def children(self):
