@@ -127,7 +127,7 @@ class Tensor:
     """
 
     __slots__ = ("array", "grad", "requires_grad", "_parents", "_backward", "_op", "_vc", "_base", "_vchain",
-                 "_vver", "_saved", "_seq", "_snaps", "__weakref__")
+                 "_vver", "_saved", "_seq", "_snaps", "_hooks", "__weakref__")  # _hooks: set only by register_hook
     # numpy_array + tensor must call Tensor.__radd__, not broadcast the Tensor into an object array.
     __array_ufunc__ = None
 
@@ -249,6 +249,32 @@ class Tensor:
         if self.numel() != 1:
             raise RuntimeError(f"Boolean value of Tensor with shape {self.shape} is ambiguous")
         return bool(self.item())
+
+    # ---- gradient hooks ------------------------------------------------------------------------
+    def register_hook(self, hook) -> "RemovableHandle":
+        """``hook(grad)`` runs when this tensor's gradient has been computed, before it is used (passed on,
+        or added to a leaf's ``.grad``); a hook that returns a tensor replaces the gradient.  As torch."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        return RemovableHandle(self._hook_table(), hook)
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` during backward() (a leaf keeps its own anyway);
+        it is taken after the hooks, as in torch."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self._backward is not None:
+            self._hook_table()[_RETAIN] = None
+
+    @property
+    def retains_grad(self) -> bool:
+        return _RETAIN in (getattr(self, "_hooks", None) or {})
+
+    def _hook_table(self) -> dict:
+        hooks = getattr(self, "_hooks", None)
+        if hooks is None:
+            hooks = self._hooks = {}
+        return hooks
 
     def detach(self) -> "Tensor":
         """The same data, cut from the graph: gradients stop here.  Shares the version counter,
@@ -485,6 +511,44 @@ def _check_saved(node: Tensor):
             )
 
 
+_RETAIN = "retain_grad"  # the hook-table entry that retain_grad() sets
+
+
+class RemovableHandle:
+    """What ``register_hook`` returns: ``handle.remove()`` takes the hook off again."""
+
+    _next = 0
+
+    def __init__(self, table: dict, hook):
+        RemovableHandle._next += 1
+        self.table, self.id = table, RemovableHandle._next
+        table[self.id] = hook
+
+    def remove(self) -> None:
+        self.table.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def _run_hooks(node: Tensor, hooks: dict, g: Tensor, backward: bool) -> Tensor:
+    """The registered hooks in order (each may replace g), then, in backward(), retain_grad's copy."""
+    for key, hook in list(hooks.items()):
+        if key == _RETAIN:
+            continue
+        new = hook(g)
+        if new is not None:
+            _check_grad_shape(node, new, "hook")
+            g = new
+    if _RETAIN in hooks and backward:
+        kept = Tensor(g.array.copy())
+        node.grad = kept if node.grad is None else node.grad + kept
+    return g
+
+
 def _topological_order(roots):
     """Nodes that need a gradient, every node after all of its parents (iterative DFS)."""
     order, seen = [], set()
@@ -562,6 +626,9 @@ def _run_backward(roots, root_grads, inputs, retain_graph, create_graph):
             g = grads.pop(id(node), None)
             if g is None:
                 continue
+            hooks = getattr(node, "_hooks", None)
+            if hooks:
+                g = _run_hooks(node, hooks, g, inputs is None)
             if wanted is not None and id(node) in wanted:
                 results[wanted[id(node)]] = g
             if node._backward is None:  # a leaf

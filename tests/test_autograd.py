@@ -175,3 +175,37 @@ def test_leaf_grads_are_their_own_writable_memory(device):
     b.grad.zero_()
     np.testing.assert_array_equal(sg.backend.to_numpy(a.grad.array), [2.0, 2.0, 2.0])
     np.testing.assert_array_equal(sg.backend.to_numpy(b.grad.array), [0.0, 0.0, 0.0])
+
+
+# ---- register_hook and retain_grad, as torch ------------------------------------------------------------------------
+def test_a_hook_sees_and_may_replace_the_gradient_in_registration_order():
+    x = sg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    seen = []
+    h1 = y.register_hook(lambda g: seen.append(g.tolist()))           # returns None: the gradient stays
+    y.register_hook(lambda g: g * 10)                                  # replaces it upstream
+    (y * y).sum().backward(retain_graph=True)
+    assert seen == [[6.0, 12.0]]                                       # d(y²)/dy = 2y
+    assert x.grad.tolist() == [180.0, 360.0]                           # 3 · 10 · 2y
+    h1.remove()
+    x.grad = None
+    x.register_hook(lambda g: g + 1)                                   # on a leaf: before .grad
+    (y * y).sum().backward()
+    assert seen == [[6.0, 12.0]] and x.grad.tolist() == [181.0, 361.0]
+    with pytest.raises(RuntimeError, match="doesn't require gradient"):
+        sg.ones(2).register_hook(lambda g: g)
+
+
+def test_retain_grad_keeps_a_non_leaf_gradient_after_the_hooks_and_accumulates():
+    x = sg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    y.retain_grad()
+    y.register_hook(lambda g: g * 2)
+    assert y.retains_grad and not x.retains_grad
+    (y.sum()).backward(retain_graph=True)
+    assert y.grad.tolist() == [2.0, 2.0]
+    (y.sum()).backward()
+    assert y.grad.tolist() == [4.0, 4.0] and x.grad.tolist() == [12.0, 12.0]
+    z = x * 2
+    (gx,) = autograd.grad(z.sum(), x)                                  # autograd.grad leaves .grad alone
+    assert gx.tolist() == [2.0, 2.0] and z.grad is None
