@@ -515,7 +515,8 @@ _RETAIN = "retain_grad"  # the hook-table entry that retain_grad() sets
 
 
 class RemovableHandle:
-    """What ``register_hook`` returns: ``handle.remove()`` takes the hook off again."""
+    """What ``register_hook`` (and a Module's ``register_forward_hook``...) returns: ``handle.remove()``
+    takes the hook off again."""
 
     _next = 0
 

@@ -11,7 +11,7 @@ from collections import OrderedDict, namedtuple
 
 from .. import backend as B
 from ..ops import resolve_dtype
-from ..tensor import Tensor, _bump, no_grad
+from ..tensor import RemovableHandle, Tensor, _bump, no_grad
 
 _np = B.numpy
 
@@ -63,26 +63,6 @@ def _host_array(value, key: str):
 def new_parameter(*shape) -> Parameter:
     """An uninitialised float32 Parameter; layers fill it in ``reset_parameters``/init."""
     return Parameter(_np.empty(shape, dtype=_np.float32))
-
-
-class RemovableHandle:
-    """What ``register_*_hook`` returns: ``handle.remove()`` takes the hook off again."""
-
-    _next_id = 0
-
-    def __init__(self, hooks: OrderedDict, hook):
-        self.hooks, self.id = hooks, RemovableHandle._next_id
-        RemovableHandle._next_id += 1
-        hooks[self.id] = hook
-
-    def remove(self):
-        self.hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
 
 
 class Module:
