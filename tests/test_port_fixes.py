@@ -144,7 +144,7 @@ def test_log1p_rsqrt_sign_bmm_values_and_gradients(device):
 @pytest.mark.parametrize("owner,name", [("nn", "MaxPool2d"), ("nn", "PixelShuffle"), ("nn", "SyncBatchNorm"),
                                         ("sg", "compile"), ("sg", "autocast"), ("sg", "einsum"),
                                         ("cuda", "amp"), ("nn.utils", "weight_norm"), ("F", "max_pool2d"),
-                                        ("F", "elu"), ("F", "pixel_shuffle")])
+                                        ("F", "elu"), ("F", "pixel_shuffle"), ("F", "kl_div")])
 def test_unsupported_names_say_so(owner, name):
     module = {"nn": nn, "sg": sg, "cuda": sg.cuda, "nn.utils": nn.utils, "F": nn.functional}[owner]
     with pytest.raises(NotImplementedError, match=f"{name}.* is not implemented in scratchgan"):
@@ -276,3 +276,16 @@ def test_a_module_registered_twice_is_one_child_and_apply_visits_it_once():
     visits = []
     m.apply(lambda mod: visits.append(type(mod).__name__))
     assert visits == ["Linear", "Linear", "Module"]
+
+
+def test_softplus_takes_torchs_beta_and_threshold():
+    # softplus(x, β, t) = log(1 + e^(βx))/β, and x where βx > t; values from torch 2.13
+    x = sg.tensor([-5.0, 0.0, 0.3, 9.9, 10.1], dtype=sg.float64, requires_grad=True)  # 2·10.1 > 20: x itself
+    y = nn.functional.softplus(x, beta=2.0, threshold=20.0)
+    expected = np.log1p(np.exp(2 * np.array([-5.0, 0.0, 0.3, 9.9, 0.0]))) / 2
+    expected[-1] = 10.1
+    np.testing.assert_allclose(y.detach().numpy(), expected, rtol=1e-12)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy()[:4], 1 / (1 + np.exp(-2 * np.array([-5.0, 0.0, 0.3, 9.9]))), rtol=1e-12)
+    assert x.grad.numpy()[4] == 1.0
+    assert repr(nn.Softplus(2.0)) == "Softplus(beta=2.0, threshold=20.0)"

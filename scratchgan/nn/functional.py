@@ -14,7 +14,7 @@ from ..losses import _check_same_shape, bce, bce_with_logits, reduce
 from .. import ops
 from ..ops import embedding as _embedding
 from ..ops import (leaky_relu_, linear, log_softmax, logsigmoid, normalize, one_hot, pad, relu_, sigmoid, softmax,
-                  softplus, tanh)
+                  tanh)
 from ..tensor import Tensor
 from ..conv import avg_pool2d, conv2d, conv_transpose2d, interpolate, upsample_nearest
 from ..norm import batch_norm, group_norm, instance_norm, layer_norm
@@ -36,6 +36,15 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 - PyTorc
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:  # noqa: A002
     """max(x, s·x); ``inplace=True`` writes into ``input`` and returns it."""
     return leaky_relu_(input, negative_slope) if inplace else ops.leaky_relu(input, negative_slope)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
+    """(1/β)·log(1 + e^(βx)), and x itself where βx > threshold, as torch (there the two agree to e^-threshold)."""
+    bx = input * beta if beta != 1 else input
+    soft = ops.softplus(bx)
+    if beta != 1:
+        soft = soft / beta
+    return ops.where(bx > threshold, input, soft)
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
@@ -112,4 +121,7 @@ __getattr__ = _module_getattr(__name__, {
     "pixel_shuffle": "upsample with conv_transpose2d or interpolate(scale_factor=2) + conv2d",
     "conv1d": _NOT_A_GAN_LAYER, "conv3d": _NOT_A_GAN_LAYER, "elu": _NOT_A_GAN_LAYER,
     "gelu": _NOT_A_GAN_LAYER, "silu": _NOT_A_GAN_LAYER, "prelu": _NOT_A_GAN_LAYER,
+    "kl_div": "write it with Tensor ops: (target * (target.log() - input)).sum() / input.shape[0] is 'batchmean'",
+    "smooth_l1_loss": "the GAN losses here are BCE (with logits), MSE, L1, hinge and Wasserstein (see losses.py)",
+    "cosine_similarity": "write it with Tensor ops: (x1 * x2).sum(dim) / (x1.norm(dim=dim) * x2.norm(dim=dim))",
 })
