@@ -122,6 +122,7 @@ __getattr__ = _module_getattr(__name__, {
     "conv1d": _NOT_A_GAN_LAYER, "conv3d": _NOT_A_GAN_LAYER, "elu": _NOT_A_GAN_LAYER,
     "gelu": _NOT_A_GAN_LAYER, "silu": _NOT_A_GAN_LAYER, "prelu": _NOT_A_GAN_LAYER,
     "kl_div": "write it with Tensor ops: (target * (target.log() - input)).sum() / input.shape[0] is 'batchmean'",
-    "smooth_l1_loss": "the GAN losses here are BCE (with logits), MSE, L1, hinge and Wasserstein (see losses.py)",
+    "smooth_l1_loss": "write it with Tensor ops: d = (input - target).abs(); "
+                      "torch.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta).mean()",
     "cosine_similarity": "write it with Tensor ops: (x1 * x2).sum(dim) / (x1.norm(dim=dim) * x2.norm(dim=dim))",
 })
