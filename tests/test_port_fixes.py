@@ -289,3 +289,19 @@ def test_softplus_takes_torchs_beta_and_threshold():
     np.testing.assert_allclose(x.grad.numpy()[:4], 1 / (1 + np.exp(-2 * np.array([-5.0, 0.0, 0.3, 9.9]))), rtol=1e-12)
     assert x.grad.numpy()[4] == 1.0
     assert repr(nn.Softplus(2.0)) == "Softplus(beta=2.0, threshold=20.0)"
+
+
+def test_dropout_inplace_writes_into_its_input_with_the_same_values_and_gradient():
+    outs = []
+    for inplace in (False, True):
+        sg.manual_seed(0)
+        x = sg.randn(4, 6, requires_grad=True)
+        h = x * 1
+        y = nn.Dropout(0.5, inplace=inplace)(h)
+        assert (y is h) == inplace
+        y.sum().backward()
+        outs.append((y.detach().numpy().copy(), x.grad.numpy().copy()))
+    assert all(np.array_equal(a, b) for a, b in zip(*outs))
+    assert repr(nn.Dropout(0.3, inplace=True)) == "Dropout(p=0.3, inplace=True)"
+    z = sg.randn(2, 3, 4, 4)
+    assert nn.Dropout2d(0.5, inplace=True)(z) is z

@@ -47,18 +47,20 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     return ops.where(bx > threshold, input, soft)
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1−p) (inverted dropout),
-    so evaluation needs no rescaling.  The mask is drawn from the seeded host generator."""
+    so evaluation needs no rescaling.  The mask is drawn from the seeded host generator.
+    ``inplace=True`` writes the result into x (autograd's in-place rules, as ``x.mul_``)."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: probability has to be between 0 and 1, got {p}")
     if not training or p == 0.0:
         return x
     if p == 1.0:
-        return x * 0.0
-    keep = B.host_rng().random(x.shape) >= p
-    mask = B.to_device((keep / (1.0 - p)).astype(x.dtype), x.device)
-    return x * Tensor(mask)
+        mask = Tensor(B.get_array_module(x.array).zeros((), dtype=x.dtype))
+    else:
+        keep = B.host_rng().random(x.shape) >= p
+        mask = Tensor(B.to_device((keep / (1.0 - p)).astype(x.dtype), x.device))
+    return x.mul_(mask) if inplace else x * mask
 
 
 def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:  # noqa: A002

@@ -101,13 +101,13 @@ class Dropout(Module):
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: probability has to be between 0 and 1, got {p}")
-        self.p = p
+        self.p, self.inplace = p, inplace
 
     def forward(self, x):
-        return F.dropout(x, self.p, self.training)
+        return F.dropout(x, self.p, self.training, self.inplace)
 
     def extra_repr(self):
-        return f"p={self.p}, inplace=False"
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 class Dropout2d(Module):
@@ -118,7 +118,7 @@ class Dropout2d(Module):
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout2d: probability has to be between 0 and 1, got {p}")
-        self.p = p
+        self.p, self.inplace = p, inplace
 
     def forward(self, x):
         if x.ndim not in (3, 4):
@@ -127,10 +127,10 @@ class Dropout2d(Module):
             return x
         # one draw per channel, broadcast over H and W: E[mask] = 1 keeps the expected activation
         mask = F.dropout(ones(*x.shape[:-2], 1, 1, dtype=x.dtype, device=x.device), self.p, True)
-        return x * mask
+        return x.mul_(mask) if self.inplace else x * mask
 
     def extra_repr(self):
-        return f"p={self.p}, inplace=False"
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 class Embedding(Module):
