@@ -9,8 +9,10 @@ from ._unsupported import module_getattr as _module_getattr
 from . import autograd, backend, backends, cuda, losses, nn, optim, utils  # noqa: F401
 from .backend import device
 from .creation import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor, arange,
-                       as_tensor, empty, eye, from_numpy, full, full_like, is_tensor, linspace, manual_seed, ones,
-                       ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
+                       as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like, is_tensor, linspace,
+                       manual_seed, normal, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm,
+                       tensor, zeros, zeros_like)
+from .logical import all, allclose, any, equal, isfinite, isinf, isnan, logical_and, logical_not, logical_or  # noqa: A004
 from .ops import (abs, add, argmax, argmin, bmm, cat, chunk, clamp, clone, div, dot, eq, exp, flatten, ge, gt, le, lerp,
                   log, log1p, logsigmoid, logsumexp, lt, masked_fill, matmul, max, maximum, mean, min, minimum, mul, mv,
                   ne, neg, norm, permute, pow, relu, repeat_interleave, reshape, rsqrt, sigmoid, sign, softplus, split,
@@ -18,7 +20,7 @@ from .ops import (abs, add, argmax, argmin, bmm, cat, chunk, clamp, clone, div, 
 from .generator import Generator
 from .kernels import get_num_threads, set_num_threads
 from .nn import functional  # noqa: F401 - its old place: scratchgan.functional is nn.functional
-from .ops import ceil, floor, log_softmax, round, softmax  # noqa: A004
+from .ops import amax, amin, ceil, flip, floor, log_softmax, nan_to_num, round, softmax  # noqa: A004
 from .serialization import load, save
 from .tensor import Tensor, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 

@@ -135,6 +135,30 @@ def rand_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor
     return rand(*t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
 
 
+def empty_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Uninitialised in torch; here zeros (NumPy's empty would hand out old memory, for no gain worth the risk)."""
+    return zeros_like(t, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def bernoulli(p: Tensor, generator=None) -> Tensor:
+    """1 with probability p, else 0, one draw per value of p (noisy labels: ``torch.bernoulli(0.9 * ones)``)."""
+    rng = generator or B.host_rng()
+    draws = rng.random(p.shape) < B.to_numpy(p.array)
+    return _finish(draws.astype(p.dtype), p.device, False)
+
+
+def normal(mean, std=1.0, size=None, generator=None, dtype=None, device=None) -> Tensor:
+    """mean + std·N(0, 1): floats with ``size``, or tensors broadcast together (then differentiable in
+    them, as torch: d/dmean = 1, d/dstd = the standard normal draw)."""
+    if size is not None:
+        return randn(*size, dtype=dtype, device=device, generator=generator) * std + mean
+    like = mean if isinstance(mean, Tensor) else std
+    if not isinstance(like, Tensor):
+        raise TypeError("normal: give a size for float mean and std, or a tensor mean or std")
+    shape = _np.broadcast_shapes(tuple(_np.shape(getattr(mean, "array", mean))), tuple(_np.shape(getattr(std, "array", std))))
+    return mean + std * randn(*shape, dtype=like.dtype, device=like.device, generator=generator)
+
+
 def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """The n × m identity matrix (m = n by default)."""
     return _finish(_np.eye(n, m, dtype=resolve_dtype(dtype)), device, requires_grad)

@@ -15,6 +15,7 @@ import warnings
 from collections import namedtuple
 
 from . import backend as B
+from . import logical
 from .kernels import lane_map, matmul_array
 from .tensor import OUTPUT, Tensor, apply_op, inplace, is_grad_enabled
 
@@ -384,6 +385,15 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - torch's name
     return apply_op(data, (x,), backward, "clamp", saved=())
 
 
+def nan_to_num(x: Tensor, nan: float = 0.0, posinf=None, neginf=None) -> Tensor:
+    """NaN → ``nan``, ±inf → ``posinf``/``neginf`` (default: the dtype's largest and smallest finite values);
+    the gradient passes where x was finite, as torch."""
+    xp = _xp(x)
+    data = xp.nan_to_num(x.array, nan=nan, posinf=posinf, neginf=neginf)
+    return apply_op(data, (x,), lambda g, out: (g * Tensor(xp.isfinite(x.array).astype(g.dtype)),), "nan_to_num",
+                    saved=(x,))
+
+
 def _relu_array(xp, a, out=None):
     out = xp.empty_like(a) if out is None else out
     return lane_map(lambda o, a_: xp.maximum(a_, 0, out=o), out, a)
@@ -554,6 +564,27 @@ def _extreme(x: Tensor, dim, keepdim, largest: bool):
 
     values = apply_op(data, (x,), backward, name, saved=())
     return MaxResult(values, Tensor(idx_k if keepdim else xp.asarray(idx)))  # 1-D argmax gives a NumPy scalar
+
+
+def _amax(x: Tensor, dim, keepdim: bool, largest: bool) -> Tensor:
+    dims = None if dim is None or dim == () else _norm_dims(dim, x.ndim)
+    red = x.array.max(axis=dims, keepdims=True) if largest else x.array.min(axis=dims, keepdims=True)
+    data = red if keepdim else (red.reshape(()) if dims is None else red.squeeze(axis=dims))
+
+    def backward(g, out):  # ties share the gradient equally, as torch's amax/amin
+        hit = x.array == red
+        return (_expand_back(g, x, dims, keepdim) * Tensor((hit / hit.sum(axis=dims, keepdims=True)).astype(x.dtype)),)
+
+    return apply_op(data, (x,), backward, "amax" if largest else "amin", saved=(x,))
+
+
+def amax(x: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    """The largest values over ``dim`` (all dims by default), without indices."""
+    return _amax(x, dim, keepdim, True)
+
+
+def amin(x: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    return _amax(x, dim, keepdim, False)
 
 
 def max(x: Tensor, dim=None, keepdim: bool = False):  # noqa: A001 - torch.max
@@ -804,6 +835,12 @@ def embedding(indices, weight: Tensor, padding_idx: int | None = None) -> Tensor
     # the backward scatters by the indices: a later write into an index tensor would misroute it
     return apply_op(xp.take(weight.array, idx, axis=0), (weight,), backward, "embedding",
                     saved=(indices,) if isinstance(indices, Tensor) else ())
+
+
+def flip(x: Tensor, dims) -> Tensor:
+    """The values in reverse order along ``dims`` (a copy, as torch); its own adjoint: d flip(x) = flip(dx)."""
+    dims = _norm_dims(dims, x.ndim)
+    return apply_op(_xp(x).flip(x.array, axis=dims).copy(), (x,), lambda g, out: (flip(g, dims),), "flip", saved=())
 
 
 def cat(tensors, dim: int = 0) -> Tensor:
@@ -1306,6 +1343,7 @@ def _bind():
         add_=add_, sub_=sub_, mul_=mul_, div_=div_, pow_=pow_, neg_=neg_, exp_=exp_, sqrt_=sqrt_, tanh_=tanh_,
         sigmoid_=sigmoid_, abs_=abs_, clamp_=clamp_, relu_=relu_, lerp_=lerp_, fill_=fill_, zero_=zero_,
         copy_=copy_, normal_=normal_, uniform_=uniform_, masked_fill_=masked_fill_,
+        flip=flip, nan_to_num=nan_to_num, amax=amax, amin=amin,
     ).items():
         setattr(T, name, fn)
     T.clamp_min = lambda x, min: clamp(x, min=min)  # noqa: A006
@@ -1327,6 +1365,10 @@ def _bind():
     T.bool = lambda x: to(x, _np.bool_)
     T.type_as = lambda x, other: to(x, other.dtype)
     T.clone = clone
+    T.nelement = lambda x: x.numel()
+    T.is_floating_point = lambda x: x.dtype.kind == "f"
+    for name in logical.__all__:  # checks on values, no gradient
+        setattr(T, name, getattr(logical, name))
 
 
 _bind()

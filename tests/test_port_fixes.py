@@ -305,3 +305,41 @@ def test_dropout_inplace_writes_into_its_input_with_the_same_values_and_gradient
     assert repr(nn.Dropout(0.3, inplace=True)) == "Dropout(p=0.3, inplace=True)"
     z = sg.randn(2, 3, 4, 4)
     assert nn.Dropout2d(0.5, inplace=True)(z) is z
+
+
+# ---- value checks and a few more torch functions: isnan/all/any, flip, nan_to_num, amax, bernoulli, normal ---------
+def test_a_training_loop_can_ask_whether_the_loss_went_nan():
+    loss = sg.tensor([0.5, float("nan")])
+    assert bool(sg.isnan(loss).any()) and not bool(loss.isfinite().all())
+    assert sg.isinf(sg.tensor([float("-inf")])).tolist() == [True]
+    assert sg.allclose(sg.ones(2), sg.ones(2) + 1e-9) and sg.equal(sg.ones(2), sg.ones(2))
+    assert sg.logical_and(sg.tensor([True, True]), sg.tensor([True, False])).tolist() == [True, False]
+    x = sg.ones(2, 3)
+    assert x.nelement() == 6 and x.is_floating_point() and not x.long().is_floating_point()
+
+
+def test_flip_nan_to_num_and_amax_with_their_gradients():
+    x = sg.tensor([[1.0, 5.0, 5.0], [2.0, 0.0, -1.0]], requires_grad=True)
+    (sg.flip(x, [1]) * sg.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])).sum().backward()
+    assert x.grad.tolist() == [[3.0, 2.0, 1.0], [0.0, 0.0, 0.0]]                # flip is its own adjoint
+    x.grad = None
+    sg.amax(x, 1).sum().backward()                                                # ties share: 5 and 5 get ½ each
+    assert x.grad.tolist() == [[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]]
+    y = sg.tensor([1.0, float("nan"), float("inf")], requires_grad=True)
+    z = y.nan_to_num(posinf=9.0)
+    assert z.tolist() == [1.0, 0.0, 9.0]
+    z.sum().backward()
+    assert y.grad.tolist() == [1.0, 0.0, 0.0]                                     # only where y was finite
+
+
+def test_bernoulli_and_normal_draw_from_the_seeded_generator():
+    sg.manual_seed(0)
+    a = sg.bernoulli(sg.full((1000,), 0.9))
+    sg.manual_seed(0)
+    assert sg.equal(a, sg.bernoulli(sg.full((1000,), 0.9))) and 850 < a.sum().item() < 950
+    n = sg.normal(2.0, 0.5, size=(4000,))
+    assert n.shape == (4000,) and abs(n.mean().item() - 2.0) < 0.05 and abs(n.std().item() - 0.5) < 0.05
+    mean = sg.zeros(3, requires_grad=True)
+    sg.normal(mean, 1.0).sum().backward()                                         # d/dmean = 1, as torch
+    assert mean.grad.tolist() == [1.0, 1.0, 1.0]
+    assert sg.empty_like(sg.ones(2, 3, dtype=sg.float64)).dtype == sg.float64

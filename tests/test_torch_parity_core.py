@@ -706,3 +706,33 @@ def test_mixed_dtype_arithmetic_promotes_as_torch(op):
                 assert got == want, (op, name, other, left)
                 checked += 1
     assert checked > 40
+
+
+# ---- value checks, flip, nan_to_num, amax/amin: torch's results and gradients --------------------------------
+def test_value_checks_flip_nan_to_num_and_amax_match_torch():
+    a = np.array([[1.0, np.nan, 3.0], [np.inf, -np.inf, 3.0]])
+    t, s = torch.tensor(a), sg.tensor(a)
+    for name in ("isnan", "isinf", "isfinite"):
+        np.testing.assert_array_equal(getattr(torch, name)(t).numpy(), getattr(sg, name)(s).numpy())
+    for dim in (None, 0, 1):
+        for name in ("all", "any"):
+            want = getattr(torch, name)(t) if dim is None else getattr(torch, name)(t, dim)
+            got = getattr(sg, name)(s) if dim is None else getattr(sg, name)(s, dim)
+            np.testing.assert_array_equal(want.numpy(), got.numpy())
+    assert torch.allclose(t[:, 2], t[:, 2] + 1e-9) == sg.allclose(s[:, 2], s[:, 2] + 1e-9)
+    assert torch.equal(t[:, 2], t[:, 2]) == sg.equal(s[:, 2], s[:, 2]) and not sg.equal(s[:, 2], s[0])
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    x[1, 2] = x[1].max()  # a tie in row 1: amax shares the gradient between the two
+    for fn, kw in [("flip", dict(dims=(0, 1))), ("flip", dict(dims=[1])), ("nan_to_num", {}), ("amax", dict(dim=1)),
+                   ("amax", {}), ("amin", dict(dim=(0, 1), keepdim=True))]:
+        xt, xs = torch.tensor(x, requires_grad=True), sg.tensor(x, requires_grad=True)
+        yt, ys = getattr(torch, fn)(xt, **kw), getattr(sg, fn)(xs, **kw)
+        w = np.random.default_rng(1).standard_normal(tuple(yt.shape))
+        (yt * torch.tensor(w)).sum().backward()
+        (ys * sg.tensor(w)).sum().backward()
+        np.testing.assert_allclose(ys.detach().numpy(), yt.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(xs.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-15)
+    a_t, a_s = torch.tensor(a, requires_grad=True), sg.tensor(a, requires_grad=True)
+    torch.nan_to_num(a_t, 0.0, 10.0, -10.0).sum().backward()
+    sg.nan_to_num(a_s, 0.0, 10.0, -10.0).sum().backward()
+    np.testing.assert_array_equal(a_s.grad.numpy(), a_t.grad.numpy())

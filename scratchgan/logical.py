@@ -1,0 +1,64 @@
+"""Checks on values, with no gradient: isnan, isinf, isfinite, all, any, logical_not/and/or, allclose, equal.
+
+A training loop asks them ("did the loss go NaN?", ``torch.isfinite(loss).all()``); they return bool
+tensors (or a Python bool: ``allclose``, ``equal``), so autograd never sees them, as in PyTorch.
+"""
+from __future__ import annotations
+
+from . import backend as B
+from .tensor import Tensor
+
+__all__ = ["isnan", "isinf", "isfinite", "all", "any", "logical_not", "logical_and", "logical_or", "allclose", "equal"]
+
+
+def _arr(v):
+    return v.array if isinstance(v, Tensor) else v
+
+
+def _xp(x: Tensor):
+    return B.get_array_module(x.array)
+
+
+def isnan(x: Tensor) -> Tensor:
+    return Tensor(_xp(x).isnan(x.array))
+
+
+def isinf(x: Tensor) -> Tensor:
+    return Tensor(_xp(x).isinf(x.array))
+
+
+def isfinite(x: Tensor) -> Tensor:
+    return Tensor(_xp(x).isfinite(x.array))
+
+
+def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001 - torch.all
+    """Whether every value is nonzero (over ``dim``, or all of them)."""
+    return Tensor(_xp(x).asarray(x.array.astype(bool).all(axis=dim, keepdims=keepdim)))
+
+
+def any(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001 - torch.any
+    """Whether some value is nonzero (over ``dim``, or all of them)."""
+    return Tensor(_xp(x).asarray(x.array.astype(bool).any(axis=dim, keepdims=keepdim)))
+
+
+def logical_not(x: Tensor) -> Tensor:
+    return Tensor(_xp(x).logical_not(x.array))
+
+
+def logical_and(x: Tensor, other) -> Tensor:
+    return Tensor(_xp(x).logical_and(x.array, _arr(other)))
+
+
+def logical_or(x: Tensor, other) -> Tensor:
+    return Tensor(_xp(x).logical_or(x.array, _arr(other)))
+
+
+def allclose(x: Tensor, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    """|x − other| ≤ atol + rtol·|other| everywhere (broadcast), as a Python bool."""
+    return bool(_xp(x).allclose(x.array, _arr(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def equal(x: Tensor, other) -> bool:
+    """Same shape and the same values, as a Python bool."""
+    o = _arr(other)
+    return tuple(x.shape) == tuple(o.shape) and bool((x.array == o).all())
