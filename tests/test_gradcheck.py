@@ -172,6 +172,16 @@ OPS = {
     "amin": (lambda x, d: sg.amin(x, dim=(0, 1), keepdim=True) + sg.amin(x, 0).sum(), lambda r: [_distinct(r, (3, 4))]),
     "flip": (lambda x, d: sg.flip(x, (0, 2)) * x, lambda r: [_u(r, (2, 3, 2))]),
     "nan_to_num": (lambda x, d: sg.nan_to_num(x * x), lambda r: [_u(r, (4,))]),
+    # an index that repeats a position (its gradient adds up) and is shorter than x in the other dim
+    "gather": (lambda x, d: sg.gather(x, 1, sg.tensor([[0, 0, 2], [1, 2, 1]], device=d)), lambda r: [_u(r, (3, 4))]),
+    "scatter": (lambda x, s, d: sg.scatter(x, 0, sg.tensor([[1, 0], [2, 1]], device=d), s) * x,
+                lambda r: [_u(r, (3, 2)), _u(r, (2, 3))]),
+    "scatter_": (lambda x, s, d: (x * 1).scatter_(1, sg.tensor([[2], [0]], device=d), s) * x,
+                 lambda r: [_u(r, (2, 3)), _u(r, (2, 2))]),
+    "cumsum": (lambda x, d: sg.cumsum(x * x, 1), lambda r: [_u(r, (2, 3))]),
+    "sort": (lambda x, d: sg.sort(x, 0, descending=True).values * sg.tensor([1.0, 2.0, 3.0], device=d).view(3, 1),
+             lambda r: [_distinct(r, (3, 2))]),
+    "topk": (lambda x, d: sg.topk(x, 2, dim=1).values * x[:, :2], lambda r: [_distinct(r, (2, 4))]),
     "var": (lambda x, d: sg.var(x, dim=0), lambda r: [_u(r, (4, 2))]),
     "std": (lambda x, d: sg.std(x, dim=1, unbiased=False), lambda r: [_u(r, (2, 4))]),
     "norm": (lambda x, d: sg.norm(x, dim=1), lambda r: [_u(r, (2, 4))]),
@@ -270,7 +280,7 @@ def _setitem_case(a, b, d):
 NOT_OPS = {"resolve_dtype", "ones_like_tensor", "conv2d_output_size", "conv_transpose2d_output_size",
            "string_padding", "one_hot", "resize_",  # resize_: raises NotImplementedError
            # comparisons, indices and dtype names: values without a gradient
-           "argmax", "argmin", "eq", "ne", "lt", "le", "gt", "ge", "type_",
+           "argmax", "argmin", "argsort", "eq", "ne", "lt", "le", "gt", "ge", "type_",
            # random fills: no fixed value to difference (their zero gradient is in tests/test_inplace.py)
            "normal_", "uniform_",
            # the internal node of an in-place write through a view: checked by the setitem row

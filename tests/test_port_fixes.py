@@ -343,3 +343,17 @@ def test_bernoulli_and_normal_draw_from_the_seeded_generator():
     sg.normal(mean, 1.0).sum().backward()                                         # d/dmean = 1, as torch
     assert mean.grad.tolist() == [1.0, 1.0, 1.0]
     assert sg.empty_like(sg.ones(2, 3, dtype=sg.float64)).dtype == sg.float64
+
+
+def test_one_hot_by_scatter_topk_sort_and_cumsum_as_torch():
+    # values written out from torch 2.13; their gradients are in tests/test_gradcheck.py's table
+    one_hot = sg.zeros(3, 4).scatter_(1, sg.tensor([2, 0, 3]).view(3, 1), 1)   # older cGAN scripts' labels
+    assert one_hot.tolist() == [[0, 0, 1, 0], [1, 0, 0, 0], [0, 0, 0, 1]]
+    x = sg.tensor([[1.0, 5.0, 3.0, 5.0], [4.0, 2.0, 6.0, 0.0]])
+    values, indices = sg.topk(x, 2, dim=1)                                      # top-k generator updates
+    assert values.tolist() == [[5.0, 5.0], [6.0, 4.0]] and indices.tolist() == [[1, 3], [2, 0]]
+    assert sg.sort(x, 1).indices.tolist() == [[0, 2, 1, 3], [3, 1, 0, 2]]
+    assert sg.cumsum(sg.tensor([1, 2, 3]), 0).tolist() == [1, 3, 6]
+    assert sg.gather(x, 1, sg.tensor([[3], [2]])).tolist() == [[5.0], [6.0]]
+    with pytest.raises(RuntimeError, match=r"topk: k \(5\) out of range"):
+        sg.topk(x, 5)

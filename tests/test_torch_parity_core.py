@@ -736,3 +736,43 @@ def test_value_checks_flip_nan_to_num_and_amax_match_torch():
     torch.nan_to_num(a_t, 0.0, 10.0, -10.0).sum().backward()
     sg.nan_to_num(a_s, 0.0, 10.0, -10.0).sum().backward()
     np.testing.assert_array_equal(a_s.grad.numpy(), a_t.grad.numpy())
+
+
+def test_gather_scatter_cumsum_sort_topk_match_torch():
+    rng = np.random.default_rng(3)
+    x = rng.permutation(12).reshape(3, 4) * 0.5 + 0.1
+    idx = np.array([[0, 3, 3], [2, 1, 0]])  # repeats a position; shorter than x in dim 0
+    src = rng.standard_normal((2, 4))
+    cases = [
+        ("gather", lambda m, t, s: m.gather(t, 1, m.tensor(idx))),
+        # src as large as the index (torch's own backward refuses a larger src)
+        ("scatter", lambda m, t, s: m.scatter(t, 1, m.tensor(np.array([[0, 2], [3, 1]])), s[:, :2]) * t),
+        ("scatter value", lambda m, t, s: t.scatter(0, m.tensor(np.array([[2, 0, 1, 2]])), 7.0) * t),
+        ("scatter_", lambda m, t, s: (t * 1).scatter_(1, m.tensor(np.array([[1], [3]])), s[:, :1]) * t),
+        ("cumsum", lambda m, t, s: m.cumsum(t * t, 0)),
+        ("sort", lambda m, t, s: m.sort(t, 1)[0] * m.tensor(np.arange(4.0))),
+        ("sort desc", lambda m, t, s: m.sort(t, 0, descending=True).values * m.tensor(np.arange(3.0)).view(3, 1)),
+        ("topk", lambda m, t, s: m.topk(t, 2, dim=1).values * m.tensor(np.array([1.0, 3.0]))),
+        ("topk smallest", lambda m, t, s: m.topk(t, 2, dim=0, largest=False)[0] * 2.0),
+    ]
+    for name, fn in cases:
+        tt, ts = torch.tensor(x, requires_grad=True), sg.tensor(x, requires_grad=True)
+        st, ss = torch.tensor(src, requires_grad=True), sg.tensor(src, requires_grad=True)
+        yt, ys = fn(torch, tt, st), fn(sg, ts, ss)
+        np.testing.assert_allclose(ys.detach().numpy(), yt.detach().numpy(), rtol=1e-12, err_msg=name)
+        yt.sum().backward()
+        ys.sum().backward()
+        np.testing.assert_allclose(ts.grad.numpy(), tt.grad.numpy(), rtol=1e-12, err_msg=name)
+        if st.grad is not None:
+            np.testing.assert_allclose(ss.grad.numpy(), st.grad.numpy(), rtol=1e-12, err_msg=name)
+    # the indices, the dtype of an integer cumsum, and the one-hot idiom of older cGAN scripts
+    np.testing.assert_array_equal(sg.sort(sg.tensor(x), 1).indices.numpy(), torch.sort(torch.tensor(x), 1).indices.numpy())
+    np.testing.assert_array_equal(sg.topk(sg.tensor(x), 3, 0).indices.numpy(), torch.topk(torch.tensor(x), 3, 0).indices.numpy())
+    np.testing.assert_array_equal(sg.argsort(sg.tensor(x), 1, descending=True).numpy(),
+                                  torch.argsort(torch.tensor(x), 1, descending=True).numpy())
+    ci = sg.cumsum(sg.tensor([[1, 2], [3, 4]], dtype=sg.int32), 0)
+    assert ci.dtype == sg.int64 and ci.tolist() == torch.cumsum(torch.tensor([[1, 2], [3, 4]], dtype=torch.int32), 0).tolist()
+    labels = [2, 0, 9, 4]
+    one_hot_t = torch.zeros(4, 10).scatter_(1, torch.tensor(labels).view(4, 1), 1)
+    one_hot_s = sg.zeros(4, 10).scatter_(1, sg.tensor(labels).view(4, 1), 1)
+    np.testing.assert_array_equal(one_hot_s.numpy(), one_hot_t.numpy())
