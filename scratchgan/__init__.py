@@ -20,8 +20,8 @@ from .ops import (abs, add, argmax, argmin, bmm, cat, chunk, clamp, clone, div, 
 from .generator import Generator
 from .kernels import get_num_threads, set_num_threads
 from .nn import functional  # noqa: F401 - its old place: scratchgan.functional is nn.functional
-from .ops import (amax, amin, argsort, ceil, cumsum, flip, floor, gather, log_softmax, nan_to_num, round,  # noqa: A004
-                  scatter, softmax, sort, topk)
+from .index_ops import argsort, cumsum, flip, gather, scatter, sort, topk
+from .ops import amax, amin, ceil, floor, log_softmax, nan_to_num, round, softmax  # noqa: A004
 from .serialization import load, save
 from .tensor import Tensor, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 
