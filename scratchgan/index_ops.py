@@ -55,8 +55,8 @@ def _scatter_add(g: Tensor, dim: int, idx, shape) -> Tensor:
     return apply_op(data, (g,), lambda gg, out: (gather(gg, dim, idx),), "scatter_add", saved=())
 
 
-def scatter(x: Tensor, dim: int, index, src=None, *, value=None) -> Tensor:
-    """x with x[index] = src (or value) along dim; d x = dout outside the written places, d src = gather(dout)."""
+def _scatter_args(x: Tensor, dim: int, index, src, value):
+    """(dim, index array, src Tensor or None, written values) checked: src a tensor, or value a number."""
     if src is not None and not isinstance(src, Tensor):
         src, value = None, src  # scatter(dim, index, 1.0): a number in src's place, as torch accepts
     if (src is None) == (value is None):
@@ -64,16 +64,26 @@ def scatter(x: Tensor, dim: int, index, src=None, *, value=None) -> Tensor:
     (dim,) = _norm_dims(dim, x.ndim)
     idx = _index_array(index)
     xp = _xp(x)
+    # of src, the leading index.shape block is what is written
+    values = xp.asarray(value, dtype=x.dtype) if src is None else src.array[tuple(slice(0, n) for n in idx.shape)]
+    return dim, idx, src, values
+
+
+def _write(a, dim: int, idx, values) -> None:
+    """a[idx] = values along dim, in place."""
+    B.get_array_module(a).put_along_axis(_along(a, idx, dim), idx, values, axis=dim)
+
+
+def scatter(x: Tensor, dim: int, index, src=None, *, value=None) -> Tensor:
+    """x with x[index] = src (or value) along dim; d x = dout outside the written places, d src = gather(dout)."""
+    dim, idx, src, values = _scatter_args(x, dim, index, src, value)
+    xp = _xp(x)
     data = x.array.copy()
-    written = _along(data, idx, dim)
-    if src is not None:  # the leading index.shape block of src is what is written
-        xp.put_along_axis(written, idx, src.array[tuple(slice(0, n) for n in idx.shape)], axis=dim)
-    else:
-        xp.put_along_axis(written, idx, xp.asarray(value, dtype=x.dtype), axis=dim)
+    _write(data, dim, idx, values)
 
     def backward(g, out):
         keep = xp.ones(x.shape, dtype=g.dtype)
-        xp.put_along_axis(_along(keep, idx, dim), idx, xp.zeros((), dtype=g.dtype), axis=dim)
+        _write(keep, dim, idx, xp.zeros((), dtype=g.dtype))
         gx = g * Tensor(keep) if x.requires_grad else None
         gsrc = None
         if src is not None and src.requires_grad:
@@ -133,7 +143,8 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
 def scatter_(x: Tensor, dim: int, index, src=None, *, value=None) -> Tensor:
     """x[index] = src (or value) along dim, in place: one-hot labels, ``zeros(n, 10).scatter_(1, y[:, None], 1)``."""
     def update(a):
-        a[...] = scatter(Tensor(a), dim, index, src, value=value).array
+        d, idx, _, values = _scatter_args(x, dim, index, src, value)
+        _write(a, d, idx, values)
 
     return inplace(x, "scatter_", update, lambda s: scatter(s, dim, index, src, value=value), _needs_grad(src))
 
