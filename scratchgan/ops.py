@@ -168,8 +168,7 @@ def mul(a, b) -> Tensor:
 
 def div(a, b) -> Tensor:
     a, b = _pair(a, b)
-    if a.dtype.kind in "biu":  # true division of integers gives floats: PyTorch's default, float32
-        a, b = _cast(a, _np.dtype(_np.float32)), _cast(b, _np.dtype(_np.float32))
+    a, b = _floating(a), _floating(b)  # true division of integers gives floats: PyTorch's default, float32
 
     def backward(g, out):  # d(a/b) = da/b - a db/b^2
         ga = sum_to(g / b, a.shape) if a.requires_grad else None
@@ -202,8 +201,8 @@ def pow(x, p) -> Tensor:  # noqa: A001 - torch.pow
 
         return apply_op(x.array ** p.array, (x, p), backward, "pow", saved=(x, p, OUTPUT if p.requires_grad else None))
     p = float(p) if not isinstance(p, int) else p
-    if isinstance(p, float) and x.dtype.kind in "biu":  # an integer tensor to a float power: float32, as torch
-        x = _cast(x, _np.dtype(_np.float32))
+    if isinstance(p, float):  # an integer tensor to a float power: float32, as torch
+        x = _floating(x)
 
     def backward_scalar(g, out):  # d x^p = p x^(p-1) dx
         if p == 2:
