@@ -5,18 +5,10 @@ tensors (or a Python bool: ``allclose``, ``equal``), so autograd never sees them
 """
 from __future__ import annotations
 
-from . import backend as B
+from .ops import _arr, _xp
 from .tensor import Tensor
 
 __all__ = ["isnan", "isinf", "isfinite", "all", "any", "logical_not", "logical_and", "logical_or", "allclose", "equal"]
-
-
-def _arr(v):
-    return v.array if isinstance(v, Tensor) else v
-
-
-def _xp(x: Tensor):
-    return B.get_array_module(x.array)
 
 
 def isnan(x: Tensor) -> Tensor:
@@ -62,3 +54,11 @@ def equal(x: Tensor, other) -> bool:
     """Same shape and the same values, as a Python bool."""
     o = _arr(other)
     return tuple(x.shape) == tuple(o.shape) and bool((x.array == o).all())
+
+
+def _bind():
+    for name in __all__:
+        setattr(Tensor, name, globals()[name])
+
+
+_bind()

@@ -15,7 +15,6 @@ import warnings
 from collections import namedtuple
 
 from . import backend as B
-from . import logical
 from .kernels import lane_map, matmul_array
 from .tensor import OUTPUT, Tensor, apply_op, inplace, is_grad_enabled
 
@@ -1360,8 +1359,6 @@ def _bind():
     T.clone = clone
     T.nelement = lambda x: x.numel()
     T.is_floating_point = lambda x: x.dtype.kind == "f"
-    for name in logical.__all__:  # checks on values, no gradient
-        setattr(T, name, getattr(logical, name))
 
 
 _bind()
