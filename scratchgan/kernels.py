@@ -50,6 +50,7 @@ dilation dh, dw; ``conv_out``).
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import itertools
@@ -488,6 +489,25 @@ def blas_kernel() -> str | None:
     return fns[0]().decode() if fns else None
 
 
+def _set_environment(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
+@contextlib.contextmanager
+def _environment(name: str, value: str | None):
+    """os.environ[name] = value (None: unset) inside the block, the user's setting again after it: OpenBLAS
+    reads its variables only when asked to re-initialise, and child processes must see the user's."""
+    before = os.environ.get(name)
+    _set_environment(name, value)
+    try:
+        yield
+    finally:
+        _set_environment(name, before)
+
+
 def set_blas_kernel(core: str | None) -> str | None:
     """Make OpenBLAS choose its kernel set again, as at its start, with OPENBLAS_CORETYPE=core
     (None: its own choice for this CPU); returns the set it runs.  Only while no BLAS call is running:
@@ -496,19 +516,9 @@ def set_blas_kernel(core: str | None) -> str | None:
     if fns is None:
         return None
     name, quit_fn, init_fn = fns
-    before = os.environ.get("OPENBLAS_CORETYPE")
-    if core is None:
-        os.environ.pop("OPENBLAS_CORETYPE", None)
-    else:
-        os.environ["OPENBLAS_CORETYPE"] = core
-    try:
+    with _environment("OPENBLAS_CORETYPE", core):
         quit_fn()
         init_fn()
-    finally:  # OpenBLAS reads the variable only here: child processes see the user's environment
-        if before is None:
-            os.environ.pop("OPENBLAS_CORETYPE", None)
-        else:
-            os.environ["OPENBLAS_CORETYPE"] = before
     return name().decode()
 
 
@@ -573,13 +583,10 @@ def _shorten_blas_spin():
     if fns is None or user or _threads[0] == 1:
         return
     read_env, shutdown, start, _ = fns
-    os.environ["OPENBLAS_THREAD_TIMEOUT"] = str(BLAS_THREAD_TIMEOUT)
-    try:
+    with _environment("OPENBLAS_THREAD_TIMEOUT", str(BLAS_THREAD_TIMEOUT)):
         read_env()
         shutdown()  # the threads read the time as they start: stop them, and start them afresh
         start()
-    finally:  # child processes see the user's environment
-        os.environ.pop("OPENBLAS_THREAD_TIMEOUT", None)
 
 
 _shorten_blas_spin()
