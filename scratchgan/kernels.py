@@ -250,8 +250,9 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_LANES.forget)
 
 
-def take_cores() -> None:
-    """Mark this process as one that runs convolutions, and claim the cores for the lanes now if lanes
+def take_cores(xp=None) -> None:
+    """For ``xp`` NumPy (the default; another array module: nothing to do, lanes are NumPy's):
+    mark this process as one that runs convolutions, and claim the cores for the lanes now if lanes
     are on (more than one thread, OpenBLAS found): BLAS runs one thread per call from here on, and large
     products are computed in ``product_blocks``.  Every convolution does this before its first product,
     and a convolution layer when it is built.  Why then: a product's last bits can depend on BLAS's
@@ -261,6 +262,8 @@ def take_cores() -> None:
     one way in the first step after a start or a resume, and another in the same step of an
     uninterrupted run.  A process without convolutions (an MLP GAN) never claims: there BLAS's own
     threads multiply whole products faster than lanes do (README "Speed")."""
+    if xp is not None and xp is not B.numpy:
+        return
     _LANES.convolutions = True
     if _LANES.blas_threads is not None:  # claimed already (every convolution asks)
         return
@@ -756,8 +759,7 @@ def _add_weight_grad(xp, dw, g_rows_t, cols, split):
 def conv2d_array(x, w, geom, cols: Im2col | None = None):
     """y = conv2d(x, w): Y[M, O] = cols(x)[M, K] @ W[O, K]ᵀ, chunk by chunk; returns an NCHW view."""
     xp = B.get_array_module(x, w)
-    if xp is B.numpy:
-        take_cores()
+    take_cores(xp)
     n = x.shape[0]
     o = w.shape[0]
     ho, wo = geom.conv_out(x.shape[2], x.shape[3]) if cols is None else (cols.ho, cols.wo)
@@ -958,8 +960,7 @@ def _conv2d_weight_winograd(x, g, geom):
 def conv2d_weight_array(x, g, weight_shape, geom, cols: Im2col | None = None):
     """dW = conv2d_weight(x, g): dW[O, K] = G[M, O]ᵀ @ cols(x)[M, K], summed over batch chunks."""
     xp = B.get_array_module(x, g)
-    if xp is B.numpy:
-        take_cores()
+    take_cores(xp)
     n, o, ho, wo = g.shape
     if n == 0:  # an empty batch: a sum over no images (there are no chunks to add)
         return xp.zeros(weight_shape, dtype=xp.result_type(x.dtype, g.dtype))
@@ -1046,8 +1047,7 @@ FEW_CHANNELS = 8
 def conv_transpose2d_array(x, w, geom, out_hw):
     """y = conv_transpose2d(x, w): cols[M, K] = X[M, C_in] @ W[C_in, K], then col2im; NCHW view."""
     xp = B.get_array_module(x, w)
-    if xp is B.numpy:
-        take_cores()
+    take_cores(xp)
     n, c_in, h, wd = x.shape
     c_out = w.shape[1]
     xh = nhwc(x).reshape(n * h * wd, c_in)

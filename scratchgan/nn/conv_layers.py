@@ -39,8 +39,7 @@ class _ConvNd(Module):
         self.register_parameter("bias", new_parameter(out_channels) if bias else None)
         self.reset_parameters()
         # a model with convolutions takes the cores before its first product runs (kernels.take_cores says why)
-        if B.get_array_module(self.weight.array) is B.numpy:
-            K.take_cores()
+        K.take_cores(B.get_array_module(self.weight.array))
         C._check_groups(groups, self)
         if padding_mode != "zeros":
             raise NotImplementedError(f"{self!r}: padding_mode={padding_mode!r} is not implemented (only 'zeros')")
