@@ -197,12 +197,18 @@ def scatter_add(xp, target, index, values):
 
 # ---- random numbers: one host generator, moved to the device -------------------------------
 _RNG = [numpy.random.default_rng(0)]
+_SEED = [0]
 
 
 def manual_seed(seed: int):
     """Seed the global generator (like ``torch.manual_seed``)."""
-    _RNG[0] = numpy.random.default_rng(int(seed))
+    _SEED[0] = int(seed)
+    _RNG[0] = numpy.random.default_rng(_SEED[0])
     return _RNG[0]
+
+
+def initial_seed() -> int:
+    return _SEED[0]
 
 
 def host_rng() -> numpy.random.Generator:

@@ -127,6 +127,19 @@ def manual_seed(seed: int):
     return B.manual_seed(seed)
 
 
+def get_default_dtype():
+    """float32: scratchgan's floats (float64 only where asked for, as in gradient checks)."""
+    return _np.dtype(_np.float32)
+
+
+def set_default_dtype(d) -> None:
+    """Only float32 is accepted: the engine's factories make float32 unless given ``dtype=``."""
+    if resolve_dtype(d) != _np.float32:
+        raise NotImplementedError(
+            f"set_default_dtype({d}) is not supported in scratchgan: floats are float32 by default; pass "
+            "dtype= to the factories (randn, zeros, tensor, ...) or call .double() on the tensors and modules")
+
+
 def randn_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
     return randn(*t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
 

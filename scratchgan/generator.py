@@ -7,11 +7,56 @@ The numbers differ from PyTorch's (a different algorithm); seeding gives the sam
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from . import backend as B
+from .tensor import Tensor
 
-__all__ = ["Generator", "default_generator_rng"]
+__all__ = ["Generator", "default_generator_rng", "get_rng_state", "set_rng_state", "seed", "initial_seed"]
+
+
+# torch hands a generator's state around as a uint8 tensor (to save in a checkpoint and set back); here
+# those bytes are the JSON text of NumPy's bit-generator state, so they survive ``save``/``load`` as any tensor
+def _state_tensor(state: dict) -> Tensor:
+    return Tensor(np.frombuffer(json.dumps(state).encode(), dtype=np.uint8).copy())
+
+
+def _state_dict(state) -> dict:
+    if isinstance(state, dict):
+        return state
+    data = B.to_numpy(state.array if isinstance(state, Tensor) else state)
+    if data.dtype != np.uint8 or data.ndim != 1:
+        raise TypeError(f"set_rng_state: expected the uint8 tensor that get_rng_state returned, "
+                        f"got dtype {data.dtype} and shape {data.shape}")
+    try:
+        return json.loads(data.tobytes().decode())
+    except ValueError as e:
+        raise ValueError("set_rng_state: these bytes are not a scratchgan generator state "
+                         "(a state saved by PyTorch cannot be read: the generators differ)") from e
+
+
+def get_rng_state() -> Tensor:
+    """The global generator's state as a uint8 tensor, as ``torch.get_rng_state``."""
+    return _state_tensor(B.get_rng_state())
+
+
+def set_rng_state(new_state) -> None:
+    """Put back a state from ``get_rng_state``: the draws after it repeat exactly."""
+    B.set_rng_state(_state_dict(new_state))
+
+
+def seed() -> int:
+    """Seed the global generator from fresh OS entropy; returns the seed (``torch.seed``)."""
+    s = int(np.random.SeedSequence().entropy % (2 ** 63))
+    B.manual_seed(s)
+    return s
+
+
+def initial_seed() -> int:
+    """The seed of the last ``manual_seed``/``seed`` (0 at import: scratchgan starts seeded)."""
+    return B.initial_seed()
 
 
 class Generator:
@@ -34,12 +79,12 @@ class Generator:
     def initial_seed(self) -> int:
         return self._seed
 
-    def get_state(self) -> dict:
-        """The bit generator's state (a JSON-able dict here; torch returns a uint8 tensor)."""
-        return self._rng.bit_generator.state
+    def get_state(self) -> Tensor:
+        """The bit generator's state as a uint8 tensor, as torch's (the bytes of its JSON text)."""
+        return _state_tensor(self._rng.bit_generator.state)
 
-    def set_state(self, state: dict) -> "Generator":
-        self._rng.bit_generator.state = state
+    def set_state(self, state) -> "Generator":
+        self._rng.bit_generator.state = _state_dict(state)
         return self
 
     def __getattr__(self, name):

@@ -1,26 +1,118 @@
-"""Ops that move values by position: flip, gather and scatter, sort, argsort and topk, cumsum.
+"""Ops that move values by position: flip, roll, gather and scatter, index_select, masked_select, tril and
+triu, narrow and unbind, sort, argsort and topk, cumsum; and the positions themselves: nonzero, unique.
 
 Each forward sits with its backward, in Tensor ops (so double backprop works), as in ``ops.py``: the
-backward of a gather is a scatter-add and the other way round (each is the other's adjoint), flip is its
-own, sort and topk are a gather of the positions they found, and cumsum's is a reversed cumsum.
+backward of a gather is a scatter-add and the other way round (each is the other's adjoint), flip and roll
+undo themselves, sort and topk are a gather of the positions they found, cumsum's is a reversed cumsum,
+and the selections (index_select, masked_select, narrow, unbind) are indexing, whose backward is ops.py's.
 """
 from __future__ import annotations
 
 from collections import namedtuple
 
 from . import backend as B
-from .ops import _needs_grad, _norm_dims, _xp, getitem
+from .ops import _needs_grad, _norm_dims, _xp, broadcast_to, getitem, permute, reshape
 from .tensor import Tensor, apply_op, inplace
 
 _np = B.numpy
 
-__all__ = ["flip", "gather", "scatter", "scatter_", "cumsum", "sort", "argsort", "topk", "SortResult"]
+__all__ = ["flip", "roll", "gather", "scatter", "scatter_", "scatter_add", "scatter_add_", "index_select",
+           "masked_select", "narrow", "unbind", "movedim", "tril", "triu", "cumsum", "sort", "argsort", "topk",
+           "SortResult", "nonzero", "unique"]
 
 
 def flip(x: Tensor, dims) -> Tensor:
     """The values in reverse order along ``dims`` (a copy, as torch); its own adjoint: d flip(x) = flip(dx)."""
     dims = _norm_dims(dims, x.ndim)
     return apply_op(_xp(x).flip(x.array, axis=dims).copy(), (x,), lambda g, out: (flip(g, dims),), "flip", saved=())
+
+
+def roll(x: Tensor, shifts, dims=None) -> Tensor:
+    """x's entries moved ``shifts`` places along ``dims``, wrapping round (over the flattened x without
+    dims); d roll = the gradient rolled back by -shifts."""
+    if dims is None:
+        return reshape(roll(reshape(x, -1), shifts, 0), x.shape)
+    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"roll: shifts and dims must have the same length, got {len(shifts)} and {len(dims)}")
+    dims = tuple(d for dd in dims for d in _norm_dims(dd, x.ndim))  # repeats allowed: their shifts add up
+    data = _xp(x).roll(x.array, shifts, axis=dims)
+    back = tuple(-k for k in shifts)
+    return apply_op(data, (x,), lambda g, out: (roll(g, back, dims),), "roll", saved=())
+
+
+def movedim(x: Tensor, source, destination) -> Tensor:
+    """x with dims ``source`` moved to ``destination``, the others keeping their order (a permute)."""
+    src = _norm_dims(source, x.ndim)
+    dst = _norm_dims(destination, x.ndim)
+    if len(src) != len(dst) or len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise RuntimeError(f"movedim: source {source} and destination {destination} must be as many distinct dims")
+    rest = iter(d for d in range(x.ndim) if d not in src)
+    where = dict(zip(dst, src))
+    return permute(x, tuple(where[i] if i in where else next(rest) for i in range(x.ndim)))
+
+
+def _triangle(x: Tensor, diagonal: int, upper: bool, name: str) -> Tensor:
+    """x with the entries on one side of a diagonal of its last two dims zeroed; d: the same mask."""
+    if x.ndim < 2:
+        raise RuntimeError(f"{name}: the input must have at least 2 dimensions, got shape {x.shape}")
+    xp = _xp(x)
+    keep = (xp.triu if upper else xp.tril)(xp.ones(x.shape[-2:], dtype=_np.bool_), diagonal)
+    data = xp.where(keep, x.array, xp.zeros((), dtype=x.dtype))
+    return apply_op(data, (x,), lambda g, out: (_triangle(g, diagonal, upper, name),), name, saved=())
+
+
+def tril(x: Tensor, diagonal: int = 0) -> Tensor:
+    """The lower triangle: x[..., i, j] where j - i <= diagonal, else 0."""
+    return _triangle(x, diagonal, False, "tril")
+
+
+def triu(x: Tensor, diagonal: int = 0) -> Tensor:
+    """The upper triangle: x[..., i, j] where j - i >= diagonal, else 0."""
+    return _triangle(x, diagonal, True, "triu")
+
+
+def _index_array(index):
+    return index.array if isinstance(index, Tensor) else index
+
+
+# ---- selections: indexing under torch's names (getitem's backward adds the gradients back) --------------
+def index_select(x: Tensor, dim: int, index) -> Tensor:
+    """The slices of x at the positions of a 1-D integer ``index`` along dim (repeats allowed)."""
+    (d,) = _norm_dims(dim, x.ndim)
+    idx = _index_array(index)
+    idx = B.get_array_module(idx).asarray(idx)
+    if idx.ndim > 1 or idx.dtype.kind not in "iu":
+        raise IndexError(f"index_select: index must be a 1-D integer tensor, got shape {tuple(idx.shape)} "
+                         f"and dtype {idx.dtype}")
+    return getitem(x, (slice(None),) * d + (idx.reshape(-1),))
+
+
+def masked_select(x: Tensor, mask) -> Tensor:
+    """The entries of x where the boolean ``mask`` is True, as a 1-D tensor (x and mask broadcast together)."""
+    m = _index_array(mask)
+    if m.dtype != _np.bool_:
+        raise TypeError(f"masked_select: mask must be a bool tensor, got dtype {m.dtype}")
+    shape = _np.broadcast_shapes(x.shape, tuple(m.shape))
+    m = B.get_array_module(m).broadcast_to(m, shape)
+    return getitem(broadcast_to(x, shape), m)
+
+
+def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """x[..., start:start + length, ...] along dim: a view, as torch's."""
+    (d,) = _norm_dims(dim, x.ndim)
+    n = x.shape[d]
+    start = int(start) + n if int(start) < 0 else int(start)
+    if not (0 <= start <= n and 0 <= length and start + length <= n):
+        raise IndexError(f"narrow: start ({start}) + length ({length}) exceeds dimension {d} of size {n}")
+    return getitem(x, (slice(None),) * d + (slice(start, start + length),))
+
+
+def unbind(x: Tensor, dim: int = 0) -> tuple:
+    """The slices of x along dim, that dim removed: ``for row in x.unbind(0)``."""
+    (d,) = _norm_dims(dim, x.ndim)
+    return tuple(getitem(x, (slice(None),) * d + (i,)) for i in range(x.shape[d]))
 
 
 # ---- gather and scatter: reading and writing along one dim by an index tensor ----------------------
@@ -30,10 +122,6 @@ def flip(x: Tensor, dims) -> Tensor:
 def _along(a, index, dim: int):
     """The view of array ``a`` cut to ``index``'s extent in every dim but ``dim``."""
     return a[tuple(slice(None) if d == dim else slice(0, n) for d, n in enumerate(index.shape))]
-
-
-def _index_array(index):
-    return index.array if isinstance(index, Tensor) else index
 
 
 def gather(x: Tensor, dim: int, index) -> Tensor:
@@ -48,11 +136,33 @@ def _scatter_add(g: Tensor, dim: int, idx, shape) -> Tensor:
     """zeros(shape) with g added at idx along dim (repeats add up); its adjoint is gather."""
     xp = _xp(g)
     data = xp.zeros(shape, dtype=g.dtype)
-    # the position of every idx entry in the other dims, as broadcastable aranges
-    grids = [idx if d == dim else xp.arange(n).reshape([-1 if i == d else 1 for i in range(idx.ndim)])
-             for d, n in enumerate(idx.shape)]
-    xp.add.at(data, tuple(grids), g.array)
+    B.scatter_add(xp, data, _grids(xp, dim, idx), g.array)
     return apply_op(data, (g,), lambda gg, out: (gather(gg, dim, idx),), "scatter_add", saved=())
+
+
+def _grids(xp, dim: int, idx) -> tuple:
+    """The full position of every idx entry: idx along dim, broadcastable aranges in the other dims."""
+    return tuple(idx if d == dim else xp.arange(n).reshape([-1 if i == d else 1 for i in range(idx.ndim)])
+                 for d, n in enumerate(idx.shape))
+
+
+def scatter_add(x: Tensor, dim: int, index, src: Tensor) -> Tensor:
+    """x with src added at index along dim, repeats adding up; d x = dout, d src = gather(dout)."""
+    (dim,) = _norm_dims(dim, x.ndim)
+    idx = _index_array(index)
+    part = src if tuple(src.shape) == tuple(idx.shape) else getitem(src, tuple(slice(0, n) for n in idx.shape))
+    return x + _scatter_add(part, dim, idx, x.shape)
+
+
+def scatter_add_(x: Tensor, dim: int, index, src: Tensor) -> Tensor:
+    """scatter_add in place: histograms and per-class sums, ``counts.scatter_add_(0, labels, ones)``."""
+    def update(a):
+        (d,) = _norm_dims(dim, x.ndim)
+        idx = _index_array(index)
+        values = src.array[tuple(slice(0, n) for n in idx.shape)]
+        B.scatter_add(B.get_array_module(a), a, _grids(B.get_array_module(a), d, idx), values)
+
+    return inplace(x, "scatter_add_", update, lambda s: scatter_add(s, dim, index, src), _needs_grad(src))
 
 
 def _scatter_args(x: Tensor, dim: int, index, src, value):
@@ -121,8 +231,13 @@ def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = Fals
     places they came from.  Equal values keep their order (a stable sort), ascending or descending."""
     (d,) = _norm_dims(dim, x.ndim)
     xp = _xp(x)
-    key = -x.array if descending and x.dtype.kind != "b" else x.array
-    idx = xp.argsort(key, axis=d, kind="stable")
+    if descending:
+        # a stable ascending sort of x reversed, read backwards: largest first, ties in their order, NaN
+        # first (torch's), and right for bool and unsigned dtypes, which a sort of -x would get wrong
+        n = x.shape[d] if x.ndim else 1
+        idx = (n - 1) - xp.flip(xp.argsort(xp.flip(x.array, axis=d), axis=d, kind="stable"), axis=d)
+    else:
+        idx = xp.argsort(x.array, axis=d, kind="stable")
     return SortResult(gather(x, d, idx), Tensor(idx.astype(_np.int64)))
 
 
@@ -149,9 +264,41 @@ def scatter_(x: Tensor, dim: int, index, src=None, *, value=None) -> Tensor:
     return inplace(x, "scatter_", update, lambda s: scatter(s, dim, index, src, value=value), _needs_grad(src))
 
 
+# ---- positions: values, no graph (torch gives them no gradient either) ----------------------------------
+def nonzero(x: Tensor, *, as_tuple: bool = False):
+    """The indices of x's nonzero entries: an (n, x.ndim) int64 tensor, or with as_tuple one 1-D tensor per
+    dim (what ``x[x.nonzero(as_tuple=True)]`` indexes with)."""
+    xp = _xp(x)
+    a = x.array.reshape(1) if x.ndim == 0 else x.array
+    found = [i.astype(_np.int64) for i in xp.nonzero(a)]
+    if as_tuple:
+        return tuple(Tensor(i) for i in found)
+    out = xp.stack(found, axis=1)
+    return Tensor(out[:, :0] if x.ndim == 0 else out)
+
+
+def unique(x: Tensor, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False,  # noqa: A002
+           dim=None):
+    """x's distinct values, ascending (always sorted, as torch on the CPU); with return_inverse the position of
+    each entry of x among them, with return_counts how often each occurs."""
+    xp = _xp(x)
+    axis = None if dim is None else _norm_dims(dim, x.ndim)[0]
+    vals, inverse, counts = xp.unique(x.array, return_inverse=True, return_counts=True, axis=axis)
+    out = [Tensor(vals)]
+    if return_inverse:
+        out.append(Tensor(inverse.reshape(x.shape if axis is None else (x.shape[axis],)).astype(_np.int64)))
+    if return_counts:
+        out.append(Tensor(counts.astype(_np.int64)))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
 def _bind():
-    for name in ("flip", "gather", "scatter", "scatter_", "cumsum", "sort", "argsort", "topk"):
+    for name in ("flip", "roll", "gather", "scatter", "scatter_", "scatter_add", "scatter_add_", "index_select",
+                 "masked_select", "narrow", "unbind", "movedim", "tril", "triu", "cumsum", "sort", "argsort", "topk",
+                 "nonzero", "unique"):
         setattr(Tensor, name, globals()[name])
+    Tensor.moveaxis = movedim
+    Tensor.swapaxes = Tensor.swapdims = lambda x, a, b: x.transpose(a, b)
 
 
 _bind()

@@ -1,4 +1,5 @@
-"""Checks on values, with no gradient: isnan, isinf, isfinite, all, any, logical_not/and/or, allclose, equal.
+"""Checks on values, with no gradient: isnan, isinf, isfinite, all, any, logical_not/and/or, isclose,
+allclose, equal.
 
 A training loop asks them ("did the loss go NaN?", ``torch.isfinite(loss).all()``); they return bool
 tensors (or a Python bool: ``allclose``, ``equal``), so autograd never sees them, as in PyTorch.
@@ -8,7 +9,8 @@ from __future__ import annotations
 from .ops import _arr, _xp
 from .tensor import Tensor
 
-__all__ = ["isnan", "isinf", "isfinite", "all", "any", "logical_not", "logical_and", "logical_or", "allclose", "equal"]
+__all__ = ["isnan", "isinf", "isfinite", "all", "any", "logical_not", "logical_and", "logical_or", "isclose", "allclose",
+           "equal"]
 
 
 def isnan(x: Tensor) -> Tensor:
@@ -43,6 +45,11 @@ def logical_and(x: Tensor, other) -> Tensor:
 
 def logical_or(x: Tensor, other) -> Tensor:
     return Tensor(_xp(x).logical_or(x.array, _arr(other)))
+
+
+def isclose(x: Tensor, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+    """|x − other| ≤ atol + rtol·|other|, entry by entry (broadcast), as a bool tensor."""
+    return Tensor(_xp(x).isclose(x.array, _arr(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 def allclose(x: Tensor, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:

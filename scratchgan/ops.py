@@ -1256,6 +1256,9 @@ def _random_(name: str, draw):
 
 normal_ = _random_("normal_", lambda rng, shape, mean=0.0, std=1.0: rng.normal(mean, std, size=shape))
 uniform_ = _random_("uniform_", lambda rng, shape, a=0.0, b=1.0: rng.uniform(a, b, size=shape))
+# 1 with probability p (a number, or a tensor of them broadcast to x): noisy or flipped labels
+bernoulli_ = _random_("bernoulli_", lambda rng, shape, p=0.5: rng.random(size=shape) < (
+    B.to_numpy(p.array) if isinstance(p, Tensor) else p))
 
 
 def masked_fill_(x: Tensor, mask, value) -> Tensor:
@@ -1334,7 +1337,7 @@ def _bind():
         log1p=log1p, rsqrt=rsqrt, sign=sign, round=round, floor=floor, ceil=ceil,
         add_=add_, sub_=sub_, mul_=mul_, div_=div_, pow_=pow_, neg_=neg_, exp_=exp_, sqrt_=sqrt_, tanh_=tanh_,
         sigmoid_=sigmoid_, abs_=abs_, clamp_=clamp_, relu_=relu_, lerp_=lerp_, fill_=fill_, zero_=zero_,
-        copy_=copy_, normal_=normal_, uniform_=uniform_, masked_fill_=masked_fill_,
+        copy_=copy_, normal_=normal_, uniform_=uniform_, bernoulli_=bernoulli_, masked_fill_=masked_fill_,
         nan_to_num=nan_to_num, amax=amax, amin=amin,
     ).items():
         setattr(T, name, fn)
@@ -1347,7 +1350,7 @@ def _bind():
     T.clip = clamp
     T.T = property(lambda x: permute(x, tuple(reversed(range(x.ndim)))))
     T.mT = property(lambda x: transpose(x, -2, -1))
-    T.view_as = lambda x, other: reshape(x, other.shape)
+    T.view_as = T.reshape_as = lambda x, other: reshape(x, other.shape)
     T.expand_as = lambda x, other: broadcast_to(x, other.shape)
     T.float = lambda x: to(x, _np.float32)
     T.double = lambda x: to(x, _np.float64)

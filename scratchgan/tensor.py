@@ -210,6 +210,33 @@ class Tensor:
     def numel(self) -> int:
         return int(self.array.size)
 
+    ndimension = dim
+
+    def stride(self, dim=None):
+        """Steps between neighbours in elements (NumPy's strides are in bytes), as torch's."""
+        steps = tuple(st // self.array.itemsize for st in self.array.strides)
+        return steps if dim is None else steps[dim]
+
+    def is_contiguous(self) -> bool:
+        return bool(self.array.flags.c_contiguous)
+
+    def element_size(self) -> int:
+        return int(self.array.itemsize)
+
+    @property
+    def itemsize(self) -> int:
+        return int(self.array.itemsize)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.array.nbytes)
+
+    @property
+    def grad_fn(self):
+        """None for a leaf; for a computed tensor, the op that made it (``x.grad_fn is None`` checks work,
+        and ``name()`` says which op, as torch's ``MulBackward0`` does)."""
+        return None if self._backward is None else _GradFn(self._op)
+
     def __len__(self):
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -334,6 +361,17 @@ class Tensor:
         vector-Jacobian product).  ``create_graph=True`` records the backward pass.
         """
         _run_backward([self], [gradient], None, retain_graph, create_graph)
+
+
+class _GradFn:
+    def __init__(self, op: str):
+        self._name = "".join(part.capitalize() for part in (op or "op").split("_")) + "Backward"
+
+    def name(self) -> str:
+        return self._name
+
+    def __repr__(self):
+        return f"<{self._name}>"
 
 
 class _Output:

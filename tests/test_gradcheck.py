@@ -1,6 +1,7 @@
 """``scratchgan.autograd.gradcheck``/``gradgradcheck``: PyTorch's results (True, or an error with the
 analytic and numeric values, or False), that they catch wrong backward passes built with
-``apply_op``, and that every differentiable op of ops.py, conv.py and norm.py passes both."""
+``apply_op``, and that every differentiable op of ops.py, index_ops.py, math_ops.py, conv.py and norm.py
+passes both."""
 import importlib
 import inspect
 
@@ -182,6 +183,33 @@ OPS = {
     "sort": (lambda x, d: sg.sort(x, 0, descending=True).values * sg.tensor([1.0, 2.0, 3.0], device=d).view(3, 1),
              lambda r: [_distinct(r, (3, 2))]),
     "topk": (lambda x, d: sg.topk(x, 2, dim=1).values * x[:, :2], lambda r: [_distinct(r, (2, 4))]),
+    "roll": (lambda x, d: sg.roll(x, (1, -2), (0, 1)) * x + sg.roll(x, 5), lambda r: [_u(r, (2, 3))]),
+    "movedim": (lambda x, d: sg.movedim(x, (0, 1), (2, 0)), lambda r: [_u(r, (2, 3, 4))]),
+    "tril": (lambda x, d: sg.tril(x * x, -1), lambda r: [_u(r, (2, 3, 3))]),
+    "triu": (lambda x, d: sg.triu(x * x, 1), lambda r: [_u(r, (3, 4))]),
+    # a repeated position (its gradient adds up); masked_select broadcasts x to the mask's shape
+    "index_select": (lambda x, d: sg.index_select(x * x, 1, sg.tensor([2, 0, 2], device=d)), lambda r: [_u(r, (2, 3))]),
+    "masked_select": (lambda x, d: sg.masked_select(x * x, sg.tensor([[True, False, True], [False, False, True]],
+                                                                     device=d)), lambda r: [_u(r, (3,))]),
+    "narrow": (lambda x, d: sg.narrow(x * x, 1, -3, 2), lambda r: [_u(r, (2, 4))]),
+    "unbind": (lambda x, d: sg.unbind(x, 1)[0] * sg.unbind(x * x, 1)[2], lambda r: [_u(r, (2, 3))]),
+    "scatter_add": (lambda x, s, d: sg.scatter_add(x * x, 0, sg.tensor([[1, 0], [1, 2]], device=d), s * s),
+                    lambda r: [_u(r, (3, 2)), _u(r, (2, 3))]),
+    "scatter_add_": (lambda x, s, d: (x * 1).scatter_add_(1, sg.tensor([[2, 2], [0, 1]], device=d), s) * x,
+                     lambda r: [_u(r, (2, 3)), _u(r, (2, 2))]),
+    # prod away from 0 (at a zero the first derivative is exact, the second raises: tests/test_port_fixes.py)
+    "prod": (lambda x, d: sg.prod(x, 1) * 1.0 + sg.prod(x[:, :2]), lambda r: [_away(r, (2, 3))]),
+    "mm": (lambda a, b, d: sg.mm(a, b), lambda r: [_u(r, (2, 3)), _u(r, (3, 4))]),
+    "outer": (lambda a, b, d: sg.outer(a * a, b), lambda r: [_u(r, (3,)), _u(r, (2,))]),
+    "addmm": (lambda c, a, b, d: sg.addmm(c, a, b, beta=0.5, alpha=2.0), lambda r: [_u(r, (3,)), _u(r, (2, 4)), _u(r, (4, 3))]),
+    "reciprocal": (lambda x, d: sg.reciprocal(x), lambda r: [_away(r, (4,))]),
+    "expm1": (lambda x, d: sg.expm1(x), lambda r: [_u(r, (4,))]),
+    "log2": (lambda x, d: sg.log2(x), lambda r: [_u(r, (4,), 0.2, 3.0)]),
+    "log10": (lambda x, d: sg.log10(x), lambda r: [_u(r, (4,), 0.2, 3.0)]),
+    "sin": (lambda x, d: sg.sin(x), lambda r: [_u(r, (4,))]),
+    "cos": (lambda x, d: sg.cos(x), lambda r: [_u(r, (4,))]),
+    "var_mean": (lambda x, d: sg.var_mean(x, 1)[0] * sg.var_mean(x, 1)[1], lambda r: [_u(r, (2, 4))]),
+    "std_mean": (lambda x, d: sg.std_mean(x, 0, keepdim=True)[0] + sg.std_mean(x)[1], lambda r: [_u(r, (3, 2))]),
     "var": (lambda x, d: sg.var(x, dim=0), lambda r: [_u(r, (4, 2))]),
     "std": (lambda x, d: sg.std(x, dim=1, unbiased=False), lambda r: [_u(r, (2, 4))]),
     "norm": (lambda x, d: sg.norm(x, dim=1), lambda r: [_u(r, (2, 4))]),
@@ -251,6 +279,7 @@ OPS = {
     "lerp_": (lambda a, b, w, d: (a * 1).lerp_(b, w), lambda r: [_u(r, (2, 3)), _u(r, (3,)), _u(r, (2, 3))]),
     "neg_": (lambda x, d: (x * 1).neg_(), lambda r: [_u(r, (4,))]),
     "exp_": (lambda x, d: (x * 1).exp_(), lambda r: [_u(r, (4,))]),
+    "reciprocal_": (lambda x, d: (x * 1).reciprocal_(), lambda r: [_away(r, (4,))]),
     "sqrt_": (lambda x, d: (x * 1).sqrt_(), lambda r: [_u(r, (4,), 0.2, 3.0)]),
     "tanh_": (lambda x, d: (x * 1).tanh_(), lambda r: [_u(r, (4,))]),
     "sigmoid_": (lambda x, d: (x * 1).sigmoid_(), lambda r: [_u(r, (4,))]),
@@ -280,9 +309,9 @@ def _setitem_case(a, b, d):
 NOT_OPS = {"resolve_dtype", "ones_like_tensor", "conv2d_output_size", "conv_transpose2d_output_size",
            "string_padding", "one_hot", "resize_",  # resize_: raises NotImplementedError
            # comparisons, indices and dtype names: values without a gradient
-           "argmax", "argmin", "argsort", "eq", "ne", "lt", "le", "gt", "ge", "type_",
+           "argmax", "argmin", "argsort", "eq", "ne", "lt", "le", "gt", "ge", "type_", "nonzero", "unique",
            # random fills: no fixed value to difference (their zero gradient is in tests/test_inplace.py)
-           "normal_", "uniform_",
+           "normal_", "uniform_", "bernoulli_",
            # the internal node of an in-place write through a view: checked by the setitem row
            "copy_slices"}
 
@@ -310,9 +339,10 @@ def test_gradgradcheck_passes_every_op(device, name):
 
 
 def test_the_op_table_covers_every_public_function():
-    """A new op in ops.py, index_ops.py, conv.py or norm.py must get a row in OPS (or be listed in NOT_OPS)."""
+    """A new op in ops.py, index_ops.py, math_ops.py, conv.py or norm.py must get a row in OPS (or be listed in
+    NOT_OPS)."""
     public = set()
-    for module in ("scratchgan.ops", "scratchgan.index_ops", "scratchgan.conv", "scratchgan.norm"):
+    for module in ("scratchgan.ops", "scratchgan.index_ops", "scratchgan.math_ops", "scratchgan.conv", "scratchgan.norm"):
         m = importlib.import_module(module)
         public |= {k for k, v in vars(m).items()
                    if inspect.isfunction(v) and v.__module__ == module and not k.startswith("_")}

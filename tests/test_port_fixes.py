@@ -357,3 +357,99 @@ def test_one_hot_by_scatter_topk_sort_and_cumsum_as_torch():
     assert sg.gather(x, 1, sg.tensor([[3], [2]])).tolist() == [[5.0], [6.0]]
     with pytest.raises(RuntimeError, match=r"topk: k \(5\) out of range"):
         sg.topk(x, 5)
+
+
+# ---- the next names ported code reaches for: selections, products, rng state, tensor introspection -----------
+def test_sort_descending_is_right_for_bool_unsigned_and_nan():
+    # the old descending sort sorted -x: a bool tensor came out ascending, and an unsigned 0 (−0 = 0) last;
+    # torch puts NaN first when descending (written out from torch 2.13)
+    assert sg.sort(sg.tensor([True, False, True]), descending=True).values.tolist() == [True, True, False]
+    assert sg.sort(sg.tensor([0, 3, 2], dtype=sg.uint8), descending=True).values.tolist() == [3, 2, 0]
+    s = sg.sort(sg.tensor([1.0, float("nan"), 3.0, 1.0]), descending=True)
+    assert np.isnan(s.values[0].item()) and s.values[1:].tolist() == [3.0, 1.0, 1.0]
+    assert s.indices.tolist() == [1, 2, 0, 3]                                     # ties keep their order
+    assert sg.topk(sg.tensor([0, 7, 1], dtype=sg.uint8), 2).values.tolist() == [7, 1]
+
+
+def test_prod_at_a_zero_has_the_exact_gradient_and_refuses_a_second_derivative():
+    x = sg.tensor([[2.0, 0.0, 3.0], [0.0, 0.0, 5.0]], dtype=sg.float64, requires_grad=True)
+    sg.prod(x, 1).sum().backward()
+    assert x.grad.tolist() == [[0.0, 6.0, 0.0], [0.0, 0.0, 0.0]]                 # d/dx_i = product of the others
+    assert sg.prod(sg.tensor([[1, 2], [3, 4]])).item() == 24 and sg.prod(sg.tensor([True, True])).dtype == sg.int64
+    (g,) = sg.autograd.grad(sg.prod(x), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="prod: the second derivative at an input that holds a zero"):
+        g.sum().backward()
+    with pytest.raises(TypeError, match="prod: dim must be one int"):
+        sg.prod(x, (0, 1))
+
+
+def test_selections_move_values_and_send_gradients_back():
+    x = sg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+    y = sg.index_select(x, 1, sg.tensor([2, 0, 2]))
+    assert y.tolist() == [[3.0, 1.0, 3.0], [6.0, 4.0, 6.0]]
+    y.sum().backward()
+    assert x.grad.tolist() == [[1.0, 0.0, 2.0], [1.0, 0.0, 2.0]]               # a repeated column gets both
+    assert sg.masked_select(x, x > 3.5).tolist() == [4.0, 5.0, 6.0]
+    assert sg.masked_select(x, sg.tensor([True, False, True])).tolist() == [1.0, 3.0, 4.0, 6.0]  # broadcast
+    assert x.narrow(1, -2, 2).tolist() == [[2.0, 3.0], [5.0, 6.0]] and [r.tolist() for r in x.unbind()] == x.tolist()
+    assert sg.roll(x, 1, 1).tolist() == [[3.0, 1.0, 2.0], [6.0, 4.0, 5.0]] and sg.roll(x, -1).tolist()[1] == [5.0, 6.0, 1.0]
+    assert sg.tril(x).tolist() == [[1.0, 0.0, 0.0], [4.0, 5.0, 0.0]] and x.triu(1).tolist() == [[0.0, 2.0, 3.0], [0.0, 0.0, 6.0]]
+    assert sg.movedim(sg.zeros(2, 3, 4), 0, -1).shape == (3, 4, 2) and sg.zeros(2, 3).swapaxes(0, 1).shape == (3, 2)
+    counts = sg.zeros(4).scatter_add_(0, sg.tensor([1, 3, 1, 1]), sg.ones(4))   # a histogram of labels
+    assert counts.tolist() == [0.0, 3.0, 0.0, 1.0]
+    assert sg.nonzero(sg.tensor([[0, 1], [2, 0]])).tolist() == [[0, 1], [1, 0]]
+    values, inverse, n = sg.unique(sg.tensor([3, 1, 3, 2]), return_inverse=True, return_counts=True)
+    assert (values.tolist(), inverse.tolist(), n.tolist()) == ([1, 2, 3], [2, 0, 2, 1], [1, 1, 2])
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda x: sg.index_select(x, 0, sg.tensor([[0]])), r"index_select: index must be a 1-D integer tensor, got shape \(1, 1\)"),
+    (lambda x: sg.index_select(x, 0, sg.tensor([0.0])), "index_select: index must be a 1-D integer tensor"),
+    (lambda x: sg.masked_select(x, sg.tensor([1, 0, 1])), "masked_select: mask must be a bool tensor, got dtype int64"),
+    (lambda x: sg.narrow(x, 1, 2, 2), r"narrow: start \(2\) \+ length \(2\) exceeds dimension 1 of size 3"),
+    (lambda x: sg.tril(x[0]), r"tril: the input must have at least 2 dimensions, got shape \(3,\)"),
+    (lambda x: sg.mm(x, x[0]), r"mm: expected two 2-D tensors, got shapes \(2, 3\) and \(3,\)"),
+    (lambda x: sg.outer(x, x[0]), "outer: expected two 1-D tensors"),
+    (lambda x: sg.roll(x, (1, 2), 0), "roll: shifts and dims must have the same length, got 2 and 1"),
+    (lambda x: sg.movedim(x, (0, 0), (0, 1)), "movedim: source"),
+])
+def test_selections_and_products_name_bad_arguments(call, message):
+    with pytest.raises((IndexError, TypeError, RuntimeError), match=message):
+        call(sg.ones(2, 3))
+
+
+def test_the_rng_state_is_a_uint8_tensor_that_survives_a_checkpoint(tmp_path):
+    sg.manual_seed(5)
+    assert sg.initial_seed() == 5
+    state = sg.get_rng_state()
+    assert state.dtype == sg.uint8 and state.ndim == 1
+    first = sg.randn(4)
+    sg.save({"rng": state}, tmp_path / "ckpt.pt")
+    sg.set_rng_state(sg.load(tmp_path / "ckpt.pt")["rng"])
+    assert sg.equal(sg.randn(4), first)
+    g = sg.Generator().manual_seed(1)
+    gs = g.get_state()
+    a = sg.randn(3, generator=g)
+    assert sg.equal(sg.randn(3, generator=g.set_state(gs)), a)
+    with pytest.raises(TypeError, match="set_rng_state: expected the uint8 tensor that get_rng_state returned"):
+        sg.set_rng_state(sg.zeros(3))
+    with pytest.raises(ValueError, match="not a scratchgan generator state"):
+        sg.set_rng_state(sg.tensor([1, 2, 3], dtype=sg.uint8))
+    assert sg.seed() == sg.initial_seed()
+    sg.manual_seed(0)
+
+
+def test_tensor_introspection_and_the_default_dtype():
+    x = sg.ones(2, 3, requires_grad=True)
+    assert x.grad_fn is None and (x * 2).grad_fn.name() == "MulBackward" and x.detach().grad_fn is None
+    assert x.stride() == (3, 1) and x.t().stride() == (1, 3) and x.stride(0) == 3
+    assert x.is_contiguous() and not x.t().is_contiguous() and x.t().contiguous().is_contiguous()
+    assert (x.element_size(), x.itemsize, x.nbytes, x.ndimension()) == (4, 4, 24, 2)
+    assert sg.get_default_dtype() == sg.float32 and sg.numel(x) == 6 and sg.detach(x).requires_grad is False
+    sg.set_default_dtype(sg.float32)
+    with pytest.raises(NotImplementedError, match=r"set_default_dtype\(float64\) is not supported in scratchgan"):
+        sg.set_default_dtype(sg.float64)
+    sg.manual_seed(0)
+    flips = sg.zeros(2000).bernoulli_(0.1)
+    assert set(flips.unique().tolist()) == {0.0, 1.0} and 150 < flips.sum().item() < 250
+    assert sg.isclose(sg.tensor([1.0, 2.0]), sg.tensor([1.0 + 1e-9, 2.1])).tolist() == [True, False]

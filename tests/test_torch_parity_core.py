@@ -776,3 +776,72 @@ def test_gather_scatter_cumsum_sort_topk_match_torch():
     one_hot_t = torch.zeros(4, 10).scatter_(1, torch.tensor(labels).view(4, 1), 1)
     one_hot_s = sg.zeros(4, 10).scatter_(1, sg.tensor(labels).view(4, 1), 1)
     np.testing.assert_array_equal(one_hot_s.numpy(), one_hot_t.numpy())
+
+
+# ---- selections, products, elementwise extras: torch's values and gradients ----------------------------------
+def test_selections_products_and_extras_match_torch():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 4))
+    x[1, 2] = 0.0  # prod's gradient at a zero: the others' product
+    mask = np.array([True, False, True, True])
+    cases = [
+        ("roll", lambda m, t: m.roll(t, (1, -2), (0, 1))), ("roll flat", lambda m, t: m.roll(t, 5)),
+        ("movedim", lambda m, t: m.movedim(t.view(3, 2, 2), (0, 2), (1, 0))),
+        ("tril", lambda m, t: m.tril(t, -1)), ("triu", lambda m, t: t.triu(2)),
+        ("index_select", lambda m, t: m.index_select(t, 1, m.tensor([3, 0, 3]))),
+        ("masked_select", lambda m, t: m.masked_select(t, m.tensor(mask))),
+        ("narrow", lambda m, t: t.narrow(1, -3, 2)),
+        ("unbind", lambda m, t: m.unbind(t, 1)[1] * m.unbind(t)[2][:3]),
+        ("scatter_add", lambda m, t: m.scatter_add(t, 0, m.tensor([[2, 0, 2, 1]]), t[:1] * 3.0)),
+        ("scatter_add_", lambda m, t: (t * 1).scatter_add_(1, m.tensor([[0, 0], [3, 1], [2, 2]]), t[:, 1:3])),
+        ("prod", lambda m, t: m.prod(t, 1)), ("prod keepdim", lambda m, t: m.prod(t, 0, keepdim=True)),
+        ("prod all", lambda m, t: m.prod(t[:1])), ("prod all zero", lambda m, t: m.prod(t)),
+        ("mm", lambda m, t: m.mm(t, t.t())), ("outer", lambda m, t: m.outer(t[0], t[1, :2])),
+        ("addmm", lambda m, t: m.addmm(t[0, :3], t, t.t(), beta=0.5, alpha=-2.0)),
+        ("reciprocal", lambda m, t: m.reciprocal(t[0])), ("expm1", lambda m, t: m.expm1(t)),
+        ("log2", lambda m, t: m.log2(t * t + 0.5)), ("log10", lambda m, t: m.log10(t * t + 0.5)),
+        ("sin", lambda m, t: m.sin(t)), ("cos", lambda m, t: t.cos()),
+        ("var_mean", lambda m, t: m.var_mean(t, 1)[0] * m.var_mean(t, 1)[1]),
+        ("std_mean", lambda m, t: m.std_mean(t, 0, keepdim=True)[0] + m.std_mean(t)[1]),
+    ]
+    for name, fn in cases:
+        tt, ts = torch.tensor(x, requires_grad=True), sg.tensor(x, requires_grad=True)
+        yt, ys = fn(torch, tt), fn(sg, ts)
+        assert tuple(ys.shape) == tuple(yt.shape), name
+        np.testing.assert_allclose(ys.detach().numpy(), yt.detach().numpy(), rtol=1e-12, atol=1e-15, err_msg=name)
+        w = rng.standard_normal(tuple(yt.shape))
+        (yt * torch.tensor(w)).sum().backward()
+        (ys * sg.tensor(w)).sum().backward()
+        np.testing.assert_allclose(ts.grad.numpy(), tt.grad.numpy(), rtol=1e-12, atol=1e-15, err_msg=name)
+
+
+def test_positions_sorts_and_introspection_match_torch():
+    a = np.array([[0, 3, 0], [2, 2, 0]])
+    for m_args in [dict(), dict(as_tuple=True)]:
+        want, got = torch.nonzero(torch.tensor(a), **m_args), sg.nonzero(sg.tensor(a), **m_args)
+        if isinstance(want, tuple):
+            assert [g.tolist() for g in got] == [w.tolist() for w in want]
+        else:
+            assert got.tolist() == want.tolist() and got.dtype == sg.int64
+    assert tuple(sg.nonzero(sg.tensor(5)).shape) == tuple(torch.nonzero(torch.tensor(5)).shape)
+    for kw in [dict(), dict(return_inverse=True), dict(return_counts=True), dict(return_inverse=True, return_counts=True),
+               dict(dim=0, return_inverse=True, return_counts=True), dict(dim=1, return_counts=True)]:
+        want, got = torch.unique(torch.tensor(a), **kw), sg.unique(sg.tensor(a), **kw)
+        want, got = (want, got) if isinstance(want, tuple) else ((want,), (got,))
+        assert [g.tolist() for g in got] == [w.tolist() for w in want], kw
+    for values, dtype in [([True, False, True, False], torch.bool), ([0, 3, 2, 0, 255], torch.uint8),
+                          ([1.0, float("nan"), 3.0, 1.0, -float("inf")], torch.float64), ([2, 1, 2, 1, 3], torch.int64)]:
+        for descending in (False, True):
+            t = torch.tensor(values, dtype=dtype)
+            s = sg.tensor(t.numpy())
+            want, got = torch.sort(t, descending=descending, stable=True), sg.sort(s, descending=descending)
+            np.testing.assert_array_equal(got.values.numpy(), want.values.numpy())
+            assert got.indices.tolist() == want.indices.tolist(), (values, descending)
+    t, s = torch.ones(2, 3, 4), sg.ones(2, 3, 4)
+    for view in (lambda u: u, lambda u: u.transpose(0, 2), lambda u: u[:, 1:, ::2], lambda u: u.permute(1, 0, 2)):
+        assert view(s).stride() == view(t).stride() and view(s).is_contiguous() == view(t).is_contiguous()
+    assert (s.element_size(), s.nbytes, s.itemsize) == (t.element_size(), t.nbytes, t.itemsize)
+    np.testing.assert_array_equal(sg.isclose(sg.tensor([1.0, 2.0, float("nan")]), sg.tensor([1.0 + 1e-6, 2.1, float("nan")]),
+                                             equal_nan=True).numpy(),
+                                  torch.isclose(torch.tensor([1.0, 2.0, float("nan")]),
+                                                torch.tensor([1.0 + 1e-6, 2.1, float("nan")]), equal_nan=True).numpy())

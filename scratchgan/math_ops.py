@@ -1,0 +1,145 @@
+"""More of torch's math, for ported code beyond the GAN layers: products (prod, mm, outer, addmm),
+trigonometry and other elementwise functions, and the moments together (var_mean, std_mean).
+
+Each forward with its backward in Tensor ops, as in ``ops.py``, so double backprop works; the one
+exception is said where it is (prod at an input holding a zero).
+"""
+from __future__ import annotations
+
+import math
+
+from . import backend as B
+from .ops import _expand_back, _floating, _norm_dims, _unary_, _xp, matmul, mean, std, to, unsqueeze, var
+from .tensor import OUTPUT, Tensor, apply_op
+
+__all__ = ["prod", "mm", "outer", "addmm", "reciprocal", "reciprocal_", "expm1", "log2", "log10", "sin", "cos",
+           "var_mean", "std_mean"]
+
+
+# ---- products ---------------------------------------------------------------------------------------------
+def mm(a: Tensor, b: Tensor) -> Tensor:
+    """(n, k) @ (k, m): matmul restricted to two matrices, as ``torch.mm``."""
+    if a.ndim != 2 or b.ndim != 2:
+        raise RuntimeError(f"mm: expected two 2-D tensors, got shapes {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+def outer(a: Tensor, b: Tensor) -> Tensor:
+    """out[i, j] = a[i] b[j] for 1-D a and b (a broadcast product: its backward sums the other factor)."""
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(f"outer: expected two 1-D tensors, got shapes {a.shape} and {b.shape}")
+    return unsqueeze(a, 1) * unsqueeze(b, 0)
+
+
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:  # noqa: A002 - torch's names
+    """beta·input + alpha·(mat1 @ mat2), input broadcast to the product's shape."""
+    product = mm(mat1, mat2)
+    product = product if alpha == 1 else product * alpha
+    if beta == 0:
+        return product  # torch ignores input then (even a nan in it)
+    return product + (input if beta == 1 else input * beta)
+
+
+def _others_product(xp, a, axis: int):
+    """out_i = the product of all entries but a_i along axis: exclusive running products from the left
+    and from the right, multiplied (no division, so it is exact where an entry is zero)."""
+    ones = xp.ones_like(a.take([0], axis=axis))
+    left = xp.concatenate([ones, xp.cumprod(a, axis=axis).take(range(a.shape[axis] - 1), axis=axis)], axis=axis)
+    flipped = xp.flip(a, axis=axis)
+    right = xp.concatenate([ones, xp.cumprod(flipped, axis=axis).take(range(a.shape[axis] - 1), axis=axis)],
+                           axis=axis)
+    return left * xp.flip(right, axis=axis)
+
+
+def prod(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """The product of x's entries, or along one dim; integer products are int64, as torch's.
+
+    d prod / dx_i = the product of the others = prod / x_i.  The division is the differentiable form (so
+    second order works); where x holds a zero it would give 0/0, so there the others' product is computed
+    directly, which is exact to first order, and a second derivative through it raises."""
+    if dtype is not None:
+        x = to(x, dtype)
+    elif x.dtype.kind in "biu":
+        x = to(x, B.numpy.int64)
+    if dim is not None and not isinstance(dim, int):
+        raise TypeError(f"prod: dim must be one int (torch.prod takes one dim), got {dim!r}")
+    dims = _norm_dims(dim, x.ndim)
+    xp = _xp(x)
+    data = xp.prod(x.array, axis=dims, keepdims=keepdim)
+
+    def backward(g, out):
+        gx = _expand_back(g, x, dims, keepdim)
+        if not bool((x.array == 0).any()):
+            return (gx * _expand_back(out, x, dims, keepdim) / x,)
+        flat = x.array.reshape(-1) if dims is None else x.array
+        others = _others_product(xp, flat, 0 if dims is None else dims[0]).reshape(x.shape)
+        return (gx * apply_op(others, (x,), _no_second_derivative, "prod_others", saved=()),)
+
+    return apply_op(data, (x,), backward, "prod", saved=(x, OUTPUT))
+
+
+def _no_second_derivative(g, out):
+    raise RuntimeError("prod: the second derivative at an input that holds a zero is not implemented "
+                       "(the first derivative there is exact)")
+
+
+# ---- elementwise --------------------------------------------------------------------------------------------
+def reciprocal(x: Tensor) -> Tensor:
+    # d (1/x) = -dx / x² = -out² dx
+    x = _floating(x)
+    return apply_op(1.0 / x.array, (x,), lambda g, out: (-(g * out * out),), "reciprocal", saved=(OUTPUT,))
+
+
+reciprocal_ = _unary_("reciprocal_", reciprocal)
+
+
+def expm1(x: Tensor) -> Tensor:
+    # d (e^x - 1) = e^x dx = (out + 1) dx; expm1 keeps the digits of small x that exp(x) - 1 loses
+    x = _floating(x)
+    return apply_op(_xp(x).expm1(x.array), (x,), lambda g, out: (g * (out + 1.0),), "expm1", saved=(OUTPUT,))
+
+
+def log2(x: Tensor) -> Tensor:
+    # d log₂x = dx / (x ln 2)
+    x = _floating(x)
+    return apply_op(_xp(x).log2(x.array), (x,), lambda g, out: (g / (x * math.log(2.0)),), "log2", saved=(x,))
+
+
+def log10(x: Tensor) -> Tensor:
+    # d log₁₀x = dx / (x ln 10)
+    x = _floating(x)
+    return apply_op(_xp(x).log10(x.array), (x,), lambda g, out: (g / (x * math.log(10.0)),), "log10", saved=(x,))
+
+
+def sin(x: Tensor) -> Tensor:
+    # d sin x = cos x dx
+    x = _floating(x)
+    return apply_op(_xp(x).sin(x.array), (x,), lambda g, out: (g * cos(x),), "sin", saved=(x,))
+
+
+def cos(x: Tensor) -> Tensor:
+    # d cos x = -sin x dx
+    x = _floating(x)
+    return apply_op(_xp(x).cos(x.array), (x,), lambda g, out: (-(g * sin(x)),), "cos", saved=(x,))
+
+
+# ---- moments together -----------------------------------------------------------------------------------------
+def var_mean(x: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None) -> tuple:
+    """(variance, mean), as torch.var_mean (two graph nodes, each with its own backward)."""
+    return (var(x, dim=dim, unbiased=unbiased, keepdim=keepdim, correction=correction),
+            mean(x, dim=dim, keepdim=keepdim))
+
+
+def std_mean(x: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None) -> tuple:
+    """(standard deviation, mean), as torch.std_mean."""
+    return (std(x, dim=dim, unbiased=unbiased, keepdim=keepdim, correction=correction),
+            mean(x, dim=dim, keepdim=keepdim))
+
+
+def _bind():
+    for name in ("prod", "mm", "outer", "addmm", "reciprocal", "reciprocal_", "expm1", "log2", "log10", "sin", "cos"):
+        setattr(Tensor, name, globals()[name])
+    Tensor.ger = outer
+
+
+_bind()
