@@ -31,7 +31,7 @@ from . import backend as B
 from .tensor import Tensor, enable_grad, grad, no_grad, set_grad_enabled
 
 __all__ = ["grad", "no_grad", "enable_grad", "set_grad_enabled", "gradcheck", "gradgradcheck", "GradcheckError",
-           "Variable"]
+           "Variable", "Function", "FunctionCtx"]
 
 _np = B.numpy  # host NumPy: the probe vectors and the scalar products are bookkeeping on the host
 
@@ -173,3 +173,100 @@ def Variable(data, requires_grad: bool = False, volatile: bool = False):  # noqa
     counter), requiring grad if asked (``Variable(t, requires_grad=True)``)."""
     t = (data if isinstance(data, Tensor) else Tensor(data)).detach()
     return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+# ---- custom ops: torch.autograd.Function ------------------------------------------------------------------
+class FunctionCtx:
+    """The ``ctx`` that a Function's forward fills and its backward reads: ``save_for_backward``,
+    ``saved_tensors``, ``needs_input_grad``, and any attribute you set (``ctx.scale = s``)."""
+
+    def __init__(self):
+        self.needs_input_grad = ()
+        self._to_save = ()
+        self._saved = None
+        self._non_differentiable = set()
+
+    def save_for_backward(self, *tensors) -> None:
+        self._to_save = tensors
+
+    @property
+    def saved_tensors(self) -> tuple:
+        return self._saved if self._saved is not None else self._to_save
+
+    def mark_non_differentiable(self, *outputs) -> None:
+        self._non_differentiable |= {id(o) for o in outputs}
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """Accepted: a gradient this engine hands to backward is always a tensor (zeros for an unused output)."""
+
+
+class Function:
+    """A differentiable op written by hand, as ``torch.autograd.Function``::
+
+        class Square(Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x * x
+
+            @staticmethod
+            def backward(ctx, g):          # one gradient per output in, one per forward argument out
+                (x,) = ctx.saved_tensors
+                return g * 2 * x
+
+        y = Square.apply(x)
+
+    ``forward`` runs without recording (its inside is one op to autograd, as in torch); ``apply`` wraps its
+    outputs as one node whose backward calls yours, which ``apply_op`` records like any op of ``ops.py``.
+    ``backward`` runs recorded when ``create_graph=True``, so if it is written with Tensor ops on the saved
+    tensors, double backprop works (saving forward's own output works too: it is swapped for the node).
+    Several outputs: one node each, and your backward is called with zeros for the outputs that node does
+    not stand for; a backward is linear in its gradients (it is a vector-Jacobian product), so the parts
+    add up to one call's result.  torch 2's ``setup_context`` form (a forward without ctx) works as well."""
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("a Function subclass must define forward(ctx, *args)")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("a Function subclass must define backward(ctx, *grad_outputs)")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from .tensor import apply_op  # noqa: PLC0415
+
+        ctx = FunctionCtx()
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        own_setup = hasattr(cls, "setup_context")  # torch 2's form: forward(*args), then setup_context(ctx, ...)
+        with no_grad():
+            raw = cls.forward(*args, **kwargs) if own_setup else cls.forward(ctx, *args, **kwargs)
+            if own_setup:
+                cls.setup_context(ctx, args, raw)
+        single = isinstance(raw, Tensor)
+        raws = (raw,) if single else tuple(raw)
+        where = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        parents = tuple(args[i] for i in where)
+
+        def node_backward(k):
+            def backward(g, out):
+                grads = [g if j == k else Tensor(B.get_array_module(r.array).zeros_like(r.array))
+                         for j, r in enumerate(raws)]
+                result = cls.backward(ctx, *grads)
+                result = (result,) if isinstance(result, Tensor) or result is None else tuple(result)
+                if len(result) != len(args):
+                    raise RuntimeError(f"{cls.__name__}.backward returned {len(result)} gradients, expected "
+                                       f"{len(args)} (one per argument of forward, None for a non-tensor)")
+                return tuple(result[i] for i in where)
+            return backward
+
+        outs = []
+        for k, r in enumerate(raws):
+            if not isinstance(r, Tensor) or id(r) in ctx._non_differentiable:
+                outs.append(r)
+                continue
+            outs.append(apply_op(r.array, parents, node_backward(k), cls.__name__, saved=None))
+        # the saved tensors as backward will read them: forward's own outputs become the recorded nodes
+        swap = {id(r): o for r, o in zip(raws, outs) if isinstance(r, Tensor)}
+        ctx._saved = tuple(swap.get(id(t), t) if t is not None else None for t in ctx._to_save)
+        return outs[0] if single else tuple(outs)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import math
 
 from . import backend as B
-from .ops import _expand_back, _floating, _norm_dims, _unary_, _xp, matmul, mean, std, to, unsqueeze, var
+from .ops import (_expand_back, _floating, _norm_dims, _unary_, _xp, add_, getitem, matmul, mean, permute, std, to,
+                  unsqueeze, var)
 from .tensor import OUTPUT, Tensor, apply_op
 
-__all__ = ["prod", "mm", "outer", "addmm", "reciprocal", "reciprocal_", "expm1", "log2", "log10", "sin", "cos",
-           "var_mean", "std_mean"]
+__all__ = ["prod", "mm", "outer", "addmm", "addcmul", "addcdiv", "addcmul_", "addcdiv_", "diagonal", "trace",
+           "reciprocal", "reciprocal_", "expm1", "log2", "log10", "sin", "cos", "var_mean", "std_mean"]
 
 
 # ---- products ---------------------------------------------------------------------------------------------
@@ -38,6 +39,46 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tens
     if beta == 0:
         return product  # torch ignores input then (even a nan in it)
     return product + (input if beta == 1 else input * beta)
+
+
+def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:  # noqa: A002
+    """input + value·tensor1·tensor2 (the moment updates of hand-written Adam variants)."""
+    return input + tensor1 * tensor2 * value
+
+
+def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:  # noqa: A002
+    """input + value·tensor1 / tensor2."""
+    return input + tensor1 / tensor2 * value
+
+
+def addcmul_(x: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
+    return add_(x, tensor1 * tensor2 * value)
+
+
+def addcdiv_(x: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
+    return add_(x, tensor1 / tensor2 * value)
+
+
+def diagonal(x: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """x[..., i, i + offset] over dims dim1 and dim2, which move to the end as one dim (torch's layout);
+    an indexing, so its backward puts the gradient back on the diagonal."""
+    d1, d2 = _norm_dims((dim1, dim2), x.ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal: dim1 and dim2 must differ, got {dim1} and {dim2}")
+    rest = tuple(d for d in range(x.ndim) if d not in (d1, d2))
+    y = permute(x, rest + (d1, d2))
+    n1, n2 = y.shape[-2:]
+    xp = _xp(x)
+    i = xp.arange(max(0, min(n1 + min(offset, 0), n2 - max(offset, 0))))
+    rows, cols = (i, i + offset) if offset >= 0 else (i - offset, i)
+    return getitem(y, (Ellipsis, rows, cols))
+
+
+def trace(x: Tensor) -> Tensor:
+    """The sum of a matrix's diagonal."""
+    if x.ndim != 2:
+        raise RuntimeError(f"trace: expected a 2-D tensor, got shape {x.shape}")
+    return diagonal(x).sum()
 
 
 def _others_product(xp, a, axis: int):
@@ -137,7 +178,8 @@ def std_mean(x: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, 
 
 
 def _bind():
-    for name in ("prod", "mm", "outer", "addmm", "reciprocal", "reciprocal_", "expm1", "log2", "log10", "sin", "cos"):
+    for name in ("prod", "mm", "outer", "addmm", "addcmul", "addcdiv", "addcmul_", "addcdiv_", "diagonal", "trace",
+                 "reciprocal", "reciprocal_", "expm1", "log2", "log10", "sin", "cos"):
         setattr(Tensor, name, globals()[name])
     Tensor.ger = outer
 

@@ -21,7 +21,7 @@ import math
 
 from . import backend as B
 from .ops import broadcast_to, mean, reshape
-from .tensor import OUTPUT, Tensor, apply_op, is_grad_enabled
+from .tensor import Tensor, apply_op, is_grad_enabled
 from .kernels import WORKSPACE, lane_map
 
 __all__ = ["batch_norm", "channel_sum", "channel_dot", "channel_affine", "standardize", "layer_norm", "instance_norm",
@@ -306,7 +306,8 @@ def standardize(x: Tensor, dims, eps: float = 1e-5) -> Tensor:
     """
     dims = tuple(d % x.ndim for d in dims)
     xp = B.get_array_module(x.array)
-    xc = x.array - x.array.mean(axis=dims, keepdims=True)
+    mu = x.array.mean(axis=dims, keepdims=True)
+    xc = x.array - mu
     inv = 1.0 / xp.sqrt((xc * xc).mean(axis=dims, keepdims=True) + eps)
     inv = inv.astype(x.dtype, copy=False)
     data = xc * inv
@@ -317,10 +318,12 @@ def standardize(x: Tensor, dims, eps: float = 1e-5) -> Tensor:
             inv_t = (mean(xc_t * xc_t, dim=dims, keepdim=True) + eps) ** -0.5
             xhat = xc_t * inv_t
         else:
-            inv_t, xhat = Tensor(inv), out.detach()
+            # x̂ again from x and the (small) per-group μ and 1/σ, not from the output: an in-place activation
+            # after the norm (InstanceNorm2d then LeakyReLU(inplace=True), as CycleGAN) may have overwritten it
+            inv_t, xhat = Tensor(inv), Tensor((x.array - mu) * inv)
         return (inv_t * (g - mean(g, dim=dims, keepdim=True) - xhat * mean(g * xhat, dim=dims, keepdim=True)),)
 
-    return apply_op(data, (x,), backward, "standardize", saved=(x, OUTPUT))
+    return apply_op(data, (x,), backward, "standardize", saved=(x,))
 
 
 def _affine(y: Tensor, weight, bias, shape) -> Tensor:

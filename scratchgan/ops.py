@@ -1056,6 +1056,8 @@ def type_(x: Tensor, dtype=None):
     if dtype is None:
         name = _LEGACY_TYPES.get(x.dtype.name, f"torch.{x.dtype.name}")
         return name.replace("torch.", "torch.cuda.") if x.device.type == "cuda" else name
+    if dtype is Tensor:  # x.type(torch.Tensor): torch.Tensor is the default (float32) tensor type
+        return to(x, dtype=_np.float32)
     legacy = getattr(dtype, "dtype", None)  # FloatTensor and friends carry their dtype (and device)
     device = getattr(dtype, "device_type", None)
     if isinstance(dtype, str) and dtype.startswith("torch."):
@@ -1256,6 +1258,17 @@ def _random_(name: str, draw):
 
 normal_ = _random_("normal_", lambda rng, shape, mean=0.0, std=1.0: rng.normal(mean, std, size=shape))
 uniform_ = _random_("uniform_", lambda rng, shape, a=0.0, b=1.0: rng.uniform(a, b, size=shape))
+def _integers(rng, shape, lo=None, hi=None):
+    """torch's random_: random_(to) draws from [0, to), random_(from, to) from [from, to), and random_() from
+    [0, 2^24], the integers float32 holds exactly."""
+    if lo is None:
+        lo, hi = 0, 2 ** 24 + 1
+    elif hi is None:
+        lo, hi = 0, lo
+    return rng.integers(lo, hi, size=shape)
+
+
+random_ = _random_("random_", _integers)
 # 1 with probability p (a number, or a tensor of them broadcast to x): noisy or flipped labels
 bernoulli_ = _random_("bernoulli_", lambda rng, shape, p=0.5: rng.random(size=shape) < (
     B.to_numpy(p.array) if isinstance(p, Tensor) else p))
@@ -1337,7 +1350,7 @@ def _bind():
         log1p=log1p, rsqrt=rsqrt, sign=sign, round=round, floor=floor, ceil=ceil,
         add_=add_, sub_=sub_, mul_=mul_, div_=div_, pow_=pow_, neg_=neg_, exp_=exp_, sqrt_=sqrt_, tanh_=tanh_,
         sigmoid_=sigmoid_, abs_=abs_, clamp_=clamp_, relu_=relu_, lerp_=lerp_, fill_=fill_, zero_=zero_,
-        copy_=copy_, normal_=normal_, uniform_=uniform_, bernoulli_=bernoulli_, masked_fill_=masked_fill_,
+        copy_=copy_, normal_=normal_, uniform_=uniform_, bernoulli_=bernoulli_, random_=random_, masked_fill_=masked_fill_,
         nan_to_num=nan_to_num, amax=amax, amin=amin,
     ).items():
         setattr(T, name, fn)
@@ -1360,6 +1373,9 @@ def _bind():
     T.bool = lambda x: to(x, _np.bool_)
     T.type_as = lambda x, other: to(x, other.dtype)
     T.clone = clone
+    T.where = lambda x, condition, other: where(condition, x, other)
+    T.byte = lambda x: to(x, _np.uint8)
+    T.get_device = lambda x: -1 if x.device.type == "cpu" else (x.device.index or 0)
     T.nelement = lambda x: x.numel()
     T.is_floating_point = lambda x: x.dtype.kind == "f"
 

@@ -365,7 +365,8 @@ class Tensor:
 
 class _GradFn:
     def __init__(self, op: str):
-        self._name = "".join(part.capitalize() for part in (op or "op").split("_")) + "Backward"
+        # ops.py's "leaky_relu" -> "LeakyReluBackward"; a Function's class name stays as written
+        self._name = "".join(part[:1].upper() + part[1:] for part in (op or "op").split("_")) + "Backward"
 
     def name(self) -> str:
         return self._name

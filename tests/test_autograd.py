@@ -209,3 +209,74 @@ def test_retain_grad_keeps_a_non_leaf_gradient_after_the_hooks_and_accumulates()
     z = x * 2
     (gx,) = autograd.grad(z.sum(), x)                                  # autograd.grad leaves .grad alone
     assert gx.tolist() == [2.0, 2.0] and z.grad is None
+
+
+# ---- autograd.Function: a hand-written op, as in torch ---------------------------------------------------------
+def _make_functions(Function):
+    """Custom ops written once for any framework's ``autograd.Function`` (the parity test runs them in torch)."""
+    class ScaledCube(Function):  # a non-tensor argument, a saved input, a ctx attribute
+        @staticmethod
+        def forward(ctx, x, k):
+            ctx.save_for_backward(x)
+            ctx.k = k
+            return x * x * x * k
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * 3 * x * x * ctx.k, None
+
+    class Exp(Function):  # saves its own output: double backward goes through it
+        @staticmethod
+        def forward(ctx, x):
+            y = x.exp()
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, g):
+            (y,) = ctx.saved_tensors
+            return g * y
+
+    class MulAndSquare(Function):  # two tensor inputs, two outputs, torch 2's setup_context form
+        @staticmethod
+        def forward(a, b):
+            return a * b, a * a
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(*inputs)
+
+        @staticmethod
+        def backward(ctx, g_prod, g_square):
+            a, b = ctx.saved_tensors
+            return g_prod * b + g_square * 2 * a, g_prod * a
+
+    return ScaledCube, Exp, MulAndSquare
+
+
+def test_a_custom_function_passes_gradcheck_and_gradgradcheck():
+    cube, exp, mul_square = _make_functions(autograd.Function)
+    rng = np.random.default_rng(0)
+    x, y = (sg.tensor(rng.standard_normal((3, 2)), dtype=sg.float64, requires_grad=True) for _ in range(2))
+    for fn, inputs in [(lambda x: cube.apply(x, 2.0), [x]), (exp.apply, [x]), (mul_square.apply, [x, y])]:
+        assert autograd.gradcheck(fn, inputs) and autograd.gradgradcheck(fn, inputs)
+    out = cube.apply(x, 1.0)
+    assert out.grad_fn.name() == "ScaledCubeBackward" and out.requires_grad
+    with sg.no_grad():
+        assert not cube.apply(x, 1.0).requires_grad
+
+
+def test_a_custom_function_with_the_wrong_number_of_gradients_says_so():
+    class Bad(autograd.Function):
+        @staticmethod
+        def forward(ctx, x, k):
+            return x * k
+
+        @staticmethod
+        def backward(ctx, g):
+            return g  # one gradient for two arguments
+
+    x = sg.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"Bad.backward returned 1 gradients, expected 2"):
+        Bad.apply(x, 3.0).sum().backward()

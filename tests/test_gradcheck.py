@@ -17,6 +17,7 @@ from scratchgan.norm import (batch_norm, channel_affine, channel_dot, channel_su
                              standardize)
 from scratchgan import ops
 from scratchgan.ops import apply_view, index_add_zeros, sum_to, to
+from scratchgan.pooling import adaptive_avg_pool2d, max_pool2d
 from scratchgan.tensor import Tensor, apply_op
 
 f64 = np.float64
@@ -202,6 +203,12 @@ OPS = {
     "mm": (lambda a, b, d: sg.mm(a, b), lambda r: [_u(r, (2, 3)), _u(r, (3, 4))]),
     "outer": (lambda a, b, d: sg.outer(a * a, b), lambda r: [_u(r, (3,)), _u(r, (2,))]),
     "addmm": (lambda c, a, b, d: sg.addmm(c, a, b, beta=0.5, alpha=2.0), lambda r: [_u(r, (3,)), _u(r, (2, 4)), _u(r, (4, 3))]),
+    "addcmul": (lambda a, b, c, d: sg.addcmul(a, b, c, value=0.5), lambda r: [_u(r, (2, 3)), _u(r, (3,)), _u(r, (2, 3))]),
+    "addcdiv": (lambda a, b, c, d: sg.addcdiv(a, b, c, value=-2.0), lambda r: [_u(r, (2, 3)), _u(r, (2, 3)), _away(r, (3,))]),
+    "addcmul_": (lambda a, b, c, d: (a * 1).addcmul_(b, c, value=3.0) * a, lambda r: [_u(r, (3,)), _u(r, (3,)), _u(r, (3,))]),
+    "addcdiv_": (lambda a, b, c, d: (a * 1).addcdiv_(b, c) * a, lambda r: [_u(r, (3,)), _u(r, (3,)), _away(r, (3,))]),
+    "diagonal": (lambda x, d: sg.diagonal(x * x, -1, 2, 0) + sg.diagonal(x, 1, 0, 2), lambda r: [_u(r, (3, 2, 3))]),
+    "trace": (lambda x, d: sg.trace(x * x), lambda r: [_u(r, (3, 4))]),
     "reciprocal": (lambda x, d: sg.reciprocal(x), lambda r: [_away(r, (4,))]),
     "expm1": (lambda x, d: sg.expm1(x), lambda r: [_u(r, (4,))]),
     "log2": (lambda x, d: sg.log2(x), lambda r: [_u(r, (4,), 0.2, 3.0)]),
@@ -210,6 +217,14 @@ OPS = {
     "cos": (lambda x, d: sg.cos(x), lambda r: [_u(r, (4,))]),
     "var_mean": (lambda x, d: sg.var_mean(x, 1)[0] * sg.var_mean(x, 1)[1], lambda r: [_u(r, (2, 4))]),
     "std_mean": (lambda x, d: sg.std_mean(x, 0, keepdim=True)[0] + sg.std_mean(x)[1], lambda r: [_u(r, (3, 2))]),
+    # max pooling: distinct values (no ties at the finite-difference step), windows that overlap and pad
+    "max_pool2d": (lambda x, d: max_pool2d(x, 3, 2, 1, ceil_mode=True), lambda r: [_distinct(r, (2, 1, 5, 4))]),
+    "adaptive_avg_pool2d": (lambda x, d: adaptive_avg_pool2d(x * x, (2, 3)), lambda r: [_u(r, (1, 2, 5, 4))]),
+    "elu": (lambda x, d: F.elu(x, 0.7), lambda r: [_away(r, (6,))]),
+    "silu": (lambda x, d: F.silu(x), lambda r: [_u(r, (6,))]),
+    "gelu": (lambda x, d: F.gelu(x, approximate="tanh"), lambda r: [_u(r, (6,))]),
+    "prelu": (lambda x, w, d: F.prelu(x, w), lambda r: [_away(r, (2, 3, 2)), _u(r, (3,))]),
+    "pixel_shuffle": (lambda x, d: F.pixel_unshuffle(F.pixel_shuffle(x, 2) * x.sum(), 2), lambda r: [_u(r, (1, 4, 2, 3))]),
     "var": (lambda x, d: sg.var(x, dim=0), lambda r: [_u(r, (4, 2))]),
     "std": (lambda x, d: sg.std(x, dim=1, unbiased=False), lambda r: [_u(r, (2, 4))]),
     "norm": (lambda x, d: sg.norm(x, dim=1), lambda r: [_u(r, (2, 4))]),
@@ -311,7 +326,7 @@ NOT_OPS = {"resolve_dtype", "ones_like_tensor", "conv2d_output_size", "conv_tran
            # comparisons, indices and dtype names: values without a gradient
            "argmax", "argmin", "argsort", "eq", "ne", "lt", "le", "gt", "ge", "type_", "nonzero", "unique",
            # random fills: no fixed value to difference (their zero gradient is in tests/test_inplace.py)
-           "normal_", "uniform_", "bernoulli_",
+           "normal_", "uniform_", "bernoulli_", "random_",
            # the internal node of an in-place write through a view: checked by the setitem row
            "copy_slices"}
 
@@ -339,10 +354,11 @@ def test_gradgradcheck_passes_every_op(device, name):
 
 
 def test_the_op_table_covers_every_public_function():
-    """A new op in ops.py, index_ops.py, math_ops.py, conv.py or norm.py must get a row in OPS (or be listed in
-    NOT_OPS)."""
+    """A new op in ops.py, index_ops.py, math_ops.py, pooling.py, conv.py or norm.py must get a row in OPS (or be
+    listed in NOT_OPS)."""
     public = set()
-    for module in ("scratchgan.ops", "scratchgan.index_ops", "scratchgan.math_ops", "scratchgan.conv", "scratchgan.norm"):
+    for module in ("scratchgan.ops", "scratchgan.index_ops", "scratchgan.math_ops", "scratchgan.pooling", "scratchgan.conv",
+                   "scratchgan.norm"):
         m = importlib.import_module(module)
         public |= {k for k, v in vars(m).items()
                    if inspect.isfunction(v) and v.__module__ == module and not k.startswith("_")}

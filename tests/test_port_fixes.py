@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 import scratchgan as sg
 import scratchgan.nn as nn
+import scratchgan.nn.functional as F
 from scratchgan.utils.data import DataLoader, TensorDataset
 from tests.gradcheck import check_backward, check_double_backward
 
@@ -141,10 +142,10 @@ def test_log1p_rsqrt_sign_bmm_values_and_gradients(device):
 
 
 # ---- names deliberately left out raise NotImplementedError naming them -----------------------------------------------
-@pytest.mark.parametrize("owner,name", [("nn", "MaxPool2d"), ("nn", "PixelShuffle"), ("nn", "SyncBatchNorm"),
-                                        ("sg", "compile"), ("sg", "autocast"), ("sg", "einsum"),
-                                        ("cuda", "amp"), ("nn.utils", "weight_norm"), ("F", "max_pool2d"),
-                                        ("F", "elu"), ("F", "pixel_shuffle"), ("F", "kl_div")])
+@pytest.mark.parametrize("owner,name", [("nn", "Conv1d"), ("nn", "LSTM"), ("nn", "SyncBatchNorm"),
+                                        ("sg", "compile"), ("sg", "autocast"), ("sg", "einsum"), ("sg", "erf"),
+                                        ("cuda", "amp"), ("nn.utils", "weight_norm"), ("F", "conv1d"),
+                                        ("F", "kl_div")])
 def test_unsupported_names_say_so(owner, name):
     module = {"nn": nn, "sg": sg, "cuda": sg.cuda, "nn.utils": nn.utils, "F": nn.functional}[owner]
     with pytest.raises(NotImplementedError, match=f"{name}.* is not implemented in scratchgan"):
@@ -453,3 +454,64 @@ def test_tensor_introspection_and_the_default_dtype():
     flips = sg.zeros(2000).bernoulli_(0.1)
     assert set(flips.unique().tolist()) == {0.0, 1.0} and 150 < flips.sum().item() < 250
     assert sg.isclose(sg.tensor([1.0, 2.0]), sg.tensor([1.0 + 1e-9, 2.1])).tolist() == [True, False]
+
+
+# ---- the layers of image-to-image and super-resolution GAN scripts (CycleGAN, pix2pix, SRGAN, MUNIT) -----------
+def test_max_pool_sends_the_gradient_to_the_first_maximum_and_returns_torchs_indices():
+    x = sg.tensor([[[[1.0, 3.0, 3.0, 0.0], [2.0, 0.0, 1.0, 4.0], [5.0, 5.0, 0.0, 0.0]]]], requires_grad=True)
+    y, idx = nn.MaxPool2d(2, return_indices=True)(x)                             # the last row is cut off
+    assert y.tolist() == [[[[3.0, 4.0]]]] and idx.tolist() == [[[[1, 7]]]]      # flat h·W + w, as torch
+    y.sum().backward()
+    assert x.grad.tolist() == [[[[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0]]]]
+    padded = nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True)(x)            # padding never wins
+    assert padded.tolist() == [[[[3.0, 4.0, 4.0], [5.0, 5.0, 4.0]]]]  # 2×3 windows (ceil_mode)
+    assert np.isnan(F.max_pool2d(sg.tensor([[[1.0, float("nan")]]]), (1, 2)).item())  # NaN propagates
+    with pytest.raises(NotImplementedError, match="dilation > 1 is not implemented"):
+        F.max_pool2d(x, 2, dilation=2)
+
+
+def test_adaptive_average_pooling_uses_torchs_overlapping_bins():
+    x = sg.arange(5.0).view(1, 1, 1, 5)
+    assert nn.AdaptiveAvgPool2d((1, 3))(x).tolist() == [[[[0.5, 2.0, 3.5]]]]    # bins [0,2), [1,4), [3,5)
+    assert nn.AdaptiveAvgPool2d(1)(sg.ones(2, 3, 4, 4)).shape == (2, 3, 1, 1)
+    assert nn.AdaptiveAvgPool2d((None, 2))(sg.ones(3, 4, 6)).shape == (3, 4, 2)
+
+
+def test_padding_pixel_shuffle_and_activation_layers():
+    x = sg.arange(6.0).view(1, 1, 2, 3)
+    assert nn.ReflectionPad2d((1, 1, 0, 0))(x).tolist() == [[[[1.0, 0.0, 1.0, 2.0, 1.0], [4.0, 3.0, 4.0, 5.0, 4.0]]]]
+    assert nn.ZeroPad2d((1, 0, 0, 1))(x).shape == (1, 1, 3, 4) and nn.ReplicationPad2d(1)(x)[0, 0, 0, 0].item() == 0.0
+    assert nn.ConstantPad2d(1, -1.0)(x)[0, 0, 0].tolist() == [-1.0] * 5
+    s = sg.arange(8.0).view(1, 8, 1, 1)
+    assert nn.PixelShuffle(2)(s).tolist() == [[[[0.0, 1.0], [2.0, 3.0]], [[4.0, 5.0], [6.0, 7.0]]]]
+    assert sg.equal(nn.PixelUnshuffle(2)(nn.PixelShuffle(2)(s)), s)
+    with pytest.raises(ValueError, match=r"pixel_shuffle: input of shape \(1, 3, 1, 1\) does not divide"):
+        F.pixel_shuffle(sg.ones(1, 3, 1, 1), 2)
+    p = nn.PReLU(2)
+    assert list(p.state_dict()) == ["weight"] and p.weight.tolist() == [0.25, 0.25]
+    assert p(sg.tensor([[-4.0, 2.0], [1.0, -8.0]])).tolist() == [[-1.0, 2.0], [1.0, -2.0]]
+    with pytest.raises(ValueError, match="prelu: weight has 2 slopes but the input has 3 channels"):
+        p(sg.ones(1, 3))
+    h = sg.tensor([-1.0, 2.0], requires_grad=True) * 1.0
+    out = nn.SiLU(inplace=True)(h)
+    assert out is h
+    out.sum().backward()                                                         # the graph read a clone
+    assert abs(nn.ELU()(sg.tensor([-1e-8])).item() + 1e-8) < 1e-15             # expm1 keeps small x's digits
+    with pytest.raises(NotImplementedError, match="use approximate='tanh'"):
+        nn.GELU()
+
+
+@pytest.mark.parametrize("norm", [lambda: nn.InstanceNorm2d(3), lambda: nn.LayerNorm([3, 4, 4]), lambda: nn.GroupNorm(1, 3)])
+def test_an_in_place_activation_after_a_norm_layer_trains_as_out_of_place(norm):
+    # CycleGAN's and pix2pix's blocks: InstanceNorm2d then LeakyReLU(0.2, inplace=True).  The norm's backward
+    # read its own output, which the activation had overwritten: a version error torch does not raise
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 4))
+    grads = []
+    for inplace in (False, True):
+        sg.manual_seed(0)
+        block = nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), norm(), nn.LeakyReLU(0.2, inplace=inplace))
+        xt = sg.tensor(x, requires_grad=True)
+        (block(xt) ** 2).sum().backward()
+        grads.append([xt.grad.numpy()] + [p.grad.numpy() for p in block.parameters()])
+    for a, b in zip(*grads):
+        np.testing.assert_array_equal(a, b)

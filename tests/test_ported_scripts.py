@@ -6,7 +6,7 @@ The scripts (read, not copied):
 
 * pytorch/examples ``dcgan/main.py`` (current and the 2017 ``Variable`` version)
 * the official PyTorch DCGAN tutorial (``beginner_source/dcgan_faces_tutorial.py``)
-* eriklindernoren/PyTorch-GAN ``implementations/{cgan,wgan,wgan_gp,dcgan}``
+* eriklindernoren/PyTorch-GAN ``implementations/{cgan,wgan,wgan_gp,dcgan,cyclegan}``
 * christiancosgrove/pytorch-spectral-normalization-gan (its own ``SpectralNorm`` wrapper, hinge loss),
   and the same critic with ``nn.utils.spectral_norm``
 * EMA generators: StyleGAN2-ADA's ``p_ema.copy_(p.lerp(p_ema, beta))`` and the older
@@ -18,6 +18,8 @@ torchvision parts are out of scope: datasets become ``TensorDataset`` on random 
 porting the script to PyTorch 2 would.
 """
 import copy
+import itertools
+import random
 
 import numpy as np
 import pytest
@@ -629,3 +631,162 @@ def test_stylegan2_pytorch_training_idioms():
             np.testing.assert_allclose(p.detach().numpy(), want, rtol=1e-5, atol=1e-7)
         assert_finite(d_loss, r1_loss, g_loss)
         assert f"d: {d_loss.item():.4f}; g: {g_loss:.4f}; r1: {r1_loss:.4f}".startswith("d: ")
+
+
+# ---- PyTorch-GAN cyclegan: ReflectionPad2d, InstanceNorm2d, ZeroPad2d, residual blocks, a replay buffer ----------
+class ResidualBlock(nn.Module):
+    def __init__(self, in_features):
+        super(ResidualBlock, self).__init__()
+
+        self.block = nn.Sequential(
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(in_features, in_features, 3),
+            nn.InstanceNorm2d(in_features),
+            nn.ReLU(inplace=True),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(in_features, in_features, 3),
+            nn.InstanceNorm2d(in_features),
+        )
+
+    def forward(self, x):
+        return x + self.block(x)
+
+
+class GeneratorResNet(nn.Module):
+    def __init__(self, input_shape, num_residual_blocks, base=64):  # base: the script's 64, shrunk here
+        super(GeneratorResNet, self).__init__()
+        channels = input_shape[0]
+        out_features = base
+        model = [nn.ReflectionPad2d(channels), nn.Conv2d(channels, out_features, 7), nn.InstanceNorm2d(out_features),
+                 nn.ReLU(inplace=True)]
+        in_features = out_features
+        for _ in range(2):
+            out_features *= 2
+            model += [nn.Conv2d(in_features, out_features, 3, stride=2, padding=1), nn.InstanceNorm2d(out_features),
+                      nn.ReLU(inplace=True)]
+            in_features = out_features
+        for _ in range(num_residual_blocks):
+            model += [ResidualBlock(out_features)]
+        for _ in range(2):
+            out_features //= 2
+            model += [nn.Upsample(scale_factor=2), nn.Conv2d(in_features, out_features, 3, stride=1, padding=1),
+                      nn.InstanceNorm2d(out_features), nn.ReLU(inplace=True)]
+            in_features = out_features
+        model += [nn.ReflectionPad2d(channels), nn.Conv2d(out_features, channels, 7), nn.Tanh()]
+        self.model = nn.Sequential(*model)
+
+    def forward(self, x):
+        return self.model(x)
+
+
+class PatchDiscriminator(nn.Module):
+    def __init__(self, input_shape, base=64):
+        super(PatchDiscriminator, self).__init__()
+        channels, height, width = input_shape
+        self.output_shape = (1, height // 2 ** 4, width // 2 ** 4)
+
+        def discriminator_block(in_filters, out_filters, normalize=True):
+            layers = [nn.Conv2d(in_filters, out_filters, 4, stride=2, padding=1)]
+            if normalize:
+                layers.append(nn.InstanceNorm2d(out_filters))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
+            return layers
+
+        self.model = nn.Sequential(
+            *discriminator_block(channels, base, normalize=False),
+            *discriminator_block(base, base * 2),
+            *discriminator_block(base * 2, base * 4),
+            *discriminator_block(base * 4, base * 8),
+            nn.ZeroPad2d((1, 0, 1, 0)),
+            nn.Conv2d(base * 8, 1, 4, padding=1)
+        )
+
+    def forward(self, img):
+        return self.model(img)
+
+
+class ReplayBuffer:
+    def __init__(self, max_size=50):
+        self.max_size = max_size
+        self.data = []
+
+    def push_and_pop(self, data):
+        to_return = []
+        for element in data.data:
+            element = torch.unsqueeze(element, 0)
+            if len(self.data) < self.max_size:
+                self.data.append(element)
+                to_return.append(element)
+            else:
+                if random.uniform(0, 1) > 0.5:
+                    i = random.randint(0, self.max_size - 1)
+                    to_return.append(self.data[i].clone())
+                    self.data[i] = element
+                else:
+                    to_return.append(element)
+        return Variable(torch.cat(to_return))
+
+
+class DecayLambda:
+    def __init__(self, n_epochs, offset, decay_start_epoch):
+        self.n_epochs, self.offset, self.decay_start_epoch = n_epochs, offset, decay_start_epoch
+
+    def step(self, epoch):
+        return 1.0 - max(0, epoch + self.offset - self.decay_start_epoch) / (self.n_epochs - self.decay_start_epoch)
+
+
+def test_pytorch_gan_cyclegan():
+    random.seed(0)
+    torch.manual_seed(0)
+    input_shape = (3, 32, 32)
+    G_AB, G_BA = GeneratorResNet(input_shape, 1, base=4), GeneratorResNet(input_shape, 1, base=4)
+    D_A, D_B = PatchDiscriminator(input_shape, base=4), PatchDiscriminator(input_shape, base=4)
+    for m in (G_AB, G_BA, D_A, D_B):
+        m.apply(weights_init_normal)
+    criterion_GAN, criterion_cycle, criterion_identity = torch.nn.MSELoss(), torch.nn.L1Loss(), torch.nn.L1Loss()
+    optimizer_G = torch.optim.Adam(itertools.chain(G_AB.parameters(), G_BA.parameters()), lr=0.01, betas=(0.5, 0.999))
+    optimizer_D_A = torch.optim.Adam(D_A.parameters(), lr=0.01, betas=(0.5, 0.999))
+    optimizer_D_B = torch.optim.Adam(D_B.parameters(), lr=0.01, betas=(0.5, 0.999))
+    lr_scheduler_G = torch.optim.lr_scheduler.LambdaLR(optimizer_G, lr_lambda=DecayLambda(4, 0, 2).step)
+    Tensor = torch.Tensor
+    fake_A_buffer, fake_B_buffer = ReplayBuffer(max_size=2), ReplayBuffer(max_size=2)
+    before = snapshot(G_AB, G_BA, D_A, D_B)
+    for _ in range(2):  # the second pass draws from the full replay buffers
+        real_A, real_B = Variable((torch.rand(2, 3, 32, 32) * 2 - 1).type(Tensor)), Variable(torch.rand(2, 3, 32, 32).type(Tensor))
+        valid = Variable(Tensor(np.ones((real_A.size(0), *D_A.output_shape))), requires_grad=False)
+        fake = Variable(Tensor(np.zeros((real_A.size(0), *D_A.output_shape))), requires_grad=False)
+        G_AB.train()
+        G_BA.train()
+        optimizer_G.zero_grad()
+        loss_identity = (criterion_identity(G_BA(real_A), real_A) + criterion_identity(G_AB(real_B), real_B)) / 2
+        fake_B = G_AB(real_A)
+        loss_GAN_AB = criterion_GAN(D_B(fake_B), valid)
+        fake_A = G_BA(real_B)
+        loss_GAN_BA = criterion_GAN(D_A(fake_A), valid)
+        loss_GAN = (loss_GAN_AB + loss_GAN_BA) / 2
+        loss_cycle = (criterion_cycle(G_BA(fake_B), real_A) + criterion_cycle(G_AB(fake_A), real_B)) / 2
+        loss_G = loss_GAN + 10.0 * loss_cycle + 5.0 * loss_identity
+        loss_G.backward()
+        optimizer_G.step()
+        optimizer_D_A.zero_grad()
+        loss_real = criterion_GAN(D_A(real_A), valid)
+        fake_A_ = fake_A_buffer.push_and_pop(fake_A)
+        loss_D_A = (loss_real + criterion_GAN(D_A(fake_A_.detach()), fake)) / 2
+        loss_D_A.backward()
+        optimizer_D_A.step()
+        optimizer_D_B.zero_grad()
+        loss_real = criterion_GAN(D_B(real_B), valid)
+        fake_B_ = fake_B_buffer.push_and_pop(fake_B)
+        loss_D_B = (loss_real + criterion_GAN(D_B(fake_B_.detach()), fake)) / 2
+        loss_D_B.backward()
+        optimizer_D_B.step()
+        lr_scheduler_G.step()
+        assert_finite(loss_G.item(), loss_D_A.item(), loss_D_B.item())
+    assert fake_B.shape == (2, 3, 32, 32) and D_A(real_A).shape == (2, 1, 2, 2)
+    assert optimizer_G.param_groups[0]["lr"] == pytest.approx(0.01)  # decay starts at epoch 2 of 4
+    # a conv bias right before an InstanceNorm gets no gradient (the norm subtracts the mean), as in PyTorch
+    before_norm = [n for n, m in G_AB.named_modules() if isinstance(m, nn.Conv2d)][:-1]
+    for b, m in zip(before, (G_AB, G_BA, D_A, D_B)):
+        skip = [f"{n}.bias" for n in before_norm] if m in (G_AB, G_BA) else \
+            [f"{n}.bias" for n, mm in m.named_modules() if isinstance(mm, nn.Conv2d)][1:-1]
+        assert_all_changed(b, m, skip=skip)

@@ -779,6 +779,20 @@ def test_gather_scatter_cumsum_sort_topk_match_torch():
 
 
 # ---- selections, products, elementwise extras: torch's values and gradients ----------------------------------
+def _same_values_and_gradients(cases, x, rng):
+    """Each case fn(module, tensor) in torch and scratchgan on float64 x: shapes, values, and the gradient of
+    a random projection of the output, to float64 rounding."""
+    for name, fn in cases:
+        tt, ts = torch.tensor(x, requires_grad=True), sg.tensor(x, requires_grad=True)
+        yt, ys = fn(torch, tt), fn(sg, ts)
+        assert tuple(ys.shape) == tuple(yt.shape), name
+        np.testing.assert_allclose(ys.detach().numpy(), yt.detach().numpy(), rtol=1e-12, atol=1e-15, err_msg=name)
+        w = rng.standard_normal(tuple(yt.shape))
+        (yt * torch.tensor(w)).sum().backward()
+        (ys * sg.tensor(w)).sum().backward()
+        np.testing.assert_allclose(ts.grad.numpy(), tt.grad.numpy(), rtol=1e-12, atol=1e-15, err_msg=name)
+
+
 def test_selections_products_and_extras_match_torch():
     rng = np.random.default_rng(4)
     x = rng.standard_normal((3, 4))
@@ -804,15 +818,7 @@ def test_selections_products_and_extras_match_torch():
         ("var_mean", lambda m, t: m.var_mean(t, 1)[0] * m.var_mean(t, 1)[1]),
         ("std_mean", lambda m, t: m.std_mean(t, 0, keepdim=True)[0] + m.std_mean(t)[1]),
     ]
-    for name, fn in cases:
-        tt, ts = torch.tensor(x, requires_grad=True), sg.tensor(x, requires_grad=True)
-        yt, ys = fn(torch, tt), fn(sg, ts)
-        assert tuple(ys.shape) == tuple(yt.shape), name
-        np.testing.assert_allclose(ys.detach().numpy(), yt.detach().numpy(), rtol=1e-12, atol=1e-15, err_msg=name)
-        w = rng.standard_normal(tuple(yt.shape))
-        (yt * torch.tensor(w)).sum().backward()
-        (ys * sg.tensor(w)).sum().backward()
-        np.testing.assert_allclose(ts.grad.numpy(), tt.grad.numpy(), rtol=1e-12, atol=1e-15, err_msg=name)
+    _same_values_and_gradients(cases, x, rng)
 
 
 def test_positions_sorts_and_introspection_match_torch():
@@ -845,3 +851,44 @@ def test_positions_sorts_and_introspection_match_torch():
                                              equal_nan=True).numpy(),
                                   torch.isclose(torch.tensor([1.0, 2.0, float("nan")]),
                                                 torch.tensor([1.0 + 1e-6, 2.1, float("nan")]), equal_nan=True).numpy())
+
+
+# ---- autograd.Function: the same hand-written ops in both frameworks -----------------------------------------
+def test_custom_autograd_functions_match_torch():
+    from tests.test_autograd import _make_functions
+
+    rng = np.random.default_rng(6)
+    a, b = rng.standard_normal((3, 2)), rng.standard_normal((3, 2))
+    results = {}
+    for m in (torch, sg):
+        cube, exp, mul_square = _make_functions(m.autograd.Function)
+        x, y = m.tensor(a, requires_grad=True), m.tensor(b, requires_grad=True)
+        p, s = mul_square.apply(x, y)
+        loss = (cube.apply(x, 0.5) * exp.apply(y)).sum() + (p * s).sum()
+        gx, gy = m.autograd.grad(loss, (x, y), create_graph=True)
+        (gx * gx).sum().backward()  # second order through each backward
+        results[m.__name__] = [t.detach().numpy() for t in (loss, gx, gy, x.grad, y.grad)]
+    for want, got in zip(results["torch"], results["scratchgan"]):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+def test_diagonal_trace_addcmul_and_small_tensor_methods_match_torch():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 4, 5))
+    cases = [
+        ("diagonal", lambda m, t: m.diagonal(t)), ("diagonal off", lambda m, t: t.diagonal(2, 1, 2)),
+        ("diagonal neg", lambda m, t: m.diagonal(t, -1, 2, 0)), ("diagonal far", lambda m, t: t.diagonal(7, 1, 2)),
+        ("trace", lambda m, t: m.trace(t[0])), ("trace method", lambda m, t: t[:, 1].trace()),
+        ("addcmul", lambda m, t: m.addcmul(t, t[0], t[:, :, :1], value=0.5)),
+        ("addcdiv", lambda m, t: m.addcdiv(t, t * 2, t * t + 1.0, value=-1.5)),
+        ("addcmul_", lambda m, t: (t * 1).addcmul_(t, t, value=2.0)),
+        ("addcdiv_", lambda m, t: (t * 1).addcdiv_(t, t * t + 1.0)),
+        ("where method", lambda m, t: t.where(t > 0, t * 3)),
+    ]
+    _same_values_and_gradients(cases, x, rng)
+    t, s = torch.tensor(x), sg.tensor(x)
+    assert str(s.byte().dtype) == "uint8" and t.byte().dtype == torch.uint8 and s.get_device() == t.get_device() == -1
+    for args in [(5,), (2, 7), ()]:
+        vt, vs = torch.zeros(4000).random_(*args), sg.zeros(4000).random_(*args)
+        assert (vs.min().item(), vs.max().item()) == (vt.min().item(), vt.max().item()) or not args, args
+        assert vs.min().item() >= 0 and vs.max().item() <= 2 ** 24 and vs.dtype == sg.float32

@@ -372,3 +372,54 @@ def test_init_distributions_match_torch(name, kw):
     if name == "orthogonal_":
         m = s.reshape(64, -1)
         np.testing.assert_allclose(m @ m.T, 1.5 ** 2 * np.eye(64), atol=1e-4)
+
+
+# ---- max and adaptive pooling, padding, pixel shuffle, ELU/SiLU/GELU/PReLU (image-to-image and SR GANs) ---------
+@settings(max_examples=60, deadline=None)
+@given(cfg=pool_configs(max_k=4, max_hw=9))
+def test_max_pool2d(cfg):
+    kw = dict(kernel_size=cfg["k"], stride=cfg["s"], padding=cfg["p"], ceil_mode=cfg["ceil_mode"])
+    x = np.random.default_rng(5).standard_normal(cfg["shape"])
+    x[..., ::2, :] = np.round(x[..., ::2, :])  # ties: the gradient goes to the first maximum
+    run_both(tnn.MaxPool2d(**kw), snn.MaxPool2d(**kw), x, F64, f"MaxPool2d({kw})")
+    t_idx = tnn.MaxPool2d(**kw, return_indices=True)(torch.tensor(x))[1]
+    s_idx = snn.MaxPool2d(**kw, return_indices=True)(sg.tensor(x))[1]
+    np.testing.assert_array_equal(tn(s_idx), tn(t_idx))
+
+
+def test_max_pool2d_nan_unbatched_and_repr():
+    x = np.random.default_rng(1).standard_normal((2, 5, 6))
+    x[0, 1, 2] = np.nan
+    close(SF.max_pool2d(sg.tensor(x), 2), TF.max_pool2d(torch.tensor(x), 2), F64, "NaN, unbatched")
+    assert repr(snn.MaxPool2d(3, 2, 1)) == repr(tnn.MaxPool2d(3, 2, 1))
+
+
+@pytest.mark.parametrize("shape, out", [((2, 3, 7, 5), (3, 2)), ((1, 2, 4, 4), 1), ((2, 1, 5, 9), (None, 4)),
+                                        ((3, 6, 6), (4, 4)), ((1, 1, 3, 3), 5)])
+def test_adaptive_avg_pool2d(shape, out):
+    x = np.random.default_rng(2).standard_normal(shape)
+    run_both(tnn.AdaptiveAvgPool2d(out), snn.AdaptiveAvgPool2d(out), x, F64, f"AdaptiveAvgPool2d({out})")
+    assert repr(snn.AdaptiveAvgPool2d(out)) == repr(tnn.AdaptiveAvgPool2d(out))
+
+
+@pytest.mark.parametrize("build", [
+    lambda nn: nn.ReflectionPad2d(2), lambda nn: nn.ReflectionPad2d((1, 0, 2, 1)), lambda nn: nn.ZeroPad2d(1),
+    lambda nn: nn.ZeroPad2d((0, 2, 1, 0)), lambda nn: nn.ReplicationPad2d((2, 1, 0, 3)),
+    lambda nn: nn.ConstantPad2d(1, 0.5), lambda nn: nn.PixelShuffle(2), lambda nn: nn.PixelUnshuffle(2),
+    lambda nn: nn.ELU(), lambda nn: nn.ELU(0.3), lambda nn: nn.SiLU(), lambda nn: nn.GELU(approximate="tanh"),
+    lambda nn: nn.PReLU(), lambda nn: nn.PReLU(4, init=0.1),
+])
+def test_padding_shuffle_and_activation_layers(build):
+    x = np.random.default_rng(3).standard_normal((2, 4, 6, 4)) * 3
+    tm, sm = pair(build, F64)
+    run_both(tm, sm, x, F64, repr(tm))
+    assert repr(sm) == repr(tm)
+
+
+def test_pixel_shuffle_and_prelu_on_other_ranks():
+    x = np.random.default_rng(4).standard_normal((3, 9, 2, 2))
+    check_fn(lambda t: TF.pixel_shuffle(t, 3), lambda s: SF.pixel_shuffle(s, 3), x, what="pixel_shuffle")
+    check_fn(lambda t: TF.pixel_shuffle(t[0], 3), lambda s: SF.pixel_shuffle(s[0], 3), x, what="unbatched")
+    w = np.array([0.1, -0.2, 0.3])
+    check_fn(lambda t, a: TF.prelu(t, a), lambda s, a: SF.prelu(s, a), x[:, :3, 0, 0], w, what="prelu (N, C)")
+    check_fn(lambda t, a: TF.prelu(t, a), lambda s, a: SF.prelu(s, a), x, w[:1], what="prelu shared")

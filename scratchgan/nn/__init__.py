@@ -2,11 +2,12 @@
 from .._unsupported import NOT_A_GAN_LAYER as _NOT_A_GAN_LAYER
 from .._unsupported import module_getattr
 from . import functional, init, parallel, utils
-from .layers import (Dropout, Dropout2d, Embedding, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sigmoid,
-                     Softmax, Softplus, Tanh, Unflatten)
+from .layers import (ELU, GELU, Dropout, Dropout2d, Embedding, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, PReLU,
+                     ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh, Unflatten)
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
-from .conv_layers import AvgPool2d, Conv2d, ConvTranspose2d, Upsample, UpsamplingNearest2d
+from .conv_layers import (AdaptiveAvgPool2d, AvgPool2d, ConstantPad2d, Conv2d, ConvTranspose2d, MaxPool2d, PixelShuffle,
+                          PixelUnshuffle, ReflectionPad2d, ReplicationPad2d, Upsample, UpsamplingNearest2d, ZeroPad2d)
 from .norm_layers import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm
 from .parallel import DataParallel
 
@@ -18,14 +19,11 @@ __all__ = [
     "NLLLoss", "CrossEntropyLoss",
 ]
 __all__ += ["Embedding", "BatchNorm1d", "ModuleDict", "Dropout2d", "DataParallel", "parallel"]
+__all__ += ["ELU", "SiLU", "GELU", "PReLU", "MaxPool2d", "AdaptiveAvgPool2d", "ZeroPad2d", "ConstantPad2d",
+            "ReflectionPad2d", "ReplicationPad2d", "PixelShuffle", "PixelUnshuffle"]
 
 __getattr__ = module_getattr(__name__, {
-    "MaxPool2d": "GAN critics downsample with strided Conv2d or AvgPool2d",
-    "AdaptiveAvgPool2d": "use x.mean((2, 3), keepdim=True) for global average pooling",
     "Conv1d": _NOT_A_GAN_LAYER, "Conv3d": _NOT_A_GAN_LAYER, "LSTM": _NOT_A_GAN_LAYER,
     "GRU": _NOT_A_GAN_LAYER, "MultiheadAttention": _NOT_A_GAN_LAYER,
-    "PixelShuffle": "upsample with ConvTranspose2d or Upsample(scale_factor=2) + Conv2d",
-    "ELU": _NOT_A_GAN_LAYER, "GELU": _NOT_A_GAN_LAYER, "SiLU": _NOT_A_GAN_LAYER,
-    "PReLU": _NOT_A_GAN_LAYER,
     "SyncBatchNorm": "one device only: use BatchNorm2d",
 })

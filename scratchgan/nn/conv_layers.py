@@ -1,14 +1,18 @@
-"""Conv2d, ConvTranspose2d, Upsample and AvgPool2d with PyTorch's signatures, names, shapes and init."""
+"""Conv2d, ConvTranspose2d, Upsample, the pooling, padding and pixel-shuffle layers, with PyTorch's signatures,
+names, shapes and init."""
 from __future__ import annotations
 
 from .. import backend as B
 from .. import conv as C
 from .. import kernels as K
+from ..pooling import adaptive_avg_pool2d, max_pool2d
 from ..tensor import Tensor
+from . import functional as F
 from .init import default_layer_init_
 from .module import Module, new_parameter
 
-__all__ = ["Conv2d", "ConvTranspose2d", "Upsample", "UpsamplingNearest2d", "AvgPool2d"]
+__all__ = ["Conv2d", "ConvTranspose2d", "Upsample", "UpsamplingNearest2d", "AvgPool2d", "MaxPool2d", "AdaptiveAvgPool2d",
+           "ZeroPad2d", "ConstantPad2d", "ReflectionPad2d", "ReplicationPad2d", "PixelShuffle", "PixelUnshuffle"]
 
 
 class _ConvNd(Module):
@@ -166,3 +170,107 @@ class AvgPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+# ---- padding, pixel shuffle, max and adaptive pooling: the layers of image-to-image and super-resolution GANs ----
+class _PadNd(Module):
+    """Pads the last two dims by ``padding``: an int for all four sides, or (left, right, top, bottom)."""
+
+    mode = "constant"
+
+    def __init__(self, padding, value: float = 0.0):
+        super().__init__()
+        self.padding = (padding,) * 4 if isinstance(padding, int) else tuple(padding)
+        if len(self.padding) != 4:
+            raise ValueError(f"{type(self).__name__}: padding must be an int or 4 numbers (left, right, top, bottom), "
+                             f"got {padding!r}")
+        self.value = value
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim not in (3, 4):
+            raise ValueError(f"{self!r}: expected 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape {x.shape}")
+        return F.pad(x, self.padding, self.mode, self.value if self.mode == "constant" else None)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class ZeroPad2d(_PadNd):
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+
+class ConstantPad2d(_PadNd):
+    def extra_repr(self) -> str:
+        return f"padding={self.padding}, value={self.value}"
+
+
+class ReflectionPad2d(_PadNd):
+    """Mirror padding (the edge pixel is not repeated): CycleGAN's and pix2pix's generators pad with it so the
+    border of the image looks like the image, not like a black frame."""
+
+    mode = "reflect"
+
+    def __init__(self, padding):
+        super().__init__(padding)
+
+
+class ReplicationPad2d(_PadNd):
+    mode = "replicate"
+
+    def __init__(self, padding):
+        super().__init__(padding)
+
+
+class PixelShuffle(Module):
+    def __init__(self, upscale_factor: int):
+        super().__init__()
+        self.upscale_factor = upscale_factor
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.pixel_shuffle(x, self.upscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"upscale_factor={self.upscale_factor}"
+
+
+class PixelUnshuffle(Module):
+    def __init__(self, downscale_factor: int):
+        super().__init__()
+        self.downscale_factor = downscale_factor
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.pixel_unshuffle(x, self.downscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"downscale_factor={self.downscale_factor}"
+
+
+class MaxPool2d(Module):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
+                 ceil_mode: bool = False):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None and stride != [] else kernel_size
+        self.padding, self.dilation = padding, dilation
+        self.return_indices, self.ceil_mode = return_indices, ceil_mode
+
+    def forward(self, x: Tensor):
+        return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                          self.return_indices, _who=self)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class AdaptiveAvgPool2d(Module):
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        return adaptive_avg_pool2d(x, self.output_size, _who=self)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"

@@ -6,6 +6,8 @@ instance and group norm) and ``losses.py``; this module gathers them under PyTor
 """
 from __future__ import annotations
 
+import math
+
 from .. import backend as B
 from .._unsupported import NOT_A_GAN_LAYER as _NOT_A_GAN_LAYER
 from .._unsupported import module_getattr as _module_getattr
@@ -17,7 +19,9 @@ from ..ops import (leaky_relu_, linear, log_softmax, logsigmoid, normalize, one_
                   tanh)
 from ..tensor import Tensor
 from ..conv import avg_pool2d, conv2d, conv_transpose2d, interpolate, upsample_nearest
+from ..math_ops import expm1
 from ..norm import batch_norm, group_norm, instance_norm, layer_norm
+from ..pooling import adaptive_avg_pool2d, max_pool2d
 
 __all__ = [
     "linear", "relu", "relu_", "leaky_relu", "leaky_relu_", "tanh", "sigmoid", "softplus", "logsigmoid", "dropout",
@@ -25,6 +29,7 @@ __all__ = [
     "conv2d", "conv_transpose2d", "batch_norm", "interpolate", "upsample_nearest",
     "layer_norm", "instance_norm", "group_norm", "avg_pool2d", "l1_loss", "nll_loss", "cross_entropy",
     "softmax", "log_softmax", "one_hot", "pad", "normalize", "embedding",
+    "elu", "silu", "gelu", "prelu", "pixel_shuffle", "pixel_unshuffle", "max_pool2d", "adaptive_avg_pool2d",
 ]
 
 
@@ -45,6 +50,75 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     if beta != 1:
         soft = soft / beta
     return ops.where(bx > threshold, input, soft)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x for x > 0, α(eˣ − 1) below: relu(x) + α·expm1(−relu(−x)) (expm1 of a clamped x: no overflow
+    for large x, and the digits of small negative x)."""
+    x = input.clone() if inplace else input  # the graph reads the clone, which the write below leaves alone
+    out = ops.relu(x) + expm1(-ops.relu(-x)) * alpha
+    return input.copy_(out) if inplace else out
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x·σ(x) (swish)."""
+    x = input.clone() if inplace else input
+    out = x * ops.sigmoid(x)
+    return input.copy_(out) if inplace else out
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
+    """x·Φ(x).  Only torch's tanh form, ½x(1 + tanh(√(2/π)(x + 0.044715x³))): the exact Φ needs erf,
+    which NumPy does not have."""
+    if approximate != "tanh":
+        raise NotImplementedError(f"gelu(approximate={approximate!r}) is not implemented in scratchgan (NumPy has "
+                                  "no erf): use approximate='tanh', torch's own approximation (within 5e-4)")
+    x = input
+    return x * 0.5 * (ops.tanh((x + x * x * x * 0.044715) * math.sqrt(2.0 / math.pi)) + 1.0)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:  # noqa: A002
+    """x for x ≥ 0, a·x below, a learned: one slope, or one per channel (dim 1)."""
+    if weight.numel() != 1:
+        c = input.shape[1] if input.ndim >= 2 else input.shape[0]
+        if weight.numel() != c:
+            raise ValueError(f"prelu: weight has {weight.numel()} slopes but the input has {c} channels "
+                             f"(shape {input.shape})")
+        if input.ndim >= 2:
+            weight = weight.reshape((1, c) + (1,) * (input.ndim - 2))
+    return ops.relu(input) - ops.relu(-input) * weight
+
+
+def _shuffle_check(x: Tensor, who: str, channels_divisor: int, spatial_divisor: int):
+    if x.ndim < 3:
+        raise ValueError(f"{who}: expected an input of at least 3 dims (*, C, H, W), got shape {x.shape}")
+    c, h, w = x.shape[-3:]
+    if c % channels_divisor or h % spatial_divisor or w % spatial_divisor:
+        raise ValueError(f"{who}: input of shape {x.shape} does not divide: channels by {channels_divisor}, "
+                         f"height and width by {spatial_divisor}")
+
+
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:  # noqa: A002
+    """(*, C·r², H, W) -> (*, C, H·r, W·r): each group of r² channels becomes an r×r block of pixels.  A
+    reshape and a permute, so its backward is their inverse (sub-pixel convolution upsampling, SRGAN)."""
+    r = int(upscale_factor)
+    _shuffle_check(input, "pixel_shuffle", r * r, 1)
+    *lead, c, h, w = input.shape
+    k = len(lead)
+    x = input.reshape(*lead, c // (r * r), r, r, h, w)
+    x = x.permute(*range(k), k, k + 3, k + 1, k + 4, k + 2)  # (*, C, H, r, W, r)
+    return x.reshape(*lead, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:  # noqa: A002
+    """The inverse of pixel_shuffle: (*, C, H·r, W·r) -> (*, C·r², H, W)."""
+    r = int(downscale_factor)
+    _shuffle_check(input, "pixel_unshuffle", 1, r)
+    *lead, c, h, w = input.shape
+    k = len(lead)
+    x = input.reshape(*lead, c, h // r, r, w // r, r)
+    x = x.permute(*range(k), k, k + 2, k + 4, k + 1, k + 3)  # (*, C, r, r, H, W)
+    return x.reshape(*lead, c * r * r, h // r, w // r)
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -118,11 +192,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None,
 
 # The functional forms of the layers nn leaves out (nn/__init__.py) say so by name, as the layers do.
 __getattr__ = _module_getattr(__name__, {
-    "max_pool2d": "GAN critics downsample with strided conv2d or avg_pool2d",
-    "adaptive_avg_pool2d": "use x.mean((2, 3), keepdim=True) for global average pooling",
-    "pixel_shuffle": "upsample with conv_transpose2d or interpolate(scale_factor=2) + conv2d",
-    "conv1d": _NOT_A_GAN_LAYER, "conv3d": _NOT_A_GAN_LAYER, "elu": _NOT_A_GAN_LAYER,
-    "gelu": _NOT_A_GAN_LAYER, "silu": _NOT_A_GAN_LAYER, "prelu": _NOT_A_GAN_LAYER,
+    "conv1d": _NOT_A_GAN_LAYER, "conv3d": _NOT_A_GAN_LAYER,
     "kl_div": "write it with Tensor ops: (target * (target.log() - input)).sum() / input.shape[0] is 'batchmean'",
     "smooth_l1_loss": "write it with Tensor ops: d = (input - target).abs(); "
                       "torch.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta).mean()",

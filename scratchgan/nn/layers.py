@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 from . import functional as F
+from .. import backend as _B
 from ..creation import ones
 from ..ops import flatten, unflatten
 from ..tensor import Tensor
 from .init import default_layer_init_, normal_
 from .module import Module, Parameter, new_parameter
+
+_np = _B.numpy
 
 
 class Linear(Module):
@@ -74,6 +77,67 @@ class Softplus(Module):
 
     def extra_repr(self):
         return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class ELU(Module):
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.alpha, self.inplace = alpha, inplace
+
+    def forward(self, x):
+        return F.elu(x, self.alpha, self.inplace)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class SiLU(Module):
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x):
+        return F.silu(x, self.inplace)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+
+class GELU(Module):
+    """Only ``approximate='tanh'`` (see ``F.gelu``): ``GELU()`` says so when it is built."""
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate != "tanh":
+            F.gelu(Tensor(_np.zeros(1, dtype=_np.float32)), approximate)  # raises, naming the fix
+        self.approximate = approximate
+
+    def forward(self, x):
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
+class PReLU(Module):
+    """Leaky ReLU with a learned slope: one (``num_parameters=1``) or one per channel, starting at ``init``."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None):
+        super().__init__()
+        self.num_parameters, self.init = num_parameters, init
+        self.weight = new_parameter(num_parameters)
+        self.reset_parameters()
+        if device is not None or dtype is not None:
+            self.to(*(a for a in (device, dtype) if a is not None))
+
+    def reset_parameters(self):
+        self.weight.data.fill_(self.init)
+
+    def forward(self, x):
+        return F.prelu(x, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
 
 
 class Identity(Module):

@@ -1,0 +1,96 @@
+"""Max pooling and adaptive average pooling (``F.max_pool2d``, ``F.adaptive_avg_pool2d``), for the critics
+and encoders of ported image-to-image GAN code (average pooling, which DCGAN critics use, is in conv.py).
+
+Both are compositions of ops that already have their backward, so double backprop comes with them:
+
+- max pooling finds each window's largest entry on the arrays, then *reads* it with ``gather``: the output
+  is x at those fixed positions, so dL/dx is a scatter-add of dL/dy to them (a max's gradient goes to the
+  entry that won, ties to the first, as torch), and the second derivative is a gather again;
+- adaptive average pooling is linear and separable, y = A_h · x · A_wᵀ with A the (out × in) bin-averaging
+  matrices, so it is two matmuls and its backward is theirs.
+"""
+from __future__ import annotations
+
+import math
+
+from . import backend as B
+from .conv import _pair, _PoolGeometry
+from .index_ops import gather
+from .ops import matmul, reshape, squeeze, unsqueeze
+from .tensor import Tensor
+
+__all__ = ["max_pool2d", "adaptive_avg_pool2d"]
+
+_np = B.numpy
+
+
+def _batched(x: Tensor, who: str):
+    """(x as 4-D, whether a batch dim was added); 3-D (C, H, W) inputs are one image, as torch's."""
+    if x.ndim not in (3, 4):
+        raise ValueError(f"{who}: expected 3-D (C, H, W) or 4-D (N, C, H, W) input, got {x.ndim}-D input "
+                         f"of shape {x.shape}")
+    return (unsqueeze(x, 0), True) if x.ndim == 3 else (x, False)
+
+
+def _argmax_positions(a, pg: _PoolGeometry):
+    """For each window, the flat index (row · W + col) into the input of its largest entry: a running max over
+    the kh·kw offsets (one vectorised pass each).  A later entry wins only if strictly larger, so ties go to
+    the first; NaN wins (torch propagates it); padding never wins (it is not a position of x)."""
+    xp = B.get_array_module(a)
+    n, c, h, w = a.shape
+    best = xp.full((n, c, pg.ho, pg.wo), -xp.inf, dtype=a.dtype)
+    where = xp.full((n, c, pg.ho, pg.wo), -1, dtype=_np.int64)
+    rows0 = xp.arange(pg.ho) * pg.sh - pg.ph  # input row of each window's first row
+    cols0 = xp.arange(pg.wo) * pg.sw - pg.pw
+    for i in range(pg.kh):
+        r = rows0 + i
+        r_ok = (r >= 0) & (r < h)
+        rc = xp.clip(r, 0, h - 1)
+        for j in range(pg.kw):
+            col = cols0 + j
+            ok = r_ok[:, None] & ((col >= 0) & (col < w))[None, :]
+            cc = xp.clip(col, 0, w - 1)
+            v = a[:, :, rc[:, None], cc[None, :]]  # (N, C, Ho, Wo): entry (i, j) of every window
+            wins = ok & ((where < 0) | (v > best) | (xp.isnan(v) & ~xp.isnan(best)))
+            best = xp.where(wins, v, best)
+            where = xp.where(wins, rc[:, None] * w + cc[None, :], where)
+    return where
+
+
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,  # noqa: A002
+               return_indices: bool = False, *, _who="max_pool2d"):
+    """The largest entry of each window of (N, C, H, W) or (C, H, W); stride defaults to kernel_size, padding
+    counts as -inf.  With ``return_indices``, also each maximum's flat position h·W + w in its input plane."""
+    if _pair(dilation, "dilation", _who) != (1, 1):
+        raise NotImplementedError(f"{_who}: dilation > 1 is not implemented in scratchgan (got {dilation})")
+    x, added = _batched(input, _who)
+    pg = _PoolGeometry(x.shape[2:], kernel_size, stride, padding, ceil_mode, _who)
+    n, c, h, w = x.shape
+    where = _argmax_positions(x.array, pg)
+    out = reshape(gather(reshape(x, (n, c, h * w)), 2, where.reshape(n, c, -1)), (n, c, pg.ho, pg.wo))
+    if added:
+        out, where = squeeze(out, 0), where[0]
+    return (out, Tensor(where)) if return_indices else out
+
+
+def _bins(n_in: int, n_out: int, like: Tensor) -> Tensor:
+    """The (n_out, n_in) matrix averaging torch's adaptive bins: bin i covers [⌊i·n/m⌋, ⌈(i+1)·n/m⌉)."""
+    a = _np.zeros((n_out, n_in), dtype=like.dtype)
+    for i in range(n_out):  # a loop over output sizes (a handful), building a constant, not over pixels
+        lo, hi = (i * n_in) // n_out, math.ceil((i + 1) * n_in / n_out)
+        a[i, lo:hi] = 1.0 / (hi - lo)
+    return Tensor(B.to_device(a, like.device))
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size, *, _who="adaptive_avg_pool2d") -> Tensor:  # noqa: A002
+    """The mean over torch's adaptive bins, to ``output_size`` (an int, a pair, None keeps that size):
+    y = A_h x A_wᵀ, where row i of A averages bin i."""
+    x, added = _batched(input, _who)
+    oh, ow = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
+    h, w = x.shape[2:]
+    oh, ow = h if oh is None else int(oh), w if ow is None else int(ow)
+    if oh < 1 or ow < 1:
+        raise ValueError(f"{_who}: output_size must be positive, got {output_size}")
+    out = x if oh == h else matmul(_bins(h, oh, x), x)
+    out = out if ow == w else matmul(out, _bins(w, ow, x).t())
+    return squeeze(out, 0) if added else out
