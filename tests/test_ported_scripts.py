@@ -6,7 +6,7 @@ The scripts (read, not copied):
 
 * pytorch/examples ``dcgan/main.py`` (current and the 2017 ``Variable`` version)
 * the official PyTorch DCGAN tutorial (``beginner_source/dcgan_faces_tutorial.py``)
-* eriklindernoren/PyTorch-GAN ``implementations/{cgan,wgan,wgan_gp,dcgan,cyclegan}``
+* eriklindernoren/PyTorch-GAN ``implementations/{cgan,wgan,wgan_gp,dcgan,cyclegan,srgan}``
 * christiancosgrove/pytorch-spectral-normalization-gan (its own ``SpectralNorm`` wrapper, hinge loss),
   and the same critic with ``nn.utils.spectral_norm``
 * EMA generators: StyleGAN2-ADA's ``p_ema.copy_(p.lerp(p_ema, beta))`` and the older
@@ -790,3 +790,90 @@ def test_pytorch_gan_cyclegan():
         skip = [f"{n}.bias" for n in before_norm] if m in (G_AB, G_BA) else \
             [f"{n}.bias" for n, mm in m.named_modules() if isinstance(mm, nn.Conv2d)][1:-1]
         assert_all_changed(b, m, skip=skip)
+
+
+# ---- PyTorch-GAN srgan: PReLU, PixelShuffle, BatchNorm2d(n, 0.8), torch.add; VGG features replaced ----------------
+class SRResidualBlock(nn.Module):
+    def __init__(self, in_features):
+        super(SRResidualBlock, self).__init__()
+        self.conv_block = nn.Sequential(
+            nn.Conv2d(in_features, in_features, kernel_size=3, stride=1, padding=1),
+            nn.BatchNorm2d(in_features, 0.8),
+            nn.PReLU(),
+            nn.Conv2d(in_features, in_features, kernel_size=3, stride=1, padding=1),
+            nn.BatchNorm2d(in_features, 0.8),
+        )
+
+    def forward(self, x):
+        return x + self.conv_block(x)
+
+
+class SRGeneratorResNet(nn.Module):
+    def __init__(self, in_channels=3, out_channels=3, n_residual_blocks=16, width=64):  # width: the script's 64
+        super(SRGeneratorResNet, self).__init__()
+        self.conv1 = nn.Sequential(nn.Conv2d(in_channels, width, kernel_size=9, stride=1, padding=4), nn.PReLU())
+        self.res_blocks = nn.Sequential(*[SRResidualBlock(width) for _ in range(n_residual_blocks)])
+        self.conv2 = nn.Sequential(nn.Conv2d(width, width, kernel_size=3, stride=1, padding=1), nn.BatchNorm2d(width, 0.8))
+        upsampling = []
+        for out_features in range(2):
+            upsampling += [
+                nn.Conv2d(width, width * 4, 3, 1, 1),
+                nn.BatchNorm2d(width * 4),
+                nn.PixelShuffle(upscale_factor=2),
+                nn.PReLU(),
+            ]
+        self.upsampling = nn.Sequential(*upsampling)
+        self.conv3 = nn.Sequential(nn.Conv2d(width, out_channels, kernel_size=9, stride=1, padding=4), nn.Tanh())
+
+    def forward(self, x):
+        out1 = self.conv1(x)
+        out = self.res_blocks(out1)
+        out2 = self.conv2(out)
+        out = torch.add(out1, out2)
+        out = self.upsampling(out)
+        out = self.conv3(out)
+        return out
+
+
+def test_pytorch_gan_srgan():
+    torch.manual_seed(0)
+    generator = SRGeneratorResNet(n_residual_blocks=1, width=4)
+    # the script's discriminator is the PatchGAN shape of cyclegan's; torchvision's VGG19 feature extractor
+    # (out of scope) becomes a small frozen conv net, put in eval mode as the script does
+    discriminator = PatchDiscriminator((3, 32, 32), base=4)
+    feature_extractor = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU())
+    feature_extractor.eval()
+    for p in feature_extractor.parameters():
+        p.requires_grad = False
+    criterion_GAN, criterion_content = torch.nn.MSELoss(), torch.nn.L1Loss()
+    optimizer_G = torch.optim.Adam(generator.parameters(), lr=0.01, betas=(0.5, 0.999))
+    optimizer_D = torch.optim.Adam(discriminator.parameters(), lr=0.01, betas=(0.5, 0.999))
+    Tensor = torch.Tensor
+    before = snapshot(generator, discriminator)
+    imgs_lr = Variable(torch.rand(2, 3, 8, 8).type(Tensor))
+    imgs_hr = Variable(torch.rand(2, 3, 32, 32).type(Tensor))
+    valid = Variable(Tensor(np.ones((imgs_lr.size(0), *discriminator.output_shape))), requires_grad=False)
+    fake = Variable(Tensor(np.zeros((imgs_lr.size(0), *discriminator.output_shape))), requires_grad=False)
+    optimizer_G.zero_grad()
+    gen_hr = generator(imgs_lr)
+    loss_GAN = criterion_GAN(discriminator(gen_hr), valid)
+    gen_features = feature_extractor(gen_hr)
+    real_features = feature_extractor(imgs_hr)
+    loss_content = criterion_content(gen_features, real_features.detach())
+    loss_G = loss_content + 1e-3 * loss_GAN
+    loss_G.backward()
+    optimizer_G.step()
+    optimizer_D.zero_grad()
+    loss_real = criterion_GAN(discriminator(imgs_hr), valid)
+    loss_fake = criterion_GAN(discriminator(gen_hr.detach()), fake)
+    loss_D = (loss_real + loss_fake) / 2
+    loss_D.backward()
+    optimizer_D.step()
+    assert_finite(loss_G.item(), loss_D.item())
+    assert gen_hr.shape == (2, 3, 32, 32)                                        # ×4 through two PixelShuffles
+    # conv biases right before a BatchNorm get no gradient, as in PyTorch
+    skip_g = [f"{n}.bias" for n, m in generator.named_modules() if isinstance(m, nn.Conv2d) and "conv3" not in n
+              and "conv1" not in n]
+    assert_all_changed(before[0], generator, skip=skip_g)
+    assert_all_changed(before[1], discriminator, skip=[f"{n}.bias" for n, m in discriminator.named_modules()
+                                                      if isinstance(m, nn.Conv2d)][1:-1])
