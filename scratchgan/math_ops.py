@@ -84,12 +84,13 @@ def trace(x: Tensor) -> Tensor:
 def _others_product(xp, a, axis: int):
     """out_i = the product of all entries but a_i along axis: exclusive running products from the left
     and from the right, multiplied (no division, so it is exact where an entry is zero)."""
-    ones = xp.ones_like(a.take([0], axis=axis))
-    left = xp.concatenate([ones, xp.cumprod(a, axis=axis).take(range(a.shape[axis] - 1), axis=axis)], axis=axis)
-    flipped = xp.flip(a, axis=axis)
-    right = xp.concatenate([ones, xp.cumprod(flipped, axis=axis).take(range(a.shape[axis] - 1), axis=axis)],
-                           axis=axis)
-    return left * xp.flip(right, axis=axis)
+    def cut(b, lo, hi):  # b[..., lo:hi, ...] along axis
+        return b[tuple(slice(lo, hi) if d == axis else slice(None) for d in range(b.ndim))]
+
+    def exclusive_cumprod(b):  # [1, b0, b0·b1, ...]
+        return xp.concatenate([xp.ones_like(cut(b, 0, 1)), cut(xp.cumprod(b, axis=axis), 0, -1)], axis=axis)
+
+    return exclusive_cumprod(a) * xp.flip(exclusive_cumprod(xp.flip(a, axis=axis)), axis=axis)
 
 
 def prod(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
