@@ -21,8 +21,20 @@ __all__ = ["flip", "roll", "gather", "scatter", "scatter_", "scatter_add", "scat
            "SortResult", "nonzero", "unique"]
 
 
+def _as_vector(fn, x: Tensor, *args, **kwargs):
+    """fn on a 0-d x seen as a 1-element vector, the results back to 0-d: torch gives a 0-d tensor one virtual
+    dim (0 or -1) for the ops that work along a dim."""
+    out = fn(reshape(x, (1,)), *args, **kwargs)
+    if isinstance(out, tuple):
+        return type(out)(*(reshape(o, ()) for o in out))
+    return reshape(out, ())
+
+
 def flip(x: Tensor, dims) -> Tensor:
     """The values in reverse order along ``dims`` (a copy, as torch); its own adjoint: d flip(x) = flip(dx)."""
+    if x.ndim == 0:
+        _norm_dims(dims, 0)
+        return x.clone()
     dims = _norm_dims(dims, x.ndim)
     return apply_op(_xp(x).flip(x.array, axis=dims).copy(), (x,), lambda g, out: (flip(g, dims),), "flip", saved=())
 
@@ -217,6 +229,8 @@ def _pad_zeros(t: Tensor, pad) -> Tensor:
 def cumsum(x: Tensor, dim: int) -> Tensor:
     """Running sums along dim; d cumsum: each dout adds to every x before it, a reversed running sum."""
     (dim,) = _norm_dims(dim, x.ndim)
+    if x.ndim == 0:
+        return _as_vector(cumsum, x, 0)
     data = _xp(x).cumsum(x.array, axis=dim)
     if data.dtype != x.dtype and x.dtype.kind in "biu":
         data = data.astype(_np.int64)  # torch: integer sums are int64 (NumPy's may be another int)
@@ -230,6 +244,8 @@ def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = Fals
     """(values, indices) along dim; the values are gather(x, indices), so their gradient goes back to the
     places they came from.  Equal values keep their order (a stable sort), ascending or descending."""
     (d,) = _norm_dims(dim, x.ndim)
+    if x.ndim == 0:
+        return _as_vector(sort, x, 0, descending)
     xp = _xp(x)
     if descending:
         # a stable ascending sort of x reversed, read backwards: largest first, ties in their order, NaN

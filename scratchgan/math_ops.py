@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from . import backend as B
-from .ops import (_expand_back, _floating, _norm_dims, _unary_, _xp, add_, getitem, matmul, mean, permute, std, to,
+from .ops import (_expand_back, _floating, _norm_dims, _reduce_dims, _unary_, _xp, add_, getitem, matmul, mean, permute, std, to,
                   unsqueeze, var)
 from .tensor import OUTPUT, Tensor, apply_op
 
@@ -105,7 +105,7 @@ def prod(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         x = to(x, B.numpy.int64)
     if dim is not None and not isinstance(dim, int):
         raise TypeError(f"prod: dim must be one int (torch.prod takes one dim), got {dim!r}")
-    dims = _norm_dims(dim, x.ndim)
+    dims = _reduce_dims(dim, x.ndim)
     xp = _xp(x)
     data = xp.prod(x.array, axis=dims, keepdims=keepdim)
 
@@ -113,8 +113,8 @@ def prod(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         gx = _expand_back(g, x, dims, keepdim)
         if not bool((x.array == 0).any()):
             return (gx * _expand_back(out, x, dims, keepdim) / x,)
-        flat = x.array.reshape(-1) if dims is None else x.array
-        others = _others_product(xp, flat, 0 if dims is None else dims[0]).reshape(x.shape)
+        flat = x.array.reshape(-1) if not dims else x.array
+        others = _others_product(xp, flat, dims[0] if dims else 0).reshape(x.shape)
         return (gx * apply_op(others, (x,), _no_second_derivative, "prod_others", saved=()),)
 
     return apply_op(data, (x,), backward, "prod", saved=(x, OUTPUT))

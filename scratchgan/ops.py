@@ -100,10 +100,19 @@ def _norm_dims(dim, ndim):
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
     out = []
     for d in dims:
-        if not -ndim <= d < builtins.max(ndim, 1):
+        if not -builtins.max(ndim, 1) <= d < builtins.max(ndim, 1):  # a 0-d tensor has dims 0 and -1, as in torch
             raise IndexError(f"dimension {d} out of range for a tensor with {ndim} dimensions")
         out.append(d % builtins.max(ndim, 1))
     return tuple(out)
+
+
+def _reduce_dims(dim, ndim):
+    """The NumPy axes of a reduction over ``dim``, by torch's rules: ``dim=()`` means every dim, as None does;
+    a 0-d tensor reduced over its one virtual dim (0 or -1) reduces over no axes, which leaves its value."""
+    dims = _norm_dims(dim, ndim)
+    if ndim == 0 and dims is not None:
+        return ()
+    return None if dims == () else dims
 
 
 # ---- broadcasting and its adjoint ----------------------------------------------------------
@@ -518,14 +527,14 @@ def _expand_back(g: Tensor, x: Tensor, dims, keepdim) -> Tensor:
 
 
 def sum(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001 - torch.sum
-    dims = _norm_dims(dim, x.ndim)
+    dims = _reduce_dims(dim, x.ndim)
     data = x.array.sum(axis=dims, keepdims=keepdim)
     # d sum(x) / dx_i = 1: the gradient is copied to every summed element
     return apply_op(data, (x,), lambda g, out: (_expand_back(g, x, dims, keepdim),), "sum", saved=())
 
 
 def mean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    dims = _norm_dims(dim, x.ndim)
+    dims = _reduce_dims(dim, x.ndim)
     n = x.numel() if dims is None else math.prod(x.shape[d] for d in dims)
     data = x.array.mean(axis=dims, keepdims=keepdim)
     # d mean = dx / n; an empty reduction (n = 0, a nan mean, as torch) has no entries to receive it
@@ -548,6 +557,9 @@ def _extreme(x: Tensor, dim, keepdim, largest: bool):
 
         return apply_op(data, (x,), backward, name, saved=(x, OUTPUT))
     (d,) = _norm_dims(dim, x.ndim)
+    if x.ndim == 0:  # torch: a 0-d tensor's max over dim 0 is itself, at index 0
+        return MaxResult(apply_op(x.array.copy(), (x,), lambda g, out: (g,), name, saved=()),
+                         Tensor(xp.zeros((), dtype=_np.int64)))
     idx = x.array.argmax(axis=d) if largest else x.array.argmin(axis=d)
     idx_k = xp.expand_dims(idx, d)
     data = xp.take_along_axis(x.array, idx_k, axis=d)
@@ -565,7 +577,7 @@ def _extreme(x: Tensor, dim, keepdim, largest: bool):
 
 
 def _amax(x: Tensor, dim, keepdim: bool, largest: bool) -> Tensor:
-    dims = None if dim is None or dim == () else _norm_dims(dim, x.ndim)
+    dims = None if dim is None or dim == () else _reduce_dims(dim, x.ndim)
     red = x.array.max(axis=dims, keepdims=True) if largest else x.array.min(axis=dims, keepdims=True)
     data = red if keepdim else (red.reshape(()) if dims is None else red.squeeze(axis=dims))
 
@@ -613,7 +625,7 @@ def minimum(a, b) -> Tensor:
 def logsumexp(x: Tensor, dim, keepdim: bool = False) -> Tensor:
     """log Σ e^x = m + log Σ e^(x-m), m = max x: no overflow."""
     xp = _xp(x)
-    dims = _norm_dims(dim, x.ndim)
+    dims = _reduce_dims(dim, x.ndim)
     m = x.array.max(axis=dims, keepdims=True)
     m = xp.where(xp.isfinite(m), m, 0)
     data = m + xp.log(xp.exp(x.array - m).sum(axis=dims, keepdims=True))
@@ -628,7 +640,7 @@ def logsumexp(x: Tensor, dim, keepdim: bool = False) -> Tensor:
 
 def var(x: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, correction=None) -> Tensor:
     """Variance; ``unbiased`` (default, like torch) divides by n - 1."""
-    dims = _norm_dims(dim, x.ndim)
+    dims = _reduce_dims(dim, x.ndim)
     n = x.numel() if dims is None else math.prod(x.shape[d] for d in dims)
     c = (1 if unbiased else 0) if correction is None else correction
     centred = x - mean(x, dim=dims, keepdim=True)
@@ -651,7 +663,7 @@ def norm(x: Tensor, p=2, dim=None, keepdim: bool = False) -> Tensor:
     if p not in (2, 2.0, "fro"):
         raise NotImplementedError(f"norm: only p=2 is implemented, got p={p!r}")
     xp = _xp(x)
-    dims = _norm_dims(dim, x.ndim)
+    dims = _reduce_dims(dim, x.ndim)
     data = xp.sqrt((x.array * x.array).sum(axis=dims, keepdims=keepdim))
 
     def backward(g, out):  # d‖x‖ = x/‖x‖ · dx
@@ -717,7 +729,7 @@ def squeeze(x: Tensor, dim=None) -> Tensor:
     if dim is None:
         return reshape(x, tuple(s for s in x.shape if s != 1))
     (d,) = _norm_dims(dim, x.ndim)
-    if x.shape[d] != 1:
+    if x.ndim == 0 or x.shape[d] != 1:
         return x
     return reshape(x, x.shape[:d] + x.shape[d + 1:])
 

@@ -538,3 +538,17 @@ def test_the_ported_ops_run_on_every_backend(device):
 
     for got, want in zip(run(device), run("cpu")):
         np.testing.assert_array_equal(got, want)
+
+
+def test_reductions_of_a_0d_tensor_over_its_virtual_dim_and_dim_empty_as_torch():
+    # a scalar loss reduced "over dim 0" (torch: itself), and dim=() meaning every dim (values from torch 2.13)
+    loss = sg.tensor(1.5, requires_grad=True)
+    parts = [sg.sum(loss, 0), loss.mean(-1), sg.logsumexp(loss, 0), sg.max(loss, 0).values, sg.cumsum(loss, 0),
+             loss.norm(dim=0), sg.prod(loss, 0), loss.squeeze(0), sg.flip(loss, (0,))]
+    assert all(p.shape == () and p.item() == 1.5 for p in parts)
+    sum(parts).backward()
+    assert loss.grad.item() == pytest.approx(9.0)
+    x = sg.tensor([[1.0, 2.0], [3.0, 6.0]])
+    assert (x.sum(()).item(), x.mean(()).item(), x.var(()).item()) == (12.0, 3.0, pytest.approx(14.0 / 3))
+    with pytest.raises(IndexError, match="dimension 1 out of range for a tensor with 0 dimensions"):
+        sg.sum(loss, 1)

@@ -892,3 +892,23 @@ def test_diagonal_trace_addcmul_and_small_tensor_methods_match_torch():
         vt, vs = torch.zeros(4000).random_(*args), sg.zeros(4000).random_(*args)
         assert (vs.min().item(), vs.max().item()) == (vt.min().item(), vt.max().item()) or not args, args
         assert vs.min().item() >= 0 and vs.max().item() <= 2 ** 24 and vs.dtype == sg.float32
+
+
+def test_a_0d_tensor_has_one_virtual_dim_and_dim_empty_means_all_dims_as_torch():
+    # torch lets dim=0 / -1 address a 0-d tensor (a scalar loss, say), and reads dim=() as every dim
+    cases = [("sum", lambda m, t: m.sum(t, 0)), ("sum -1", lambda m, t: t.sum(-1, keepdim=True)),
+             ("mean", lambda m, t: t.mean(0)), ("max", lambda m, t: m.max(t, 0)[0]), ("min", lambda m, t: t.min(-1).values),
+             ("amax", lambda m, t: m.amax(t, -1)), ("logsumexp", lambda m, t: m.logsumexp(t, 0)),
+             ("softmax", lambda m, t: m.softmax(t, -1)), ("log_softmax", lambda m, t: m.log_softmax(t, 0)),
+             ("var", lambda m, t: t.var(0, unbiased=False)), ("std", lambda m, t: t.std(0, unbiased=False)),
+             ("cumsum", lambda m, t: m.cumsum(t, 0)), ("prod", lambda m, t: m.prod(t, 0)), ("norm", lambda m, t: t.norm(dim=0)),
+             ("flip", lambda m, t: m.flip(t, (0,))), ("sort", lambda m, t: m.sort(t, 0)[0]),
+             ("squeeze", lambda m, t: t.squeeze(0))]
+    _same_values_and_gradients(cases, np.array(1.5), np.random.default_rng(0))
+    for fn in ("sum", "mean", "var", "std", "norm"):
+        x = np.random.default_rng(1).standard_normal((2, 3))
+        want = getattr(torch.tensor(x), fn)(dim=())
+        np.testing.assert_allclose(getattr(sg.tensor(x), fn)(dim=()).numpy(), want.numpy(), rtol=1e-12, err_msg=fn)
+    assert sg.max(sg.tensor(2.0), 0).indices.tolist() == torch.max(torch.tensor(2.0), 0).indices.tolist() == 0
+    with pytest.raises(IndexError):
+        sg.sum(sg.tensor(2.0), 1)
