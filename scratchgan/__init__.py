@@ -12,8 +12,8 @@ from .creation import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTe
                        as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like, is_tensor, linspace,
                        get_default_dtype, manual_seed, normal, ones, ones_like, rand, rand_like, randint, randn,
                        randn_like, randperm, set_default_dtype, tensor, zeros, zeros_like)
-from .logical import (all, allclose, any, equal, isclose, isfinite, isinf, isnan, logical_and, logical_not,  # noqa: A004
-                      logical_or)
+from .logical import (all, allclose, any, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, equal,  # noqa: A004
+                      isclose, isfinite, isinf, isnan, logical_and, logical_not, logical_or)
 from .ops import (abs, add, argmax, argmin, bmm, cat, chunk, clamp, clone, div, dot, eq, exp, flatten, ge, gt, le, lerp,
                   log, log1p, logsigmoid, logsumexp, lt, masked_fill, matmul, max, maximum, mean, min, minimum, mul, mv,
                   ne, neg, norm, permute, pow, relu, repeat_interleave, reshape, rsqrt, sigmoid, sign, softplus, split,
@@ -21,8 +21,8 @@ from .ops import (abs, add, argmax, argmin, bmm, cat, chunk, clamp, clone, div, 
 from .generator import Generator, get_rng_state, initial_seed, seed, set_rng_state
 from .kernels import get_num_threads, set_num_threads
 from .nn import functional  # noqa: F401 - its old place: scratchgan.functional is nn.functional
-from .index_ops import (argsort, cumsum, flip, gather, index_select, masked_select, movedim, narrow, nonzero, roll,
-                        scatter, scatter_add, sort, topk, tril, triu, unbind, unique)
+from .index_ops import (argsort, cumsum, flip, gather, index_select, masked_select, meshgrid, movedim, narrow, nonzero,
+                        roll, scatter, scatter_add, sort, topk, tril, triu, unbind, unique)
 from .math_ops import (addcdiv, addcmul, addmm, cos, diagonal, expm1, log2, log10, mm, outer, prod, reciprocal, sin,
                        std_mean, trace, var_mean)
 from .ops import amax, amin, broadcast_to, ceil, floor, log_softmax, nan_to_num, round, softmax  # noqa: A004

@@ -8,6 +8,7 @@ and the selections (index_select, masked_select, narrow, unbind) are indexing, w
 """
 from __future__ import annotations
 
+import warnings
 from collections import namedtuple
 
 from . import backend as B
@@ -18,7 +19,7 @@ _np = B.numpy
 
 __all__ = ["flip", "roll", "gather", "scatter", "scatter_", "scatter_add", "scatter_add_", "index_select",
            "masked_select", "narrow", "unbind", "movedim", "tril", "triu", "cumsum", "sort", "argsort", "topk",
-           "SortResult", "nonzero", "unique"]
+           "SortResult", "nonzero", "unique", "meshgrid"]
 
 
 def _as_vector(fn, x: Tensor, *args, **kwargs):
@@ -306,6 +307,30 @@ def unique(x: Tensor, sorted: bool = True, return_inverse: bool = False, return_
     if return_counts:
         out.append(Tensor(counts.astype(_np.int64)))
     return out[0] if len(out) == 1 else tuple(out)
+
+
+def meshgrid(*tensors, indexing: str | None = None) -> tuple:
+    """Coordinate grids from 1-D tensors: grid k holds tensors[k] varied along dim k ("ij") and repeated along
+    the others (with "xy", NumPy's default, the first two dims swap).  Each grid is a broadcast view, so its
+    gradient sums back (DiffAugment's translation and cutout index with these grids)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing is None:
+        warnings.warn("torch.meshgrid: in an upcoming release, it will be required to pass the indexing argument.",
+                      UserWarning, stacklevel=2)
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    for t in tensors:
+        if t.ndim > 1:
+            raise RuntimeError(f"meshgrid: expected 0-D or 1-D tensors, got shape {t.shape}")
+    vectors = [reshape(t, (-1,)) for t in tensors]
+    shape = tuple(v.shape[0] for v in vectors)
+    grids = [broadcast_to(reshape(v, tuple(-1 if i == k else 1 for i in range(len(vectors)))), shape)
+             for k, v in enumerate(vectors)]
+    if indexing == "xy" and len(grids) >= 2:  # the "ij" grids with their first two dims swapped
+        grids = [g.transpose(0, 1) for g in grids]
+    return tuple(grids)
 
 
 def _bind():

@@ -1,5 +1,5 @@
 """Checks on values, with no gradient: isnan, isinf, isfinite, all, any, logical_not/and/or, isclose,
-allclose, equal.
+allclose, equal, and the bitwise ops behind a mask's ``&``, ``|``, ``^`` and ``~``.
 
 A training loop asks them ("did the loss go NaN?", ``torch.isfinite(loss).all()``); they return bool
 tensors (or a Python bool: ``allclose``, ``equal``), so autograd never sees them, as in PyTorch.
@@ -10,7 +10,7 @@ from .ops import _arr, _xp
 from .tensor import Tensor
 
 __all__ = ["isnan", "isinf", "isfinite", "all", "any", "logical_not", "logical_and", "logical_or", "isclose", "allclose",
-           "equal"]
+           "equal", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not"]
 
 
 def isnan(x: Tensor) -> Tensor:
@@ -63,9 +63,31 @@ def equal(x: Tensor, other) -> bool:
     return tuple(x.shape) == tuple(o.shape) and bool((x.array == o).all())
 
 
+# &, |, ^, ~ on bool tensors (masks: ``(x > 0) & (x < 1)``, ``~mask``) and integer ones (bitwise), as torch
+def _bitwise(name: str, fn_name: str):
+    def op(x: Tensor, other) -> Tensor:
+        return Tensor(getattr(_xp(x), fn_name)(x.array, _arr(other)))
+
+    op.__name__ = name
+    return op
+
+
+bitwise_and = _bitwise("bitwise_and", "bitwise_and")
+bitwise_or = _bitwise("bitwise_or", "bitwise_or")
+bitwise_xor = _bitwise("bitwise_xor", "bitwise_xor")
+
+
+def bitwise_not(x: Tensor) -> Tensor:
+    return Tensor(_xp(x).invert(x.array))
+
+
 def _bind():
     for name in __all__:
         setattr(Tensor, name, globals()[name])
+    T = Tensor
+    T.__and__, T.__or__, T.__xor__, T.__invert__ = bitwise_and, bitwise_or, bitwise_xor, bitwise_not
+    T.__rand__, T.__ror__, T.__rxor__ = bitwise_and, bitwise_or, bitwise_xor  # all three commute
+    T.logical_xor = lambda x, other: Tensor(_xp(x).logical_xor(x.array, _arr(other)))
 
 
 _bind()

@@ -184,6 +184,8 @@ OPS = {
     "sort": (lambda x, d: sg.sort(x, 0, descending=True).values * sg.tensor([1.0, 2.0, 3.0], device=d).view(3, 1),
              lambda r: [_distinct(r, (3, 2))]),
     "topk": (lambda x, d: sg.topk(x, 2, dim=1).values * x[:, :2], lambda r: [_distinct(r, (2, 4))]),
+    "meshgrid": (lambda a, b, d: sg.meshgrid(a, b * b, indexing="ij")[0] * sg.meshgrid(a, b, indexing="xy")[1].t(),
+                 lambda r: [_u(r, (3,)), _u(r, (2,))]),
     "roll": (lambda x, d: sg.roll(x, (1, -2), (0, 1)) * x + sg.roll(x, 5), lambda r: [_u(r, (2, 3))]),
     "movedim": (lambda x, d: sg.movedim(x, (0, 1), (2, 0)), lambda r: [_u(r, (2, 3, 4))]),
     "tril": (lambda x, d: sg.tril(x * x, -1), lambda r: [_u(r, (2, 3, 3))]),

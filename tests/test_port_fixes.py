@@ -552,3 +552,16 @@ def test_reductions_of_a_0d_tensor_over_its_virtual_dim_and_dim_empty_as_torch()
     assert (x.sum(()).item(), x.mean(()).item(), x.var(()).item()) == (12.0, 3.0, pytest.approx(14.0 / 3))
     with pytest.raises(IndexError, match="dimension 1 out of range for a tensor with 0 dimensions"):
         sg.sum(loss, 1)
+
+
+def test_masks_combine_with_and_or_xor_not_and_meshgrid_makes_grids():
+    x = sg.tensor([-1.0, 0.5, 2.0])
+    inside = (x > 0) & (x < 1)
+    assert inside.tolist() == [False, True, False] and (~inside).tolist() == [True, False, True]
+    assert ((x < 0) | (x > 1)).tolist() == [True, False, True] and ((x > 0) ^ (x > 1)).tolist() == [False, True, False]
+    assert (sg.tensor([6, 3]) & 5).tolist() == [4, 1] and (~sg.tensor([0], dtype=sg.int64)).tolist() == [-1]
+    gi, gj = sg.meshgrid(sg.arange(2), sg.arange(3), indexing="ij")
+    assert gi.tolist() == [[0, 0, 0], [1, 1, 1]] and gj.tolist() == [[0, 1, 2], [0, 1, 2]]
+    assert sg.meshgrid(sg.arange(2), sg.arange(3), indexing="xy")[0].shape == (3, 2)
+    with pytest.warns(UserWarning, match="required to pass the indexing argument"):
+        sg.meshgrid(sg.arange(2), sg.arange(3))

@@ -9,6 +9,7 @@ The scripts (read, not copied):
 * eriklindernoren/PyTorch-GAN ``implementations/{cgan,wgan,wgan_gp,dcgan,cyclegan,srgan}``
 * christiancosgrove/pytorch-spectral-normalization-gan (its own ``SpectralNorm`` wrapper, hinge loss),
   and the same critic with ``nn.utils.spectral_norm``
+* mit-han-lab/data-efficient-gans ``DiffAugment_pytorch.py`` (color, translation, cutout), verbatim
 * EMA generators: StyleGAN2-ADA's ``p_ema.copy_(p.lerp(p_ema, beta))`` and the older
   ``p_ema.data.mul_(beta).add_(p.data, alpha=1 - beta)``
 
@@ -877,3 +878,112 @@ def test_pytorch_gan_srgan():
     assert_all_changed(before[0], generator, skip=skip_g)
     assert_all_changed(before[1], discriminator, skip=[f"{n}.bias" for n, m in discriminator.named_modules()
                                                       if isinstance(m, nn.Conv2d)][1:-1])
+
+
+# ---- DiffAugment (mit-han-lab/data-efficient-gans, DiffAugment_pytorch.py): the limited-data remedy -------------
+def rand_brightness(x):
+    x = x + (torch.rand(x.size(0), 1, 1, 1, dtype=x.dtype, device=x.device) - 0.5)
+    return x
+
+
+def rand_saturation(x):
+    x_mean = x.mean(dim=1, keepdim=True)
+    x = (x - x_mean) * (torch.rand(x.size(0), 1, 1, 1, dtype=x.dtype, device=x.device) * 2) + x_mean
+    return x
+
+
+def rand_contrast(x):
+    x_mean = x.mean(dim=[1, 2, 3], keepdim=True)
+    x = (x - x_mean) * (torch.rand(x.size(0), 1, 1, 1, dtype=x.dtype, device=x.device) + 0.5) + x_mean
+    return x
+
+
+def rand_translation(x, ratio=0.125):
+    shift_x, shift_y = int(x.size(2) * ratio + 0.5), int(x.size(3) * ratio + 0.5)
+    translation_x = torch.randint(-shift_x, shift_x + 1, size=[x.size(0), 1, 1], device=x.device)
+    translation_y = torch.randint(-shift_y, shift_y + 1, size=[x.size(0), 1, 1], device=x.device)
+    grid_batch, grid_x, grid_y = torch.meshgrid(
+        torch.arange(x.size(0), dtype=torch.long, device=x.device),
+        torch.arange(x.size(2), dtype=torch.long, device=x.device),
+        torch.arange(x.size(3), dtype=torch.long, device=x.device),
+    )
+    grid_x = torch.clamp(grid_x + translation_x + 1, 0, x.size(2) + 1)
+    grid_y = torch.clamp(grid_y + translation_y + 1, 0, x.size(3) + 1)
+    x_pad = F.pad(x, [1, 1, 1, 1, 0, 0, 0, 0])
+    x = x_pad.permute(0, 2, 3, 1).contiguous()[grid_batch, grid_x, grid_y].permute(0, 3, 1, 2).contiguous()
+    return x
+
+
+def rand_cutout(x, ratio=0.5):
+    cutout_size = int(x.size(2) * ratio + 0.5), int(x.size(3) * ratio + 0.5)
+    offset_x = torch.randint(0, x.size(2) + (1 - cutout_size[0] % 2), size=[x.size(0), 1, 1], device=x.device)
+    offset_y = torch.randint(0, x.size(3) + (1 - cutout_size[1] % 2), size=[x.size(0), 1, 1], device=x.device)
+    grid_batch, grid_x, grid_y = torch.meshgrid(
+        torch.arange(x.size(0), dtype=torch.long, device=x.device),
+        torch.arange(cutout_size[0], dtype=torch.long, device=x.device),
+        torch.arange(cutout_size[1], dtype=torch.long, device=x.device),
+    )
+    grid_x = torch.clamp(grid_x + offset_x - cutout_size[0] // 2, min=0, max=x.size(2) - 1)
+    grid_y = torch.clamp(grid_y + offset_y - cutout_size[1] // 2, min=0, max=x.size(3) - 1)
+    mask = torch.ones(x.size(0), x.size(2), x.size(3), dtype=x.dtype, device=x.device)
+    mask[grid_batch, grid_x, grid_y] = 0
+    x = x * mask.unsqueeze(1)
+    return x
+
+
+AUGMENT_FNS = {
+    'color': [rand_brightness, rand_saturation, rand_contrast],
+    'translation': [rand_translation],
+    'cutout': [rand_cutout],
+}
+
+
+def DiffAugment(x, policy='', channels_first=True):  # noqa: N802 - the script's name
+    if policy:
+        if not channels_first:
+            x = x.permute(0, 3, 1, 2)
+        for p in policy.split(','):
+            for f in AUGMENT_FNS[p]:
+                x = f(x)
+        if not channels_first:
+            x = x.permute(0, 2, 3, 1)
+        x = x.contiguous()
+    return x
+
+
+@pytest.mark.filterwarnings("ignore:torch.meshgrid")  # the script calls meshgrid without indexing=, as torch warns
+def test_diffaugment_reaches_the_generator_through_every_augmentation():
+    torch.manual_seed(0)
+    G = nn.Sequential(nn.Linear(4, 3 * 8 * 8), nn.Tanh(), nn.Unflatten(1, (3, 8, 8)))
+    D = nn.Sequential(nn.Conv2d(3, 4, 4, 2, 1), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(4 * 4 * 4, 1))
+    opt_g, opt_d = optim.Adam(G.parameters(), lr=0.01), optim.Adam(D.parameters(), lr=0.01)
+    before = snapshot(G, D)
+    policy = 'color,translation,cutout'
+    reals = torch.rand(4, 3, 8, 8) * 2 - 1
+    # the paper's loss: D and G both see augmented images, and G's gradient flows through the augmentation
+    opt_d.zero_grad()
+    d_loss = F.softplus(-D(DiffAugment(reals, policy))).mean() + \
+        F.softplus(D(DiffAugment(G(torch.randn(4, 4)).detach(), policy))).mean()
+    d_loss.backward()
+    opt_d.step()
+    opt_g.zero_grad()
+    fake = G(torch.randn(4, 4))
+    fake.retain_grad()
+    g_loss = F.softplus(-D(DiffAugment(fake, policy))).mean()
+    g_loss.backward()
+    opt_g.step()
+    assert_finite(d_loss.item(), g_loss.item())
+    assert fake.grad.abs().sum().item() > 0
+    assert_all_changed(before[0], G)
+    assert_all_changed(before[1], D)
+    # each augmentation keeps the shape; translation only moves pixels (or brings in zeros), cutout only zeroes
+    x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8) + 1
+    for f in (rand_brightness, rand_saturation, rand_contrast, rand_translation, rand_cutout):
+        assert f(x).shape == x.shape
+    moved = rand_translation(x)
+    assert set(moved.unique().tolist()) <= set(x.unique().tolist()) | {0.0}
+    xg = x.clone().requires_grad_(True)
+    cut = rand_cutout(xg)
+    assert ((cut == x) | (cut == 0)).all().item() and 0 < (cut == 0).sum().item() <= 2 * 3 * 16  # a 4×4 hole, cut by the border
+    cut.sum().backward()
+    assert torch.equal(xg.grad, (cut != 0).float())                            # no gradient through the hole

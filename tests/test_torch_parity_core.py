@@ -912,3 +912,18 @@ def test_a_0d_tensor_has_one_virtual_dim_and_dim_empty_means_all_dims_as_torch()
     assert sg.max(sg.tensor(2.0), 0).indices.tolist() == torch.max(torch.tensor(2.0), 0).indices.tolist() == 0
     with pytest.raises(IndexError):
         sg.sum(sg.tensor(2.0), 1)
+
+
+def test_meshgrid_and_bitwise_mask_ops_match_torch():
+    a, b, c = np.arange(3.0), np.arange(4.0) * 10, np.array([7.0, 8.0])
+    for indexing in ("ij", "xy"):
+        for arrays in [(a, b), (a, b, c), (a,)]:
+            want = torch.meshgrid(*(torch.tensor(v) for v in arrays), indexing=indexing)
+            got = sg.meshgrid(*(sg.tensor(v) for v in arrays), indexing=indexing)
+            assert [g.tolist() for g in got] == [w.tolist() for w in want], (indexing, len(arrays))
+    x = np.array([[-1.0, 0.5], [2.0, 0.0]])
+    t, s = torch.tensor(x), sg.tensor(x)
+    for fn in (lambda m, u: (u > 0) & (u < 1), lambda m, u: (u < 0) | (u > 1), lambda m, u: (u > 0) ^ (u >= 0.5),
+               lambda m, u: ~(u > 0), lambda m, u: m.tensor([6, 3, 12]) & 5, lambda m, u: m.tensor([6, 3]) | m.tensor([1, 8]),
+               lambda m, u: ~m.tensor([0, 5]), lambda m, u: m.bitwise_xor(m.tensor([6, 3]), m.tensor([5, 5]))):
+        assert fn(sg, s).tolist() == fn(torch, t).tolist()
