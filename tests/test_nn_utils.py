@@ -323,3 +323,26 @@ def test_spectral_norm_vectors_come_from_the_seeded_generator():
     u, v = rng.standard_normal(3), rng.standard_normal(4)
     np.testing.assert_allclose(draws[0][0], u / np.linalg.norm(u), rtol=1e-6)
     np.testing.assert_allclose(draws[0][1], v / np.linalg.norm(v), rtol=1e-6)
+
+
+# ---- weight normalisation ------------------------------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # the second, refused weight_norm call warns first, as torch's
+def test_weight_norm_splits_length_and_direction_and_both_learn():
+    lin = nn.Linear(3, 2)
+    w = lin.weight.detach().numpy().copy()
+    with pytest.warns(FutureWarning, match="parametrizations.weight_norm"):
+        nn.utils.weight_norm(lin)
+    assert list(lin.state_dict()) == ["bias", "weight_g", "weight_v"] and lin.weight_g.shape == (2, 1)
+    np.testing.assert_allclose(lin.weight_g.detach().numpy()[:, 0], np.linalg.norm(w, axis=1), rtol=1e-6)
+    lin(sg.ones(4, 3)).sum().backward()
+    assert lin.weight_g.grad is not None and lin.weight_v.grad is not None
+    with pytest.raises(RuntimeError, match="Cannot register two weight_norm hooks"):
+        nn.utils.weight_norm(lin)
+    nn.utils.remove_weight_norm(lin)
+    assert list(lin.state_dict()) == ["bias", "weight"]  # re-registered last, as torch
+    np.testing.assert_allclose(lin.weight.detach().numpy(), w, rtol=1e-6)
+    conv = nn.utils.parametrizations.weight_norm(nn.Conv2d(2, 3, 3), dim=None)
+    assert list(conv.state_dict()) == ["bias", "parametrizations.weight.original0", "parametrizations.weight.original1"]
+    assert conv.parametrizations.weight.original0.shape == ()
+    with pytest.raises(ValueError, match="Cannot leave unparametrized"):
+        nn.utils.parametrize.remove_parametrizations(conv, "weight", leave_parametrized=False)

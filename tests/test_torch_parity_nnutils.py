@@ -275,3 +275,42 @@ def test_load_state_dict_strict_false_and_errors_agree_with_torch():
     for m in (t, s):
         with pytest.raises(RuntimeError, match=r"size mismatch for weight: copying a param with shape"):
             m.load_state_dict(bad)
+
+
+# ---- weight normalisation: the classic hook (weight_g, weight_v) and the parametrization (original0/1) ----------
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # torch deprecates the classic weight_norm, and so do we
+@pytest.mark.parametrize("build, shape", [
+    (lambda nn: nn.Linear(5, 3), (4, 5)), (lambda nn: nn.Conv2d(2, 3, 3, padding=1), (2, 2, 5, 5)),
+    (lambda nn: nn.ConvTranspose2d(3, 2, 4, 2, 1), (2, 3, 3, 3)),
+])
+@pytest.mark.parametrize("dim", [0, 1, None])
+@pytest.mark.parametrize("which", ["classic", "parametrization"])
+def test_weight_norm_matches_torch(build, shape, dim, which):
+    torch.manual_seed(0)
+    tm = build(torch.nn)
+    sm = build(snn)
+    sm.load_state_dict({k: sg.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    apply_t = torch.nn.utils.weight_norm if which == "classic" else torch.nn.utils.parametrizations.weight_norm
+    apply_s = snn.utils.weight_norm if which == "classic" else snn.utils.parametrizations.weight_norm
+    apply_t(tm, dim=dim)
+    apply_s(sm, dim=dim)
+    assert list(sm.state_dict()) == list(tm.state_dict())
+    for k, v in tm.state_dict().items():
+        np.testing.assert_allclose(sm.state_dict()[k].numpy(), v.detach().numpy(), rtol=1e-6, err_msg=k)
+    x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    yt, ys = tm(torch.tensor(x)), sm(sg.tensor(x))
+    np.testing.assert_allclose(ys.detach().numpy(), yt.detach().numpy(), rtol=1e-5, atol=1e-6)
+    (yt ** 2).sum().backward()
+    (ys ** 2).sum().backward()
+    tp, sp = dict(tm.named_parameters()), dict(sm.named_parameters())
+    assert list(sp) == list(tp)
+    for k in tp:
+        np.testing.assert_allclose(sp[k].grad.numpy(), tp[k].grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=k)
+    if which == "classic":
+        torch.nn.utils.remove_weight_norm(tm)
+        snn.utils.remove_weight_norm(sm)
+    else:
+        torch.nn.utils.parametrize.remove_parametrizations(tm, "weight")
+        snn.utils.parametrize.remove_parametrizations(sm, "weight")
+    assert list(sm.state_dict()) == list(tm.state_dict())
+    np.testing.assert_allclose(sm.weight.detach().numpy(), tm.weight.detach().numpy(), rtol=1e-6)

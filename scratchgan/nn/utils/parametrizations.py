@@ -1,5 +1,9 @@
-"""``torch.nn.utils.parametrizations.spectral_norm``: spectral normalisation as a parametrization.
+"""``torch.nn.utils.parametrizations``: spectral and weight normalisation as parametrizations.
 
+``weight_norm``: W = g·v/‖v‖ (see weight_norm.py) with PyTorch's newer keys
+``parametrizations.weight.original0`` (g) and ``original1`` (v).
+
+``spectral_norm``:
 The same W/σ(W) as the classic ``spectral_norm`` (see spectral_norm.py), with PyTorch's
 newer layout and schedule: keys ``parametrizations.weight.original``,
 ``parametrizations.weight.0._u`` and ``._v``; 15 power iterations at registration; in
@@ -15,8 +19,9 @@ from ..conv_layers import ConvTranspose2d
 from ..module import Module
 from .parametrize import register_parametrization
 from .spectral_norm import normalize_array, random_unit_vectors, weight_to_matrix
+from .weight_norm import norm_except_dim, weight_norm_value
 
-__all__ = ["spectral_norm"]
+__all__ = ["spectral_norm", "weight_norm"]
 
 
 class _SpectralNorm(Module):
@@ -63,4 +68,23 @@ def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int 
     if dim is None:
         dim = 1 if isinstance(module, ConvTranspose2d) else 0
     register_parametrization(module, name, _SpectralNorm(weight, n_power_iterations, dim, eps))
+    return module
+
+
+class _WeightNorm(Module):
+    def __init__(self, dim: int | None = 0):
+        super().__init__()
+        self.dim = -1 if dim is None else dim
+
+    def forward(self, weight_g: Tensor, weight_v: Tensor) -> Tensor:
+        return weight_norm_value(weight_g, weight_v, self.dim)
+
+    def right_inverse(self, weight: Tensor):
+        return norm_except_dim(weight, self.dim), weight
+
+
+def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Module:
+    if module._parameters.get(name) is None:
+        raise ValueError(f"weight_norm: {type(module).__name__} has no parameter {name!r}")
+    register_parametrization(module, name, _WeightNorm(dim), unsafe=True)
     return module

@@ -16,11 +16,21 @@ __all__ = ["register_parametrization", "remove_parametrizations", "is_parametriz
 
 
 class ParametrizationList(ModuleList):
-    """The parametrizations of one tensor, applied in order to ``original``."""
+    """The parametrizations of one tensor, applied in order to ``original``; or, when the first one's
+    ``right_inverse`` returns several tensors (weight_norm's g and v), to ``original0``, ``original1``, ..."""
 
-    def __init__(self, modules, original: Parameter):
+    def __init__(self, modules, original):
         super().__init__(modules)
-        self.original = original
+        self.is_tensor = isinstance(original, Parameter)
+        if self.is_tensor:
+            self.original = original
+        else:
+            self.ntensors = len(original)
+            for i, p in enumerate(original):
+                setattr(self, f"original{i}", p)
+
+    def originals(self) -> tuple:
+        return (self.original,) if self.is_tensor else tuple(getattr(self, f"original{i}") for i in range(self.ntensors))
 
     def right_inverse(self, value):
         for m in reversed(list(self)):
@@ -29,8 +39,9 @@ class ParametrizationList(ModuleList):
         return value
 
     def forward(self):
-        x = self.original
-        for m in self:
+        first, *rest = list(self)
+        x = first(*self.originals())
+        for m in rest:
             x = m(x)
         return x
 
@@ -39,10 +50,12 @@ def _property(name: str):
     def get(module):
         return module.parametrizations[name]()
 
-    def set_(module, value):  # m.weight = w stores right_inverse(w) in original, as PyTorch does
+    def set_(module, value):  # m.weight = w stores right_inverse(w) in the originals, as PyTorch does
         plist = module.parametrizations[name]
         with no_grad():
-            plist.original.copy_(plist.right_inverse(value))
+            values = plist.right_inverse(value)
+            for original, v in zip(plist.originals(), (values,) if plist.is_tensor else values):
+                original.copy_(v)
 
     return property(get, set_)
 
@@ -68,8 +81,11 @@ def register_parametrization(module: Module, tensor_name: str, parametrization: 
     delattr(module, tensor_name)
     with no_grad():
         original = parametrization.right_inverse(param) if hasattr(parametrization, "right_inverse") else param
-    if original is not param:
-        param.copy_(original)
+    if isinstance(original, (tuple, list)):  # several originals: new Parameters, in the order given
+        param = tuple(Parameter(o.detach().clone(), requires_grad=param.requires_grad) for o in original)
+    elif original is not param:
+        with no_grad():
+            param.copy_(original)
     module.parametrizations[tensor_name] = ParametrizationList([parametrization], param)
     setattr(type(module), tensor_name, _property(tensor_name))
     return module
@@ -80,12 +96,18 @@ def remove_parametrizations(module: Module, tensor_name: str, leave_parametrized
     if not is_parametrized(module, tensor_name):
         raise ValueError(f"Module {module} does not have a parametrization on {tensor_name}")
     plist = module.parametrizations[tensor_name]
+    if not plist.is_tensor and not leave_parametrized:
+        raise ValueError("Cannot leave unparametrized (`leave_parametrized=False`) a tensor that is parametrized "
+                         "in terms of a sequence of tensors.")
     with no_grad():
         value = plist() if leave_parametrized else plist.original
-    original = plist.original
-    if leave_parametrized:
-        with no_grad():
-            original.copy_(value)
+    if plist.is_tensor:
+        original = plist.original
+        if leave_parametrized:
+            with no_grad():
+                original.copy_(value)
+    else:
+        original = Parameter(value.detach(), requires_grad=plist.original0.requires_grad)
     delattr(type(module), tensor_name)
     del module.parametrizations[tensor_name]
     module.register_parameter(tensor_name, original)

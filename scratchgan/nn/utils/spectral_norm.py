@@ -43,6 +43,23 @@ def random_unit_vectors(weight: Tensor, h: int, w: int, eps: float):
                  for n in (h, w))
 
 
+def check_no_hook(module: Module, hook_type, name: str, what: str) -> None:
+    """Refuse a second reparametrisation hook of one kind on the same parameter, as PyTorch does."""
+    for hook in module._forward_pre_hooks.values():
+        if isinstance(hook, hook_type) and hook.name == name:
+            raise RuntimeError(f"Cannot register two {what} hooks on the same parameter {name}")
+
+
+def remove_hook(module: Module, hook_type, name: str, what: str) -> Module:
+    """Undo a reparametrisation hook: ``<name>`` becomes a plain Parameter with its current value."""
+    for key, hook in list(module._forward_pre_hooks.items()):
+        if isinstance(hook, hook_type) and hook.name == name:
+            hook.remove(module)
+            del module._forward_pre_hooks[key]
+            return module
+    raise ValueError(f"{what} of '{name}' not found in {module}")
+
+
 class SpectralNorm:
     """The forward pre-hook that recomputes ``module.<name>`` from ``<name>_orig``, ``_u``, ``_v``."""
 
@@ -81,9 +98,7 @@ class SpectralNorm:
 
     @staticmethod
     def apply(module: Module, name: str, n_power_iterations: int, dim: int, eps: float) -> "SpectralNorm":
-        for hook in module._forward_pre_hooks.values():
-            if isinstance(hook, SpectralNorm) and hook.name == name:
-                raise RuntimeError(f"Cannot register two spectral_norm hooks on the same parameter {name}")
+        check_no_hook(module, SpectralNorm, name, "spectral_norm")
         weight = module._parameters.get(name)
         if weight is None:
             raise ValueError(f"spectral_norm cannot be applied: {type(module).__name__} has no parameter {name!r}")
@@ -113,9 +128,4 @@ def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int 
 
 def remove_spectral_norm(module: Module, name: str = "weight") -> Module:
     """Undo ``spectral_norm``: ``<name>`` becomes a Parameter holding W/σ with the current u, v."""
-    for key, hook in list(module._forward_pre_hooks.items()):
-        if isinstance(hook, SpectralNorm) and hook.name == name:
-            hook.remove(module)
-            del module._forward_pre_hooks[key]
-            return module
-    raise ValueError(f"spectral_norm of '{name}' not found in {module}")
+    return remove_hook(module, SpectralNorm, name, "spectral_norm")
