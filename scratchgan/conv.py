@@ -1,4 +1,4 @@
-"""2-D convolution, transposed convolution, nearest-neighbour upsampling and average pooling (NCHW,
+"""2-D convolution, transposed convolution, nearest and bilinear upsampling, and average pooling (NCHW,
 groups=1).
 
 Three ops, each the adjoint of the others in one argument.  For a convolution
@@ -27,8 +27,10 @@ from __future__ import annotations
 from . import backend as B
 from . import kernels as K
 from .norm import channel_sum
-from .ops import getitem, squeeze, unsqueeze
+from .ops import getitem, matmul, squeeze, unsqueeze
 from .tensor import Tensor, apply_op
+
+_np = B.numpy  # host NumPy, for the small constant matrices of bilinear resizing
 
 __all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "interpolate", "upsample_nearest", "avg_pool2d",
            "conv2d_output_size", "conv_transpose2d_output_size"]
@@ -328,13 +330,17 @@ def _sum_pool_op(g, fh, fw):
     return apply_op(_sum_pool_array(g.array, fh, fw), (g,), backward, "sum_pool", saved=())
 
 
-def interpolate(x: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None) -> Tensor:
-    """``F.interpolate`` for mode='nearest' on (N, C, H, W): source index ⌊dst·in/out⌋ (PyTorch's
-    legacy 'nearest').  Integer factors take a fast repeat path; other sizes gather by index."""
-    if mode != "nearest":
-        raise NotImplementedError(f"interpolate: mode {mode!r} is not implemented (only 'nearest')")
-    if align_corners is not None:
+def interpolate(x: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
+                recompute_scale_factor=None, antialias: bool = False) -> Tensor:
+    """``F.interpolate`` on (N, C, H, W), mode 'nearest' (source index ⌊dst·in/out⌋, PyTorch's legacy
+    'nearest'; integer factors take a fast repeat path, other sizes gather by index) or 'bilinear'
+    (``interpolate_bilinear``: two interpolation matrices)."""
+    if mode not in ("nearest", "bilinear"):
+        raise NotImplementedError(f"interpolate: mode {mode!r} is not implemented (only 'nearest' and 'bilinear')")
+    if align_corners is not None and mode == "nearest":
         raise ValueError("interpolate: align_corners only applies to linear modes, not 'nearest'")
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not implemented")
     _check_4d(x, "interpolate")
     h, w = x.shape[2:]
     if (size is None) == (scale_factor is None):
@@ -346,16 +352,51 @@ def interpolate(x: Tensor, size=None, scale_factor=None, mode: str = "nearest", 
         sf = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor, scale_factor)
         oh, ow = int(h * float(sf[0])), int(w * float(sf[1]))
         scale_h, scale_w = 1.0 / float(sf[0]), 1.0 / float(sf[1])
-        if float(sf[0]).is_integer() and float(sf[1]).is_integer():
+        if mode == "nearest" and float(sf[0]).is_integer() and float(sf[1]).is_integer():
             return _upsample_nearest_op(x, int(sf[0]), int(sf[1]))
     if oh < 1 or ow < 1:
         raise ValueError(f"interpolate: output size {(oh, ow)} must be positive")
+    if mode == "bilinear":
+        given = scale_factor is not None and not recompute_scale_factor  # torch then uses 1/scale_factor
+        return interpolate_bilinear(x, (oh, ow), (scale_h, scale_w) if given else (None, None), bool(align_corners))
     if oh % h == 0 and ow % w == 0 and size is not None:
         return _upsample_nearest_op(x, oh // h, ow // w)
     xp = B.get_array_module(x.array)
     rows = xp.minimum((xp.arange(oh) * scale_h).astype(xp.int64), h - 1)
     cols = xp.minimum((xp.arange(ow) * scale_w).astype(xp.int64), w - 1)
     return getitem(x, (slice(None), slice(None), rows[:, None], cols[None, :]))
+
+
+def _separable(x: Tensor, a_h, a_w) -> Tensor:
+    """y = A_h · x · A_wᵀ over the last two dims (None: that dim is left as it is)."""
+    out = x if a_h is None else matmul(a_h, x)
+    return out if a_w is None else matmul(out, a_w.t())
+
+
+def _linear_weights(n_in: int, n_out: int, scale: float | None, align_corners: bool, like: Tensor) -> Tensor:
+    """The (n_out, n_in) matrix of linear interpolation, torch's source positions: o·(n_in − 1)/(n_out − 1) with
+    align_corners, else (o + ½)·scale − ½ clamped at 0 (scale = n_in/n_out, or 1/scale_factor when given);
+    output o mixes inputs ⌊src⌋ and ⌊src⌋ + 1 (the last one repeated at the edge) with weights 1 − λ and λ."""
+    o = _np.arange(n_out, dtype=_np.float64)
+    if align_corners:
+        src = o * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
+    else:
+        src = _np.maximum((o + 0.5) * (n_in / n_out if scale is None else scale) - 0.5, 0.0)
+    i0 = _np.minimum(_np.floor(src).astype(_np.int64), n_in - 1)
+    i1 = _np.minimum(i0 + 1, n_in - 1)
+    lam = src - i0
+    a = _np.zeros((n_out, n_in), dtype=_np.float64)
+    _np.add.at(a, (_np.arange(n_out), i0), 1.0 - lam)  # host bookkeeping for a constant, not tensor data
+    _np.add.at(a, (_np.arange(n_out), i1), lam)
+    return Tensor(B.to_device(a.astype(like.dtype), like.device))
+
+
+def interpolate_bilinear(x: Tensor, out_hw, scales=(None, None), align_corners: bool = False) -> Tensor:
+    """(N, C, H, W) resized to ``out_hw`` by bilinear interpolation, as torch's ``mode="bilinear"``: two
+    interpolation matrices, y = A_h x A_wᵀ (torch computes the same weights pixel by pixel)."""
+    (h, w), (oh, ow) = x.shape[2:], out_hw
+    return _separable(x, _linear_weights(h, oh, scales[0], align_corners, x),
+                      _linear_weights(w, ow, scales[1], align_corners, x))
 
 
 # ---- average pooling ---------------------------------------------------------------------------

@@ -7,16 +7,16 @@ Both are compositions of ops that already have their backward, so double backpro
   is x at those fixed positions, so dL/dx is a scatter-add of dL/dy to them (a max's gradient goes to the
   entry that won, ties to the first, as torch), and the second derivative is a gather again;
 - adaptive average pooling is linear and separable, y = A_h · x · A_wᵀ with A the (out × in) bin-averaging
-  matrices, so it is two matmuls and its backward is theirs.
+  matrices, so it is two matmuls and its backward is theirs (bilinear resizing, conv.py, is the same shape).
 """
 from __future__ import annotations
 
 import math
 
 from . import backend as B
-from .conv import _pair, _PoolGeometry
+from .conv import _pair, _PoolGeometry, _separable
 from .index_ops import gather
-from .ops import matmul, reshape, squeeze, unsqueeze
+from .ops import reshape, squeeze, unsqueeze
 from .tensor import Tensor
 
 __all__ = ["max_pool2d", "adaptive_avg_pool2d"]
@@ -91,6 +91,5 @@ def adaptive_avg_pool2d(input: Tensor, output_size, *, _who="adaptive_avg_pool2d
     oh, ow = h if oh is None else int(oh), w if ow is None else int(ow)
     if oh < 1 or ow < 1:
         raise ValueError(f"{_who}: output_size must be positive, got {output_size}")
-    out = x if oh == h else matmul(_bins(h, oh, x), x)
-    out = out if ow == w else matmul(out, _bins(w, ow, x).t())
+    out = _separable(x, None if oh == h else _bins(h, oh, x), None if ow == w else _bins(w, ow, x))
     return squeeze(out, 0) if added else out

@@ -262,8 +262,17 @@ def test_upsample_layer_then_conv_keeps_sizes():
     block = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(4, 2, 3, 1, 1, bias=False))
     assert block(sg.randn(3, 4, 7, 7)).shape == (3, 2, 14, 14)
     assert repr(nn.Upsample(scale_factor=2)) == "Upsample(scale_factor=2.0, mode='nearest')"
-    with pytest.raises(NotImplementedError, match="bilinear"):
-        nn.Upsample(scale_factor=2, mode="bilinear")
+    with pytest.raises(NotImplementedError, match="mode 'bicubic' is not implemented"):
+        nn.Upsample(scale_factor=2, mode="bicubic")
+
+
+def test_bilinear_upsampling_interpolates_and_keeps_corners_with_align_corners():
+    # written out from torch 2.13: a 2×2 ramp doubled, half-pixel centres (default) and aligned corners
+    x = sg.tensor([[[[0.0, 1.0], [2.0, 3.0]]]])
+    up = nn.Upsample(scale_factor=2, mode="bilinear")(x)
+    assert up[0, 0, 0].tolist() == [0.0, 0.25, 0.75, 1.0] and up[0, 0, :, 0].tolist() == [0.0, 0.5, 1.5, 2.0]
+    corners = F.interpolate(x, size=(3, 3), mode="bilinear", align_corners=True)
+    assert corners[0, 0].tolist() == [[0.0, 0.5, 1.0], [1.0, 1.5, 2.0], [2.0, 2.5, 3.0]]
 
 
 # ---- layers ------------------------------------------------------------------------------------------------------
@@ -497,3 +506,15 @@ def test_a_short_grad_output_keeps_the_im2col_weight_gradient():
     want = np.einsum("nopq,ncpqij->ocij", g,
                      np.lib.stride_tricks.sliding_window_view(xp_, (4, 4), axis=(2, 3))[:, :, ::2, ::2][:, :, :3, :4])
     np.testing.assert_allclose(dw.array, want, rtol=1e-12, atol=1e-12)
+
+
+def test_conv2d_padding_modes_pad_then_convolve_and_transposed_refuses_them():
+    x = sg.randn(1, 1, 4, 4)
+    conv = nn.Conv2d(1, 1, 3, padding=1, padding_mode="reflect", bias=False)
+    want = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), conv.weight)
+    np.testing.assert_array_equal(conv(x).detach().numpy(), want.detach().numpy())
+    assert repr(conv) == "Conv2d(1, 1, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False, padding_mode=reflect)"
+    with pytest.raises(ValueError, match="padding_mode must be one of"):
+        nn.Conv2d(1, 1, 3, padding_mode="mirror")
+    with pytest.raises(ValueError, match='Only "zeros" padding mode is supported for ConvTranspose2d'):
+        nn.ConvTranspose2d(1, 1, 3, padding_mode="reflect")

@@ -17,6 +17,7 @@ from scratchgan.norm import (batch_norm, channel_affine, channel_dot, channel_su
                              standardize)
 from scratchgan import ops
 from scratchgan.ops import apply_view, index_add_zeros, sum_to, to
+from scratchgan.conv import interpolate_bilinear
 from scratchgan.pooling import adaptive_avg_pool2d, max_pool2d
 from scratchgan.tensor import Tensor, apply_op
 
@@ -222,6 +223,8 @@ OPS = {
     # max pooling: distinct values (no ties at the finite-difference step), windows that overlap and pad
     "max_pool2d": (lambda x, d: max_pool2d(x, 3, 2, 1, ceil_mode=True), lambda r: [_distinct(r, (2, 1, 5, 4))]),
     "adaptive_avg_pool2d": (lambda x, d: adaptive_avg_pool2d(x * x, (2, 3)), lambda r: [_u(r, (1, 2, 5, 4))]),
+    "interpolate_bilinear": (lambda x, d: interpolate_bilinear(x * x, (5, 3)) + interpolate_bilinear(x, (5, 3), (0.7, None), True),
+                             lambda r: [_u(r, (1, 2, 3, 4))]),
     "elu": (lambda x, d: F.elu(x, 0.7), lambda r: [_away(r, (6,))]),
     "silu": (lambda x, d: F.silu(x), lambda r: [_u(r, (6,))]),
     "gelu": (lambda x, d: F.gelu(x, approximate="tanh"), lambda r: [_u(r, (6,))]),

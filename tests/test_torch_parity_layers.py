@@ -423,3 +423,23 @@ def test_pixel_shuffle_and_prelu_on_other_ranks():
     w = np.array([0.1, -0.2, 0.3])
     check_fn(lambda t, a: TF.prelu(t, a), lambda s, a: SF.prelu(s, a), x[:, :3, 0, 0], w, what="prelu (N, C)")
     check_fn(lambda t, a: TF.prelu(t, a), lambda s, a: SF.prelu(s, a), x, w[:1], what="prelu shared")
+
+
+@pytest.mark.parametrize("kw", [dict(scale_factor=2), dict(scale_factor=1.5), dict(size=(7, 4)), dict(size=(2, 9)),
+                                dict(scale_factor=2, align_corners=True), dict(size=(1, 1), align_corners=True),
+                                dict(size=(5, 11), align_corners=True), dict(scale_factor=(0.6, 1.7)),
+                                dict(scale_factor=1.7, recompute_scale_factor=True), dict(size=3)])
+def test_bilinear_interpolation(kw):
+    x = np.random.default_rng(8).standard_normal((2, 3, 4, 6))
+    check_fn(lambda t: TF.interpolate(t, mode="bilinear", **kw), lambda s: SF.interpolate(s, mode="bilinear", **kw),
+             x, what=f"bilinear {kw}")
+    layer_kw = {k: v for k, v in kw.items() if k != "recompute_scale_factor"}
+    assert repr(snn.Upsample(mode="bilinear", **layer_kw)) == repr(tnn.Upsample(mode="bilinear", **layer_kw))
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("kw", [dict(padding=1), dict(padding=(2, 1), stride=2), dict(padding="same")])
+def test_conv2d_padding_modes(mode, kw):
+    tm, sm = pair(lambda nn: nn.Conv2d(2, 3, 3, padding_mode=mode, **kw), F64)
+    run_both(tm, sm, np.random.default_rng(9).standard_normal((2, 2, 6, 5)), F64, f"Conv2d({mode}, {kw})")
+    assert repr(sm) == repr(tm)

@@ -45,8 +45,11 @@ class _ConvNd(Module):
         # a model with convolutions takes the cores before its first product runs (kernels.take_cores says why)
         K.take_cores(B.get_array_module(self.weight.array))
         C._check_groups(groups, self)
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"{self!r}: padding_mode={padding_mode!r} is not implemented (only 'zeros')")
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise ValueError(f"{name}: padding_mode must be one of 'zeros', 'reflect', 'replicate', 'circular', "
+                             f"got {padding_mode!r}")
+        if self._transposed and padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for {name}')
         if device is not None or dtype is not None:
             self.to(*(a for a in (device, dtype) if a is not None))
 
@@ -67,6 +70,8 @@ class _ConvNd(Module):
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
 
 
@@ -95,6 +100,10 @@ class Conv2d(_ConvNd):
 
     def forward(self, x: Tensor) -> Tensor:
         # the layer itself is the name in error messages (formatted only when one is raised)
+        if self.padding_mode != "zeros":  # pad by mirroring (CycleGAN-style), repeating or wrapping, then convolve
+            ph, pw = self.padding
+            return C._conv2d(F.pad(x, (pw, pw, ph, ph), mode=self.padding_mode), self.weight, self.bias, self.stride,
+                             0, self.dilation, _who=self)
         return C._conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, _who=self)
 
 
@@ -120,7 +129,7 @@ class ConvTranspose2d(_ConvNd):
 
 
 class Upsample(Module):
-    """Nearest-neighbour upsampling of (N, C, H, W), PyTorch's ``nn.Upsample(size, scale_factor, mode)``.
+    """Nearest-neighbour or bilinear upsampling of (N, C, H, W), PyTorch's ``nn.Upsample(size, scale_factor, mode)``.
 
     ``Upsample(scale_factor=2)`` followed by a 3×3 Conv2d is the resize-convolution generator block:
     unlike a stride-2 transposed convolution, every output pixel sees the same number of kernel taps,
@@ -130,17 +139,19 @@ class Upsample(Module):
     def __init__(self, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
                  recompute_scale_factor=None):
         super().__init__()
-        if mode != "nearest":
-            raise NotImplementedError(f"Upsample: mode {mode!r} is not implemented (only 'nearest')")
+        if mode not in ("nearest", "bilinear"):
+            raise NotImplementedError(f"Upsample: mode {mode!r} is not implemented (only 'nearest' and 'bilinear')")
         if (size is None) == (scale_factor is None):
             raise ValueError("Upsample: give exactly one of size and scale_factor")
         self.size, self.mode, self.align_corners = size, mode, align_corners
+        self.recompute_scale_factor = recompute_scale_factor
         self.scale_factor = float(scale_factor) if isinstance(scale_factor, (int, float)) else scale_factor
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 4:
             raise ValueError(f"{self!r}: expected 4-D input (N, C, H, W), got shape {x.shape}")
-        return C.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners)
+        return C.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners,
+                             self.recompute_scale_factor)
 
     def extra_repr(self) -> str:
         info = f"size={self.size!r}" if self.size is not None else f"scale_factor={self.scale_factor!r}"
