@@ -376,7 +376,7 @@ def _separable(x: Tensor, a_h, a_w) -> Tensor:
 def _linear_weights(n_in: int, n_out: int, scale: float | None, align_corners: bool, like: Tensor) -> Tensor:
     """The (n_out, n_in) matrix of linear interpolation, torch's source positions: o·(n_in − 1)/(n_out − 1) with
     align_corners, else (o + ½)·scale − ½ clamped at 0 (scale = n_in/n_out, or 1/scale_factor when given);
-    output o mixes inputs ⌊src⌋ and ⌊src⌋ + 1 (the last one repeated at the edge) with weights 1 − λ and λ."""
+    output o mixes inputs ⌊src⌋ and ⌊src⌋ + 1 (the last one repeated at the edge), weights 1 − λ and λ."""
     o = _np.arange(n_out, dtype=_np.float64)
     if align_corners:
         src = o * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)

@@ -1,5 +1,6 @@
 """Ops that move values by position: flip, roll, gather and scatter, index_select, masked_select, tril and
-triu, narrow and unbind, sort, argsort and topk, cumsum; and the positions themselves: nonzero, unique.
+triu, narrow and unbind, movedim, sort, argsort and topk, cumsum; and the positions themselves: nonzero,
+unique, meshgrid.
 
 Each forward sits with its backward, in Tensor ops (so double backprop works), as in ``ops.py``: the
 backward of a gather is a scatter-add and the other way round (each is the other's adjoint), flip and roll

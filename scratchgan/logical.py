@@ -9,8 +9,8 @@ from __future__ import annotations
 from .ops import _arr, _xp
 from .tensor import Tensor
 
-__all__ = ["isnan", "isinf", "isfinite", "all", "any", "logical_not", "logical_and", "logical_or", "isclose", "allclose",
-           "equal", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not"]
+__all__ = ["isnan", "isinf", "isfinite", "all", "any", "logical_not", "logical_and", "logical_or", "isclose",
+           "allclose", "equal", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not"]
 
 
 def isnan(x: Tensor) -> Tensor:

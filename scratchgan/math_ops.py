@@ -1,5 +1,6 @@
-"""More of torch's math, for ported code beyond the GAN layers: products (prod, mm, outer, addmm),
-trigonometry and other elementwise functions, and the moments together (var_mean, std_mean).
+"""More of torch's math, for ported code beyond the GAN layers: products (prod, mm, outer, addmm, addcmul,
+addcdiv), diagonal and trace, trigonometry and other elementwise functions, and the moments together
+(var_mean, std_mean).
 
 Each forward with its backward in Tensor ops, as in ``ops.py``, so double backprop works; the one
 exception is said where it is (prod at an input holding a zero).
@@ -9,8 +10,8 @@ from __future__ import annotations
 import math
 
 from . import backend as B
-from .ops import (_expand_back, _floating, _norm_dims, _reduce_dims, _unary_, _xp, add_, getitem, matmul, mean, permute, std, to,
-                  unsqueeze, var)
+from .ops import (_expand_back, _floating, _norm_dims, _reduce_dims, _unary_, _xp, add_, getitem, matmul, mean,
+                  permute, std, to, unsqueeze, var)
 from .tensor import OUTPUT, Tensor, apply_op
 
 __all__ = ["prod", "mm", "outer", "addmm", "addcmul", "addcdiv", "addcmul_", "addcdiv_", "diagonal", "trace",

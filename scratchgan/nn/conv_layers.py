@@ -11,8 +11,9 @@ from . import functional as F
 from .init import default_layer_init_
 from .module import Module, new_parameter
 
-__all__ = ["Conv2d", "ConvTranspose2d", "Upsample", "UpsamplingNearest2d", "AvgPool2d", "MaxPool2d", "AdaptiveAvgPool2d",
-           "ZeroPad2d", "ConstantPad2d", "ReflectionPad2d", "ReplicationPad2d", "PixelShuffle", "PixelUnshuffle"]
+__all__ = ["Conv2d", "ConvTranspose2d", "Upsample", "UpsamplingNearest2d", "AvgPool2d", "MaxPool2d",
+           "AdaptiveAvgPool2d", "ZeroPad2d", "ConstantPad2d", "ReflectionPad2d", "ReplicationPad2d", "PixelShuffle",
+           "PixelUnshuffle"]
 
 
 class _ConvNd(Module):

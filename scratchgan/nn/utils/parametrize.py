@@ -30,7 +30,9 @@ class ParametrizationList(ModuleList):
                 setattr(self, f"original{i}", p)
 
     def originals(self) -> tuple:
-        return (self.original,) if self.is_tensor else tuple(getattr(self, f"original{i}") for i in range(self.ntensors))
+        if self.is_tensor:
+            return (self.original,)
+        return tuple(getattr(self, f"original{i}") for i in range(self.ntensors))
 
     def right_inverse(self, value):
         for m in reversed(list(self)):
