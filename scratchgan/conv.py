@@ -27,10 +27,10 @@ from __future__ import annotations
 from . import backend as B
 from . import kernels as K
 from .norm import channel_sum
-from .ops import getitem, matmul, squeeze, unsqueeze
+from .ops import getitem, squeeze, unsqueeze, where
 from .tensor import Tensor, apply_op
 
-_np = B.numpy  # host NumPy, for the small constant matrices of bilinear resizing
+_np = B.numpy  # host NumPy, for the few tap positions and weights of bilinear resizing
 
 __all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "interpolate", "upsample_nearest", "avg_pool2d",
            "conv2d_output_size", "conv_transpose2d_output_size"]
@@ -334,7 +334,7 @@ def interpolate(x: Tensor, size=None, scale_factor=None, mode: str = "nearest", 
                 recompute_scale_factor=None, antialias: bool = False) -> Tensor:
     """``F.interpolate`` on (N, C, H, W), mode 'nearest' (source index ⌊dst·in/out⌋, PyTorch's legacy
     'nearest'; integer factors take a fast repeat path, other sizes gather by index) or 'bilinear'
-    (``interpolate_bilinear``: two interpolation matrices)."""
+    (``interpolate_bilinear``: two taps per output pixel along each axis)."""
     if mode not in ("nearest", "bilinear"):
         raise NotImplementedError(f"interpolate: mode {mode!r} is not implemented (only 'nearest' and 'bilinear')")
     if align_corners is not None and mode == "nearest":
@@ -367,36 +367,44 @@ def interpolate(x: Tensor, size=None, scale_factor=None, mode: str = "nearest", 
     return getitem(x, (slice(None), slice(None), rows[:, None], cols[None, :]))
 
 
-def _separable(x: Tensor, a_h, a_w) -> Tensor:
-    """y = A_h · x · A_wᵀ over the last two dims (None: that dim is left as it is)."""
-    out = x if a_h is None else matmul(a_h, x)
-    return out if a_w is None else matmul(out, a_w.t())
+def _taps(x: Tensor, axis: int, index, weight, valid=None) -> Tensor:
+    """y[..., o, ...] = Σ_k weight[o, k] · x[..., index[o, k], ...] along ``axis`` (2 or 3 of NCHW): each output
+    position mixes K input positions (bilinear: 2, adaptive pooling: a bin).  ``valid[o, k]`` False drops a tap
+    (its index is any position in range).  Only the taps are read, as torch reads them, so an inf or NaN
+    stays where it is (a matrix over every pixel would spread it as 0·inf); indexing, a product and a sum,
+    so the gradient goes back through getitem's scatter-add, and again for double backprop."""
+    xp = B.get_array_module(x.array)
+    index = B.to_device(index, x.device)
+    key = (slice(None), slice(None), index) if axis == 2 else (Ellipsis, index)
+    picked = getitem(x, key)  # (N, C, out, K, W) along H, (N, C, H, out, K) along W
+    shape = (1, 1, *weight.shape, 1) if axis == 2 else (1, 1, 1, *weight.shape)
+    if valid is not None:
+        picked = where(Tensor(B.to_device(valid.reshape(shape), x.device)), picked, Tensor(xp.zeros((), x.dtype)))
+    w = Tensor(B.to_device(weight.reshape(shape).astype(x.dtype), x.device))
+    return (picked * w).sum(dim=axis + 1)
 
 
-def _linear_weights(n_in: int, n_out: int, scale: float | None, align_corners: bool, like: Tensor) -> Tensor:
-    """The (n_out, n_in) matrix of linear interpolation, torch's source positions: o·(n_in − 1)/(n_out − 1) with
+def _linear_taps(n_in: int, n_out: int, scale: float | None, align_corners: bool):
+    """The (n_out, 2) taps of linear interpolation, torch's source positions: o·(n_in − 1)/(n_out − 1) with
     align_corners, else (o + ½)·scale − ½ clamped at 0 (scale = n_in/n_out, or 1/scale_factor when given);
-    output o mixes inputs ⌊src⌋ and ⌊src⌋ + 1 (the last one repeated at the edge), weights 1 − λ and λ."""
+    output o mixes inputs ⌊src⌋ and ⌊src⌋ + 1 (the last one repeated at the edge), weights 1 − λ and λ.
+    Host NumPy: a handful of positions per size, not tensor data."""
     o = _np.arange(n_out, dtype=_np.float64)
     if align_corners:
         src = o * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
     else:
         src = _np.maximum((o + 0.5) * (n_in / n_out if scale is None else scale) - 0.5, 0.0)
     i0 = _np.minimum(_np.floor(src).astype(_np.int64), n_in - 1)
-    i1 = _np.minimum(i0 + 1, n_in - 1)
     lam = src - i0
-    a = _np.zeros((n_out, n_in), dtype=_np.float64)
-    _np.add.at(a, (_np.arange(n_out), i0), 1.0 - lam)  # host bookkeeping for a constant, not tensor data
-    _np.add.at(a, (_np.arange(n_out), i1), lam)
-    return Tensor(B.to_device(a.astype(like.dtype), like.device))
+    return _np.stack([i0, _np.minimum(i0 + 1, n_in - 1)], axis=1), _np.stack([1.0 - lam, lam], axis=1)
 
 
 def interpolate_bilinear(x: Tensor, out_hw, scales=(None, None), align_corners: bool = False) -> Tensor:
-    """(N, C, H, W) resized to ``out_hw`` by bilinear interpolation, as torch's ``mode="bilinear"``: two
-    interpolation matrices, y = A_h x A_wᵀ (torch computes the same weights pixel by pixel)."""
+    """(N, C, H, W) resized to ``out_hw`` by bilinear interpolation, as torch's ``mode="bilinear"``: linear
+    along H, then along W (two taps each), the same weights torch applies pixel by pixel."""
     (h, w), (oh, ow) = x.shape[2:], out_hw
-    return _separable(x, _linear_weights(h, oh, scales[0], align_corners, x),
-                      _linear_weights(w, ow, scales[1], align_corners, x))
+    y = _taps(x, 2, *_linear_taps(h, oh, scales[0], align_corners))
+    return _taps(y, 3, *_linear_taps(w, ow, scales[1], align_corners))
 
 
 # ---- average pooling ---------------------------------------------------------------------------

@@ -6,15 +6,15 @@ Both are compositions of ops that already have their backward, so double backpro
 - max pooling finds each window's largest entry on the arrays, then *reads* it with ``gather``: the output
   is x at those fixed positions, so dL/dx is a scatter-add of dL/dy to them (a max's gradient goes to the
   entry that won, ties to the first, as torch), and the second derivative is a gather again;
-- adaptive average pooling is linear and separable, y = A_h · x · A_wᵀ with A the (out × in) bin-averaging
-  matrices, so it is two matmuls and its backward is theirs (bilinear resizing, conv.py, is the same shape).
+- adaptive average pooling is linear and separable: the mean of each bin along H, then along W, each output
+  reading only its bin's pixels (``conv._taps``, which bilinear resizing uses too), so its backward is
+  indexing's.
 """
 from __future__ import annotations
 
-import math
 
 from . import backend as B
-from .conv import _pair, _PoolGeometry, _separable
+from .conv import _pair, _PoolGeometry, _taps
 from .index_ops import gather
 from .ops import reshape, squeeze, unsqueeze
 from .tensor import Tensor
@@ -34,8 +34,8 @@ def _batched(x: Tensor, who: str):
 
 def _argmax_positions(a, pg: _PoolGeometry):
     """For each window, the flat index (row · W + col) into the input of its largest entry: a running max over
-    the kh·kw offsets (one vectorised pass each).  A later entry wins only if strictly larger, so ties go to
-    the first; NaN wins (torch propagates it); padding never wins (it is not a position of x)."""
+    the kh·kw offsets (one vectorised pass each).  A later entry wins if strictly larger (ties go to the first)
+    or if it is NaN (the last NaN, as torch's CPU kernel); padding never wins (it is not a position of x)."""
     xp = B.get_array_module(a)
     n, c, h, w = a.shape
     best = xp.full((n, c, pg.ho, pg.wo), -xp.inf, dtype=a.dtype)
@@ -51,7 +51,7 @@ def _argmax_positions(a, pg: _PoolGeometry):
             ok = r_ok[:, None] & ((col >= 0) & (col < w))[None, :]
             cc = xp.clip(col, 0, w - 1)
             v = a[:, :, rc[:, None], cc[None, :]]  # (N, C, Ho, Wo): entry (i, j) of every window
-            wins = ok & ((where < 0) | (v > best) | (xp.isnan(v) & ~xp.isnan(best)))
+            wins = ok & ((where < 0) | (v > best) | xp.isnan(v))
             best = xp.where(wins, v, best)
             where = xp.where(wins, rc[:, None] * w + cc[None, :], where)
     return where
@@ -67,29 +67,32 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     pg = _PoolGeometry(x.shape[2:], kernel_size, stride, padding, ceil_mode, _who)
     n, c, h, w = x.shape
     where = _argmax_positions(x.array, pg)
-    out = reshape(gather(reshape(x, (n, c, h * w)), 2, where.reshape(n, c, -1)), (n, c, pg.ho, pg.wo))
+    out = reshape(gather(reshape(x, (n, c, h * w)), 2, where.reshape(n, c, pg.ho * pg.wo)), (n, c, pg.ho, pg.wo))
     if added:
         out, where = squeeze(out, 0), where[0]
     return (out, Tensor(where)) if return_indices else out
 
 
-def _bins(n_in: int, n_out: int, like: Tensor) -> Tensor:
-    """The (n_out, n_in) matrix averaging torch's adaptive bins: bin i covers [⌊i·n/m⌋, ⌈(i+1)·n/m⌉)."""
-    a = _np.zeros((n_out, n_in), dtype=like.dtype)
-    for i in range(n_out):  # a loop over output sizes (a handful), building a constant, not over pixels
-        lo, hi = (i * n_in) // n_out, math.ceil((i + 1) * n_in / n_out)
-        a[i, lo:hi] = 1.0 / (hi - lo)
-    return Tensor(B.to_device(a, like.device))
+def _bins(n_in: int, n_out: int):
+    """torch's adaptive bins as taps: bin i covers [⌊i·n/m⌋, ⌈(i+1)·n/m⌉); (index, weight 1/len, valid), each
+    (n_out, widest bin).  Host NumPy: a handful of positions, not tensor data."""
+    lo = (_np.arange(n_out) * n_in) // n_out
+    hi = -((-(_np.arange(n_out) + 1) * n_in) // n_out)  # ⌈(i+1)·n/m⌉ in integers
+    k = _np.arange((hi - lo).max())
+    index = _np.minimum(lo[:, None] + k, n_in - 1)
+    valid = lo[:, None] + k < hi[:, None]
+    return index, _np.broadcast_to(1.0 / (hi - lo)[:, None], index.shape), valid
 
 
 def adaptive_avg_pool2d(input: Tensor, output_size, *, _who="adaptive_avg_pool2d") -> Tensor:  # noqa: A002
-    """The mean over torch's adaptive bins, to ``output_size`` (an int, a pair, None keeps that size):
-    y = A_h x A_wᵀ, where row i of A averages bin i."""
+    """The mean over torch's adaptive bins, to ``output_size`` (an int, a pair, None keeps that size), along H
+    and then along W."""
     x, added = _batched(input, _who)
     oh, ow = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
     h, w = x.shape[2:]
     oh, ow = h if oh is None else int(oh), w if ow is None else int(ow)
     if oh < 1 or ow < 1:
         raise ValueError(f"{_who}: output_size must be positive, got {output_size}")
-    out = _separable(x, None if oh == h else _bins(h, oh, x), None if ow == w else _bins(w, ow, x))
+    out = x if oh == h else _taps(x, 2, *_bins(h, oh))
+    out = out if ow == w else _taps(out, 3, *_bins(w, ow))
     return squeeze(out, 0) if added else out

@@ -565,3 +565,24 @@ def test_masks_combine_with_and_or_xor_not_and_meshgrid_makes_grids():
     assert sg.meshgrid(sg.arange(2), sg.arange(3), indexing="xy")[0].shape == (3, 2)
     with pytest.warns(UserWarning, match="required to pass the indexing argument"):
         sg.meshgrid(sg.arange(2), sg.arange(3))
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered")  # NumPy's note on 0·inf inside the kept taps
+def test_inf_and_nan_stay_where_torch_keeps_them_and_gradients_at_zero_follow_torch():
+    # values written out from torch 2.13
+    img = np.zeros((1, 1, 4, 4))
+    img[0, 0, 0, 0] = np.inf
+    up = F.interpolate(sg.tensor(img), scale_factor=2, mode="bilinear")[0, 0].numpy()
+    assert np.isfinite(up[3:, 3:]).all() and not np.isfinite(up[0, 0])           # far pixels never read the inf
+    pooled = nn.AdaptiveAvgPool2d(2)(sg.tensor(img))[0, 0].numpy()
+    assert np.isinf(pooled[0, 0]) and (pooled.ravel()[1:] == 0).all()
+    x = sg.tensor([[[[np.nan, 1.0], [3.0, np.nan]]]], requires_grad=True)
+    F.max_pool2d(x, 2).sum().backward()
+    assert x.grad.tolist() == [[[[0.0, 0.0], [0.0, 1.0]]]]                       # the last NaN wins, as torch
+    assert F.max_pool2d(sg.zeros(0, 1, 3, 3), 2).shape == (0, 1, 1, 1)
+    z = sg.tensor([0.0, float("nan"), -1.0], requires_grad=True)
+    F.elu(z, alpha=0.5).sum().backward()
+    assert z.grad.tolist()[0] == 0.5 and z.grad.tolist()[1] == 1.0              # α at 0; 1 at NaN
+    z.grad = None
+    F.prelu(z, sg.tensor([0.2])).sum().backward()
+    assert z.grad.tolist() == pytest.approx([0.2, 0.2, 0.2])                     # the slope at 0 (and NaN)

@@ -443,3 +443,27 @@ def test_conv2d_padding_modes(mode, kw):
     tm, sm = pair(lambda nn: nn.Conv2d(2, 3, 3, padding_mode=mode, **kw), F64)
     run_both(tm, sm, np.random.default_rng(9).standard_normal((2, 2, 6, 5)), F64, f"Conv2d({mode}, {kw})")
     assert repr(sm) == repr(tm)
+
+
+EXTREME_IMAGES = {"inf": [[[[1e4, -1e4, 3.0], [np.inf, -np.inf, 0.0], [2.0, 2.0, -1.0]]]],
+                  "nan": [[[[np.nan, 1.0, 2.0], [3.0, np.nan, 0.0], [0.0, 1.0, 2.0]]]]}
+
+
+@pytest.mark.parametrize("image", sorted(EXTREME_IMAGES))
+@pytest.mark.parametrize("fn", [
+    lambda F, t: F.max_pool2d(t, 2, 1), lambda F, t: F.max_pool2d(t, 3, 2, 1, ceil_mode=True),
+    lambda F, t: F.adaptive_avg_pool2d(t, (2, 2)), lambda F, t: F.interpolate(t, scale_factor=2, mode="bilinear"),
+    lambda F, t: F.interpolate(t, size=(5, 4), mode="bilinear", align_corners=True), lambda F, t: F.elu(t),
+    lambda F, t: F.prelu(t, t.new_full((1,), 0.2)), lambda F, t: F.gelu(t, approximate="tanh"),
+    lambda F, t: F.pad(t, (1, 1, 1, 1), mode="reflect"),
+])
+def test_image_layers_keep_inf_and_nan_where_torch_does(image, fn):
+    # an inf or NaN stays in the outputs (and gradients) that read it, no further: the same pattern as torch
+    x = np.array(EXTREME_IMAGES[image])
+    tt, ts = torch.tensor(x, requires_grad=True), sg.tensor(x, requires_grad=True)
+    yt, ys = fn(TF, tt), fn(SF, ts)
+    np.testing.assert_array_equal(np.isnan(tn(ys)), np.isnan(tn(yt)))
+    np.testing.assert_allclose(np.nan_to_num(tn(ys)), np.nan_to_num(tn(yt)), rtol=1e-12)
+    yt.sum().backward()
+    ys.sum().backward()
+    np.testing.assert_allclose(np.nan_to_num(tn(ts.grad), nan=7.0), np.nan_to_num(tn(tt.grad), nan=7.0), rtol=1e-12)

@@ -53,10 +53,12 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
-    """x for x > 0, α(eˣ − 1) below: relu(x) + α·expm1(−relu(−x)) (expm1 of a clamped x: no overflow
-    for large x, and the digits of small negative x)."""
+    """x for x > 0, α(eˣ − 1) for x ≤ 0 (there the gradient is αeˣ, α at 0, as torch).  expm1 reads x only
+    where x ≤ 0 and 0 elsewhere: no overflow for large x, no NaN from the branch a NaN does not take (whose
+    gradient would be 0·NaN), and the digits of small negative x."""
     x = input.clone() if inplace else input  # the graph reads the clone, which the write below leaves alone
-    out = ops.relu(x) + expm1(-ops.relu(-x)) * alpha
+    negative = x <= 0
+    out = ops.where(negative, expm1(ops.where(negative, x, 0.0)) * alpha, x)
     return input.copy_(out) if inplace else out
 
 
@@ -86,7 +88,7 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:  # noqa: A002
                              f"(shape {input.shape})")
         if input.ndim >= 2:
             weight = weight.reshape((1, c) + (1,) * (input.ndim - 2))
-    return ops.relu(input) - ops.relu(-input) * weight
+    return ops.where(input > 0, input, input * weight)  # at 0 the gradient is the slope, as torch
 
 
 def _shuffle_check(x: Tensor, who: str, channels_divisor: int, spatial_divisor: int):
