@@ -144,8 +144,7 @@ def test_log1p_rsqrt_sign_bmm_values_and_gradients(device):
 # ---- names deliberately left out raise NotImplementedError naming them -----------------------------------------------
 @pytest.mark.parametrize("owner,name", [("nn", "Conv1d"), ("nn", "LSTM"), ("nn", "SyncBatchNorm"),
                                         ("sg", "compile"), ("sg", "autocast"), ("sg", "einsum"), ("sg", "erf"),
-                                        ("cuda", "amp"), ("F", "conv1d"),
-                                        ("F", "kl_div")])
+                                        ("cuda", "amp"), ("F", "conv1d")])
 def test_unsupported_names_say_so(owner, name):
     module = {"nn": nn, "sg": sg, "cuda": sg.cuda, "F": nn.functional}[owner]
     with pytest.raises(NotImplementedError, match=f"{name}.* is not implemented in scratchgan"):
@@ -586,3 +585,22 @@ def test_inf_and_nan_stay_where_torch_keeps_them_and_gradients_at_zero_follow_to
     z.grad = None
     F.prelu(z, sg.tensor([0.2])).sum().backward()
     assert z.grad.tolist() == pytest.approx([0.2, 0.2, 0.2])                     # the slope at 0 (and NaN)
+
+
+
+def test_smooth_l1_huber_kl_and_cosine_as_torch():
+    # values written out from torch 2.13
+    x, y = sg.tensor([0.0, 0.5, 3.0]), sg.tensor([0.0, 0.0, 0.0])
+    assert F.smooth_l1_loss(x, y, reduction="none").tolist() == [0.0, 0.125, 2.5]
+    assert F.huber_loss(x, y, reduction="none", delta=2.0).tolist() == [0.0, 0.125, 4.0]
+    assert nn.SmoothL1Loss(beta=0.0)(x, y).item() == pytest.approx(3.5 / 3)            # β = 0 is L1
+    logp = sg.log(sg.tensor([[0.5, 0.25, 0.25]]))
+    target = sg.tensor([[0.0, 0.5, 0.5]])
+    assert F.kl_div(logp, target, reduction="batchmean").item() == pytest.approx(np.log(2.0))  # 0·log 0 = 0
+    with pytest.warns(UserWarning, match="'batchmean' divides only by the batch size"):
+        F.kl_div(logp, target)
+    a, b = sg.tensor([[1.0, 0.0], [1.0, 1.0]]), sg.tensor([[2.0, 0.0], [0.0, 3.0]])
+    assert F.cosine_similarity(a, b).tolist() == pytest.approx([1.0, 0.5 ** 0.5])
+    assert F.pairwise_distance(a, b, eps=0.0).tolist() == pytest.approx([1.0, 5.0 ** 0.5])
+    with pytest.raises(ValueError, match="smooth_l1_loss: target shape"):
+        F.smooth_l1_loss(x, y[:2])

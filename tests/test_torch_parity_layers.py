@@ -467,3 +467,35 @@ def test_image_layers_keep_inf_and_nan_where_torch_does(image, fn):
     yt.sum().backward()
     ys.sum().backward()
     np.testing.assert_allclose(np.nan_to_num(tn(ts.grad), nan=7.0), np.nan_to_num(tn(tt.grad), nan=7.0), rtol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides")  # kl_div's 'mean', as torch warns
+@pytest.mark.parametrize("build, n_inputs", [
+    (lambda nn: nn.SmoothL1Loss(), 2), (lambda nn: nn.SmoothL1Loss(beta=0.3, reduction="sum"), 2),
+    (lambda nn: nn.SmoothL1Loss(beta=0.0), 2), (lambda nn: nn.HuberLoss(delta=0.5), 2),
+    (lambda nn: nn.HuberLoss(reduction="none", delta=2.0), 2),
+    (lambda nn: nn.CosineSimilarity(), 2), (lambda nn: nn.CosineSimilarity(dim=0, eps=1e-6), 2),
+    (lambda nn: nn.PairwiseDistance(), 2), (lambda nn: nn.PairwiseDistance(keepdim=True), 2),
+])
+def test_smooth_l1_huber_and_distances(build, n_inputs):
+    rng = np.random.default_rng(10)
+    arrays = [rng.standard_normal((4, 5)) for _ in range(n_inputs)]
+    tm, sm = build(tnn), build(snn)
+    check_fn(lambda *t: tm(*t), lambda *s: sm(*s), *arrays, what=repr(tm))
+    assert repr(sm) == repr(tm)
+
+
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides")
+@pytest.mark.parametrize("reduction", ["batchmean", "sum", "mean", "none"])
+@pytest.mark.parametrize("log_target", [False, True])
+def test_kl_div(reduction, log_target):
+    rng = np.random.default_rng(11)
+    logits = rng.standard_normal((3, 4))
+    p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    p[0, 1] = 0.0  # a zero probability: t·log t → 0
+    target = np.log(p + 1e-3) if log_target else p
+    # the gradient in the input (the log-probabilities being learned); in a zero target torch's is nan, ours 0
+    check_fn(lambda x: TF.kl_div(TF.log_softmax(x, 1), torch.tensor(target), reduction=reduction, log_target=log_target),
+             lambda x: SF.kl_div(SF.log_softmax(x, 1), sg.tensor(target), reduction=reduction, log_target=log_target),
+             logits, what=f"kl_div {reduction} {log_target}")
+    assert repr(snn.KLDivLoss(reduction=reduction)) == repr(tnn.KLDivLoss(reduction=reduction)) == "KLDivLoss()"

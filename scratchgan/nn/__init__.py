@@ -2,9 +2,10 @@
 from .._unsupported import NOT_A_GAN_LAYER as _NOT_A_GAN_LAYER
 from .._unsupported import module_getattr
 from . import functional, init, parallel, utils
-from .layers import (ELU, GELU, Dropout, Dropout2d, Embedding, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, PReLU,
-                     ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh, Unflatten)
-from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from .layers import (ELU, GELU, CosineSimilarity, Dropout, Dropout2d, Embedding, Flatten, Identity, LeakyReLU, Linear,
+                     LogSoftmax, PairwiseDistance, PReLU, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh, Unflatten)
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
+                   SmoothL1Loss)
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .conv_layers import (AdaptiveAvgPool2d, AvgPool2d, ConstantPad2d, Conv2d, ConvTranspose2d, MaxPool2d, PixelShuffle,
                           PixelUnshuffle, ReflectionPad2d, ReplicationPad2d, Upsample, UpsamplingNearest2d, ZeroPad2d)
@@ -20,7 +21,8 @@ __all__ = [
 ]
 __all__ += ["Embedding", "BatchNorm1d", "ModuleDict", "Dropout2d", "DataParallel", "parallel"]
 __all__ += ["ELU", "SiLU", "GELU", "PReLU", "MaxPool2d", "AdaptiveAvgPool2d", "ZeroPad2d", "ConstantPad2d",
-            "ReflectionPad2d", "ReplicationPad2d", "PixelShuffle", "PixelUnshuffle"]
+            "ReflectionPad2d", "ReplicationPad2d", "PixelShuffle", "PixelUnshuffle", "SmoothL1Loss", "HuberLoss",
+            "KLDivLoss", "CosineSimilarity", "PairwiseDistance"]
 
 __getattr__ = module_getattr(__name__, {
     "Conv1d": _NOT_A_GAN_LAYER, "Conv3d": _NOT_A_GAN_LAYER, "LSTM": _NOT_A_GAN_LAYER,

@@ -7,12 +7,14 @@ instance and group norm) and ``losses.py``; this module gathers them under PyTor
 from __future__ import annotations
 
 import math
+import warnings
 
 from .. import backend as B
 from .._unsupported import NOT_A_GAN_LAYER as _NOT_A_GAN_LAYER
 from .._unsupported import module_getattr as _module_getattr
 from .. import losses as L
 from ..losses import _check_same_shape, bce, bce_with_logits, reduce
+from ..losses import reduce as reduce_loss  # the name ``reduce`` is also torch's legacy argument below
 from .. import ops
 from ..ops import embedding as _embedding
 from ..ops import (leaky_relu_, linear, log_softmax, logsigmoid, normalize, one_hot, pad, relu_, sigmoid, softmax,
@@ -30,6 +32,7 @@ __all__ = [
     "layer_norm", "instance_norm", "group_norm", "avg_pool2d", "l1_loss", "nll_loss", "cross_entropy",
     "softmax", "log_softmax", "one_hot", "pad", "normalize", "embedding",
     "elu", "silu", "gelu", "prelu", "pixel_shuffle", "pixel_unshuffle", "max_pool2d", "adaptive_avg_pool2d",
+    "smooth_l1_loss", "huber_loss", "kl_div", "cosine_similarity", "pairwise_distance",
 ]
 
 
@@ -192,11 +195,61 @@ def cross_entropy(input: Tensor, target: Tensor, weight=None, size_average=None,
     return L.cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)
 
 
+# ---- more losses and distances, as compositions of Tensor ops (their gradients come from the ops) ----------
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",  # noqa: A002
+                   beta: float = 1.0) -> Tensor:
+    """½d²/β where d = |x − y| < β, else d − ½β: quadratic near 0, linear far out (β = 0 is L1)."""
+    _no_legacy("smooth_l1_loss", size_average, reduce)
+    _check_same_shape("smooth_l1_loss", input, target)
+    d = (input - target).abs()
+    if beta == 0:
+        return reduce_loss(d, reduction)
+    return reduce_loss(ops.where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta), reduction)
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0) -> Tensor:  # noqa: A002
+    """½d² where d = |x − y| < δ, else δ(d − ½δ): smooth_l1_loss times δ (with β = δ)."""
+    _check_same_shape("huber_loss", input, target)
+    d = (input - target).abs()
+    return reduce_loss(ops.where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta), reduction)
+
+
+def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",  # noqa: A002
+           log_target: bool = False) -> Tensor:
+    """KL(target ‖ exp(input)) pointwise, ``input`` being log-probabilities: t·(log t − x), 0 where t = 0
+    (t·log t → 0); with ``log_target``, eᵗ·(t − x).  reduction "batchmean" divides the sum by the batch size
+    (the true KL divergence per sample); "mean" divides by every element, as torch (which warns about it)."""
+    _no_legacy("kl_div", size_average, reduce)
+    if log_target:
+        pointwise = ops.exp(target) * (target - input)
+    else:
+        positive = target > 0  # log of 1 where t = 0, so the unused branch has no -inf (nor a NaN gradient)
+        pointwise = ops.where(positive, target * (ops.log(ops.where(positive, target, 1.0)) - input), 0.0)
+    if reduction == "batchmean":
+        return pointwise.sum() / (input.shape[0] if input.ndim else 1)
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                      "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                      "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+                      UserWarning, stacklevel=2)
+    return reduce_loss(pointwise, reduction)
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """⟨x1, x2⟩ / (‖x1‖·‖x2‖) along dim (the two broadcast), each norm at least eps, as torch."""
+    n1 = ops.clamp(x1.norm(dim=dim, keepdim=True), min=eps)
+    n2 = ops.clamp(x2.norm(dim=dim, keepdim=True), min=eps)
+    return ((x1 / n1) * (x2 / n2)).sum(dim=dim)
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
+    """‖x1 − x2 + eps‖ along the last dim (the eps keeps the gradient finite where x1 = x2); p = 2 only."""
+    if p != 2:
+        raise NotImplementedError(f"pairwise_distance: only p=2 is implemented, got p={p!r}")
+    return (x1 - x2 + eps).norm(dim=-1, keepdim=keepdim)
+
+
 # The functional forms of the layers nn leaves out (nn/__init__.py) say so by name, as the layers do.
 __getattr__ = _module_getattr(__name__, {
     "conv1d": _NOT_A_GAN_LAYER, "conv3d": _NOT_A_GAN_LAYER,
-    "kl_div": "write it with Tensor ops: (target * (target.log() - input)).sum() / input.shape[0] is 'batchmean'",
-    "smooth_l1_loss": "write it with Tensor ops: d = (input - target).abs(); "
-                      "torch.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta).mean()",
-    "cosine_similarity": "write it with Tensor ops: (x1 * x2).sum(dim) / (x1.norm(dim=dim) * x2.norm(dim=dim))",
 })

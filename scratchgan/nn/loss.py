@@ -1,5 +1,5 @@
 """Loss modules (``nn.BCELoss``, ``nn.BCEWithLogitsLoss``, ``nn.MSELoss``, ``nn.L1Loss``,
-``nn.NLLLoss``, ``nn.CrossEntropyLoss``)."""
+``nn.NLLLoss``, ``nn.CrossEntropyLoss``, ``nn.SmoothL1Loss``, ``nn.HuberLoss``, ``nn.KLDivLoss``)."""
 from __future__ import annotations
 
 from . import functional as F
@@ -16,8 +16,6 @@ class _Loss(Module):
         # a buffer, as in PyTorch's _WeightedLoss: it moves with .to() and appears in the state_dict
         self.register_buffer("weight", weight if weight is None or isinstance(weight, Tensor) else Tensor(weight))
 
-    def extra_repr(self):
-        return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
 
 
 class BCELoss(_Loss):
@@ -90,3 +88,36 @@ class CrossEntropyLoss(_Loss):
     def forward(self, input, target):  # noqa: A002
         return F.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction,
                                label_smoothing=self.label_smoothing)
+
+
+class SmoothL1Loss(_Loss):
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0):
+        _no_legacy(self, size_average, reduce)
+        super().__init__(None, reduction)
+        self.beta = beta
+
+    def forward(self, input, target):  # noqa: A002
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(_Loss):
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(None, reduction)
+        self.delta = delta
+
+    def forward(self, input, target):  # noqa: A002
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class KLDivLoss(Module):
+    """KL(target ‖ exp(input)) with log-probability inputs; reduction also "batchmean" (see ``F.kl_div``)."""
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False):
+        super().__init__()
+        _no_legacy(self, size_average, reduce)
+        if reduction not in ("mean", "sum", "none", "batchmean"):
+            raise ValueError(f"KLDivLoss: reduction must be 'mean', 'sum', 'none' or 'batchmean', got {reduction!r}")
+        self.reduction, self.log_target = reduction, log_target
+
+    def forward(self, input, target):  # noqa: A002
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
