@@ -1,5 +1,5 @@
-"""2-D convolution, transposed convolution, nearest and bilinear upsampling, and average pooling (NCHW,
-groups=1).
+"""2-D convolution, transposed convolution, nearest and bilinear upsampling, and average pooling (NCHW;
+grouped convolutions are a loop of these over the groups).
 
 Three ops, each the adjoint of the others in one argument.  For a convolution
 y = conv2d(x, W) (W of shape (out, in, kh, kw)):
@@ -27,7 +27,7 @@ from __future__ import annotations
 from . import backend as B
 from . import kernels as K
 from .norm import channel_sum
-from .ops import getitem, squeeze, unsqueeze, where
+from .ops import cat, getitem, squeeze, unsqueeze, where
 from .tensor import Tensor, apply_op
 
 _np = B.numpy  # host NumPy, for the few tap positions and weights of bilinear resizing
@@ -114,8 +114,29 @@ def _check_4d(x: Tensor, who: str, what: str = "input"):
 
 
 def _check_groups(groups, who):
-    if groups != 1:
-        raise NotImplementedError(f"{who}: groups={groups} is not implemented (only groups=1)")
+    if not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"{who}: groups must be a positive integer, got {groups!r}")
+
+
+def _grouped(op, x: Tensor, weight: Tensor, bias, groups: int, who, **kw) -> Tensor:
+    """A grouped convolution: the channels split into ``groups`` independent convolutions (group i's input
+    channels with group i's slice of the weight's first dim, (O/g, C/g, kh, kw) for conv2d and (C/g, O/g, kh, kw)
+    for conv_transpose2d), their outputs concatenated.  A loop over groups (one GEMM each, not a loop over
+    pixels); slicing and ``cat`` carry the gradients back, so double backprop works as for groups=1."""
+    _check_4d(x, who)
+    _check_4d(weight, who, "weight")
+    c_in = weight.shape[0] if op is _conv_transpose2d else weight.shape[1] * groups
+    if x.shape[1] != c_in or weight.shape[0] % groups:
+        raise ValueError(f"{who}: with groups={groups}, expected input with {c_in} channels and a weight whose "
+                         f"first dim divides by {groups}; got input {x.shape} and weight {weight.shape}")
+    x_step, w_step = x.shape[1] // groups, weight.shape[0] // groups
+    out = []
+    for i in range(groups):
+        w_i = weight[i * w_step:(i + 1) * w_step]
+        n_out = w_i.shape[1] if op is _conv_transpose2d else w_i.shape[0]
+        b_i = None if bias is None else bias[i * n_out:(i + 1) * n_out]
+        out.append(op(x[:, i * x_step:(i + 1) * x_step], w_i, b_i, **kw))
+    return cat(out, dim=1)
 
 
 def _check_conv_input(x: Tensor, weight_shape, geom: _Geometry, who: str):
@@ -173,6 +194,9 @@ def _conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, pad
     """``conv2d`` with two private keywords: ``_who`` names the layer in errors (``Conv2d(...)``);
     ``_cols``, an im2col of the input that ``conv_transpose2d``'s backward shares between its two GEMMs."""
     _check_groups(groups, _who)
+    if groups > 1:
+        return _grouped(_conv2d, x, weight, bias, groups, _who, stride=stride, padding=padding, dilation=dilation,
+                        _who=_who)
     _check_4d(weight, _who, "weight")
     if isinstance(padding, str):
         padding = string_padding(padding, weight.shape[2:], stride, dilation, _who)
@@ -219,6 +243,9 @@ def _conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, str
                       _who="conv_transpose2d") -> Tensor:
     """``conv_transpose2d`` with ``_who``, the layer to name in errors (``ConvTranspose2d(...)``)."""
     _check_groups(groups, _who)
+    if groups > 1:
+        return _grouped(_conv_transpose2d, x, weight, bias, groups, _who, stride=stride, padding=padding,
+                        output_padding=output_padding, dilation=dilation, output_size=output_size, _who=_who)
     _check_4d(weight, _who, "weight")
     geom = _Geometry(weight.shape[2:], stride, padding, dilation, _who)
     _check_4d(x, _who)
@@ -272,7 +299,9 @@ def conv2d_weight(x: Tensor, weight_size, grad_output: Tensor, stride=1, padding
 def _conv2d_weight(x: Tensor, weight_size, grad_output: Tensor, stride=1, padding=0, dilation=1,
                    groups: int = 1, *, _cols: K.Im2col | None = None) -> Tensor:
     """``conv2d_weight`` with ``_cols``, an im2col of x already made by ``conv_transpose2d``'s backward."""
-    _check_groups(groups, "conv2d_weight")
+    if groups != 1:
+        raise NotImplementedError(f"conv2d_weight: groups={groups} is not implemented (only groups=1; a grouped "
+                                  "conv2d's weight gradient comes from its groups' own conv2d_weight)")
     weight_size = tuple(weight_size)
     geom = _Geometry(weight_size[2:], stride, padding, dilation, "conv2d_weight")
     g = grad_output

@@ -400,10 +400,10 @@ def test_non_4d_input_and_other_errors():
         conv(sg.randn(3, 8, 8))
     with pytest.raises(ValueError, match=r"ConvTranspose2d.*expected 4-D input"):
         nn.ConvTranspose2d(3, 4, 3)(sg.randn(2, 3))
-    with pytest.raises(NotImplementedError, match="groups=2"):
-        nn.Conv2d(4, 4, 3, groups=2)
-    with pytest.raises(NotImplementedError, match="groups=2"):
-        F.conv2d(sg.randn(1, 4, 5, 5), sg.randn(4, 2, 3, 3), groups=2)
+    with pytest.raises(ValueError, match="out_channels must be divisible by groups, got 3 and 2"):
+        nn.Conv2d(4, 3, 3, groups=2)
+    with pytest.raises(ValueError, match=r"with groups=2, expected input with 4 channels.*got input \(1, 6, 5, 5\)"):
+        F.conv2d(sg.randn(1, 6, 5, 5), sg.randn(4, 2, 3, 3), groups=2)
     with pytest.raises(ValueError, match="stride"):
         nn.Conv2d(1, 1, 3, stride=0)
     with pytest.raises(ValueError, match="empty output"):
@@ -518,3 +518,24 @@ def test_conv2d_padding_modes_pad_then_convolve_and_transposed_refuses_them():
         nn.Conv2d(1, 1, 3, padding_mode="mirror")
     with pytest.raises(ValueError, match='Only "zeros" padding mode is supported for ConvTranspose2d'):
         nn.ConvTranspose2d(1, 1, 3, padding_mode="reflect")
+
+
+
+@pytest.mark.parametrize("groups", [2, 4])
+def test_a_grouped_convolution_is_its_groups_side_by_side(device, groups):
+    # group i sees only its channels: the same as convolving each group alone and stacking the outputs
+    rng = np.random.default_rng(12)
+    x, w, b = rng.standard_normal((2, 4, 6, 5)), rng.standard_normal((8, 4 // groups, 3, 3)), rng.standard_normal(8)
+    got = F.conv2d(t64(x, device), t64(w, device), t64(b, device), padding=1, groups=groups)
+    k, o = 4 // groups, 8 // groups
+    want = np.concatenate([to_np(F.conv2d(t64(x[:, i * k:(i + 1) * k], device), t64(w[i * o:(i + 1) * o], device),
+                                          t64(b[i * o:(i + 1) * o], device), padding=1).array) for i in range(groups)], 1)
+    np.testing.assert_allclose(to_np(got.array), want, rtol=1e-12)
+    check_backward(lambda x, w: F.conv2d(x, w, padding=1, stride=2, groups=groups), [x, w], device)
+    check_double_backward(lambda x, w: F.conv2d(x, w, groups=groups) ** 2, [x, w], device)
+    wt = rng.standard_normal((4, 3, 3, 3))  # transposed, 2 groups: (C_in, C_out / 2, kh, kw), 6 outputs
+    check_backward(lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1, groups=2), [x, wt], device)
+    conv = nn.Conv2d(4, 8, 3, groups=groups)
+    assert conv.weight.shape == (8, 4 // groups, 3, 3) and "groups=" in repr(conv)
+    assert conv(sg.randn(1, 4, 5, 5)).shape == (1, 8, 3, 3)                     # the layer passes its groups on
+    assert nn.ConvTranspose2d(4, 6, 3, groups=2).weight.shape == (4, 3, 3, 3)

@@ -499,3 +499,15 @@ def test_kl_div(reduction, log_target):
              lambda x: SF.kl_div(SF.log_softmax(x, 1), sg.tensor(target), reduction=reduction, log_target=log_target),
              logits, what=f"kl_div {reduction} {log_target}")
     assert repr(snn.KLDivLoss(reduction=reduction)) == repr(tnn.KLDivLoss(reduction=reduction)) == "KLDivLoss()"
+
+
+@pytest.mark.parametrize("build, shape", [
+    (lambda nn: nn.Conv2d(4, 6, 3, padding=1, groups=2), (2, 4, 5, 5)),
+    (lambda nn: nn.Conv2d(4, 4, 3, stride=2, groups=4, bias=False), (2, 4, 7, 6)),  # depthwise
+    (lambda nn: nn.ConvTranspose2d(4, 6, 4, 2, 1, groups=2), (2, 4, 3, 3)),
+    (lambda nn: nn.ConvTranspose2d(6, 3, 3, 1, 1, groups=3), (1, 6, 4, 4)),
+])
+def test_grouped_convolutions(build, shape):
+    tm, sm = pair(build, F64)
+    run_both(tm, sm, np.random.default_rng(13).standard_normal(shape), F64, repr(tm))
+    assert repr(sm) == repr(tm)

@@ -39,13 +39,19 @@ class _ConvNd(Module):
             raise ValueError(f"{name}: kernel_size must be positive, got {self.kernel_size}")
         # a Geometry validates stride/padding/dilation with the layer's name in the message
         self._geom = C._Geometry(self.kernel_size, self.stride, self.padding, self.dilation, name)
-        shape = ((in_channels, out_channels) if self._transposed else (out_channels, in_channels)) + self.kernel_size
+        C._check_groups(groups, name)
+        if in_channels % groups:
+            raise ValueError(f"{name}: in_channels must be divisible by groups, got {in_channels} and {groups}")
+        if out_channels % groups:
+            raise ValueError(f"{name}: out_channels must be divisible by groups, got {out_channels} and {groups}")
+        # grouped: each group's filters see only their in_channels/groups inputs
+        shape = ((in_channels, out_channels // groups) if self._transposed
+                 else (out_channels, in_channels // groups)) + self.kernel_size
         self.weight = new_parameter(*shape)
         self.register_parameter("bias", new_parameter(out_channels) if bias else None)
         self.reset_parameters()
         # a model with convolutions takes the cores before its first product runs (kernels.take_cores says why)
         K.take_cores(B.get_array_module(self.weight.array))
-        C._check_groups(groups, self)
         if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
             raise ValueError(f"{name}: padding_mode must be one of 'zeros', 'reflect', 'replicate', 'circular', "
                              f"got {padding_mode!r}")
@@ -104,8 +110,8 @@ class Conv2d(_ConvNd):
         if self.padding_mode != "zeros":  # pad by mirroring (CycleGAN-style), repeating or wrapping, then convolve
             ph, pw = self.padding
             return C._conv2d(F.pad(x, (pw, pw, ph, ph), mode=self.padding_mode), self.weight, self.bias, self.stride,
-                             0, self.dilation, _who=self)
-        return C._conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, _who=self)
+                             0, self.dilation, self.groups, _who=self)
+        return C._conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups, _who=self)
 
 
 class ConvTranspose2d(_ConvNd):
