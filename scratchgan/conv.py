@@ -194,6 +194,8 @@ def _conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, pad
     """``conv2d`` with two private keywords: ``_who`` names the layer in errors (``Conv2d(...)``);
     ``_cols``, an im2col of the input that ``conv_transpose2d``'s backward shares between its two GEMMs."""
     _check_groups(groups, _who)
+    if x.ndim == 3:  # one unbatched (C, H, W) image, as torch accepts
+        return squeeze(_conv2d(unsqueeze(x, 0), weight, bias, stride, padding, dilation, groups, _who=_who), 0)
     if groups > 1:
         return _grouped(_conv2d, x, weight, bias, groups, _who, stride=stride, padding=padding, dilation=dilation,
                         _who=_who)
@@ -243,6 +245,9 @@ def _conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, str
                       _who="conv_transpose2d") -> Tensor:
     """``conv_transpose2d`` with ``_who``, the layer to name in errors (``ConvTranspose2d(...)``)."""
     _check_groups(groups, _who)
+    if x.ndim == 3:  # one unbatched (C, H, W) image, as torch accepts
+        return squeeze(_conv_transpose2d(unsqueeze(x, 0), weight, bias, stride, padding, output_padding, groups,
+                                         dilation, output_size=output_size, _who=_who), 0)
     if groups > 1:
         return _grouped(_conv_transpose2d, x, weight, bias, groups, _who, stride=stride, padding=padding,
                         output_padding=output_padding, dilation=dilation, output_size=output_size, _who=_who)

@@ -396,8 +396,10 @@ def test_output_padding_must_be_smaller_than_stride_or_dilation():
 def test_non_4d_input_and_other_errors():
     conv = nn.Conv2d(3, 4, 3)
     with pytest.raises(ValueError,
-                       match=r"Conv2d\(3, 4.*expected 4-D input \(N, C, H, W\), got 3-D input of shape \(3, 8, 8\)"):
-        conv(sg.randn(3, 8, 8))
+                       match=r"Conv2d\(3, 4.*expected 4-D input \(N, C, H, W\), got 2-D input of shape \(8, 8\)"):
+        conv(sg.randn(8, 8))
+    assert conv(sg.randn(3, 8, 8)).shape == (4, 6, 6)                          # one unbatched image, as torch
+    assert nn.ConvTranspose2d(3, 4, 3)(sg.randn(3, 2, 2)).shape == (4, 4, 4)
     with pytest.raises(ValueError, match=r"ConvTranspose2d.*expected 4-D input"):
         nn.ConvTranspose2d(3, 4, 3)(sg.randn(2, 3))
     with pytest.raises(ValueError, match="out_channels must be divisible by groups, got 3 and 2"):

@@ -511,3 +511,12 @@ def test_grouped_convolutions(build, shape):
     tm, sm = pair(build, F64)
     run_both(tm, sm, np.random.default_rng(13).standard_normal(shape), F64, repr(tm))
     assert repr(sm) == repr(tm)
+
+
+def test_unbatched_convolutions():
+    rng = np.random.default_rng(14)
+    x, w = rng.standard_normal((3, 6, 5)), rng.standard_normal((4, 3, 3, 3))
+    check_fn(lambda x, w: TF.conv2d(x, w, stride=2, padding=1), lambda x, w: SF.conv2d(x, w, stride=2, padding=1),
+             x, w, what="conv2d (C, H, W)")
+    check_fn(lambda x, w: TF.conv_transpose2d(x, w, stride=2), lambda x, w: SF.conv_transpose2d(x, w, stride=2),
+             x[:, :4, :4], w.transpose(1, 0, 2, 3), what="conv_transpose2d (C, H, W)")
