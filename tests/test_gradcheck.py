@@ -19,6 +19,7 @@ from scratchgan import ops
 from scratchgan.ops import apply_view, index_add_zeros, sum_to, to
 from scratchgan.conv import interpolate_bilinear
 from scratchgan.pooling import adaptive_avg_pool2d, max_pool2d
+from scratchgan.sampling import affine_grid, grid_sample
 from scratchgan.tensor import Tensor, apply_op
 
 f64 = np.float64
@@ -225,6 +226,11 @@ OPS = {
     "adaptive_avg_pool2d": (lambda x, d: adaptive_avg_pool2d(x * x, (2, 3)), lambda r: [_u(r, (1, 2, 5, 4))]),
     "interpolate_bilinear": (lambda x, d: interpolate_bilinear(x * x, (5, 3)) + interpolate_bilinear(x, (5, 3), (0.7, None), True),
                              lambda r: [_u(r, (1, 2, 3, 4))]),
+    "affine_grid": (lambda t, d: affine_grid(t, (2, 1, 3, 4), align_corners=False), lambda r: [_u(r, (2, 2, 3))]),
+    # points away from pixel boundaries (the weights are piecewise smooth); some outside the image (zeros)
+    "grid_sample": (lambda x, g, d: grid_sample(x, g, align_corners=False) + grid_sample(x, g * 0.5, padding_mode="border",
+                                                                                      align_corners=True),
+                    lambda r: [_u(r, (2, 2, 3, 4)), _u(r, (2, 3, 2, 2), -1.2, 1.2)]),
     "elu": (lambda x, d: F.elu(x, 0.7), lambda r: [_away(r, (6,))]),
     "silu": (lambda x, d: F.silu(x), lambda r: [_u(r, (6,))]),
     "gelu": (lambda x, d: F.gelu(x, approximate="tanh"), lambda r: [_u(r, (6,))]),
@@ -359,11 +365,11 @@ def test_gradgradcheck_passes_every_op(device, name):
 
 
 def test_the_op_table_covers_every_public_function():
-    """A new op in ops.py, index_ops.py, math_ops.py, pooling.py, conv.py or norm.py must get a row in OPS (or be
-    listed in NOT_OPS)."""
+    """A new op in ops.py, index_ops.py, math_ops.py, pooling.py, sampling.py, conv.py or norm.py must get a row
+    in OPS (or be listed in NOT_OPS)."""
     public = set()
-    for module in ("scratchgan.ops", "scratchgan.index_ops", "scratchgan.math_ops", "scratchgan.pooling", "scratchgan.conv",
-                   "scratchgan.norm"):
+    for module in ("scratchgan.ops", "scratchgan.index_ops", "scratchgan.math_ops", "scratchgan.pooling",
+                   "scratchgan.sampling", "scratchgan.conv", "scratchgan.norm"):
         m = importlib.import_module(module)
         public |= {k for k, v in vars(m).items()
                    if inspect.isfunction(v) and v.__module__ == module and not k.startswith("_")}

@@ -604,3 +604,32 @@ def test_smooth_l1_huber_kl_and_cosine_as_torch():
     assert F.pairwise_distance(a, b, eps=0.0).tolist() == pytest.approx([1.0, 5.0 ** 0.5])
     with pytest.raises(ValueError, match="smooth_l1_loss: target shape"):
         F.smooth_l1_loss(x, y[:2])
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_an_identity_affine_grid_samples_the_image_back_and_a_shift_moves_it(device, align_corners):
+    x = sg.tensor(np.arange(20.0).reshape(1, 1, 4, 5), device=device)
+    identity = sg.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]], device=device, requires_grad=True)
+    grid = F.affine_grid(identity, (1, 1, 4, 5), align_corners=align_corners)
+    back = F.grid_sample(x, grid, align_corners=align_corners)
+    np.testing.assert_allclose(back.to("cpu").detach().numpy(), x.to("cpu").numpy(), atol=1e-5)
+    back.sum().backward()
+    assert identity.grad is not None and identity.grad.shape == (1, 2, 3)      # the spatial transformer learns θ
+    step = 2.0 / (5 - 1) if align_corners else 2.0 / 5                          # one pixel in x, normalised
+    shift = sg.tensor([[[1.0, 0.0, step], [0.0, 1.0, 0.0]]], device=device)
+    moved = F.grid_sample(x, F.affine_grid(shift, (1, 1, 4, 5), align_corners=align_corners),
+                          align_corners=align_corners).to("cpu").numpy()
+    np.testing.assert_allclose(moved[0, 0, :, :4], x.to("cpu").numpy()[0, 0, :, 1:], atol=1e-5)
+    assert np.allclose(moved[0, 0, :, 4], 0.0, atol=1e-5)                        # read from outside: zeros
+
+
+def test_grid_sample_errors_and_its_default_warning():
+    x, grid = sg.zeros(1, 1, 3, 3), sg.zeros(1, 2, 2, 2)
+    with pytest.warns(UserWarning, match="align_corners=False since 1.3.0"):
+        F.grid_sample(x, grid)
+    with pytest.raises(NotImplementedError, match="padding_mode 'reflection' is not implemented"):
+        F.grid_sample(x, grid, padding_mode="reflection", align_corners=False)
+    with pytest.raises(ValueError, match=r"expected input \(N, C, H, W\) and grid \(N, Ho, Wo, 2\)"):
+        F.grid_sample(x, sg.zeros(1, 2, 2, 3), align_corners=False)
+    with pytest.raises(ValueError, match=r"expected theta of shape \(N, 2, 3\)"):
+        F.affine_grid(sg.zeros(1, 3, 3), (1, 1, 2, 2), align_corners=False)

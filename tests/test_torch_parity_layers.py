@@ -520,3 +520,28 @@ def test_unbatched_convolutions():
              x, w, what="conv2d (C, H, W)")
     check_fn(lambda x, w: TF.conv_transpose2d(x, w, stride=2), lambda x, w: SF.conv_transpose2d(x, w, stride=2),
              x[:, :4, :4], w.transpose(1, 0, 2, 3), what="conv_transpose2d (C, H, W)")
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border"])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+def test_affine_grid_and_grid_sample(align_corners, padding_mode, mode):
+    # a random affine map per image (rotation, scale, shift, some points outside), the spatial transformer
+    rng = np.random.default_rng(15)
+    x = rng.standard_normal((2, 3, 5, 6))
+    theta = np.array([[[0.9, -0.3, 0.1], [0.4, 1.1, -0.2]], [[1.3, 0.2, 0.5], [-0.1, 0.7, 0.3]]])
+    def run(m, F, x, th):
+        return F.grid_sample(x, F.affine_grid(th, (2, 3, 4, 7), align_corners=align_corners), mode=mode,
+                             padding_mode=padding_mode, align_corners=align_corners)
+    check_fn(lambda x, th: run(torch, TF, x, th), lambda x, th: run(sg, SF, x, th), x, theta,
+             what=f"grid_sample {mode} {padding_mode} {align_corners}")
+
+
+def test_grid_sample_reads_zeros_for_nan_and_far_points_and_warns_without_align_corners():
+    x = np.arange(12.0).reshape(1, 1, 3, 4)
+    grid = np.array([[[[np.nan, 0.0], [5.0, 5.0], [0.0, 0.0], [-1.0, -1.0]]]])
+    with pytest.warns(UserWarning, match="align_corners=False since 1.3.0"):
+        got = SF.grid_sample(sg.tensor(x), sg.tensor(grid))
+    with pytest.warns(UserWarning):
+        want = TF.grid_sample(torch.tensor(x), torch.tensor(grid))
+    np.testing.assert_allclose(np.nan_to_num(tn(got), nan=-7), np.nan_to_num(tn(want), nan=-7), rtol=1e-12)

@@ -24,6 +24,7 @@ from ..conv import avg_pool2d, conv2d, conv_transpose2d, interpolate, upsample_n
 from ..math_ops import expm1
 from ..norm import batch_norm, group_norm, instance_norm, layer_norm
 from ..pooling import adaptive_avg_pool2d, max_pool2d
+from ..sampling import affine_grid, grid_sample
 
 __all__ = [
     "linear", "relu", "relu_", "leaky_relu", "leaky_relu_", "tanh", "sigmoid", "softplus", "logsigmoid", "dropout",
@@ -32,7 +33,7 @@ __all__ = [
     "layer_norm", "instance_norm", "group_norm", "avg_pool2d", "l1_loss", "nll_loss", "cross_entropy",
     "softmax", "log_softmax", "one_hot", "pad", "normalize", "embedding",
     "elu", "silu", "gelu", "prelu", "pixel_shuffle", "pixel_unshuffle", "max_pool2d", "adaptive_avg_pool2d",
-    "smooth_l1_loss", "huber_loss", "kl_div", "cosine_similarity", "pairwise_distance",
+    "smooth_l1_loss", "huber_loss", "kl_div", "cosine_similarity", "pairwise_distance", "affine_grid", "grid_sample",
 ]
 
 
