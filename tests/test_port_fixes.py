@@ -633,3 +633,16 @@ def test_grid_sample_errors_and_its_default_warning():
         F.grid_sample(x, sg.zeros(1, 2, 2, 3), align_corners=False)
     with pytest.raises(ValueError, match=r"expected theta of shape \(N, 2, 3\)"):
         F.affine_grid(sg.zeros(1, 3, 3), (1, 1, 2, 2), align_corners=False)
+
+
+def test_a_sequential_is_edited_in_place_and_its_slices_keep_their_names():
+    s = nn.Sequential(nn.Linear(1, 2), nn.ReLU(), nn.Linear(2, 3), nn.Tanh())
+    assert list(s[2:4].state_dict()) == ["2.weight", "2.bias"]                  # torch keeps the names
+    s[-1] = nn.Sigmoid()                                                         # swap the output activation
+    assert isinstance(s[3], nn.Sigmoid)
+    del s[1]
+    assert [type(m).__name__ for m in s] == ["Linear", "Linear", "Sigmoid"] and list(s._modules) == ["0", "1", "2"]
+    s.insert(1, nn.LeakyReLU(0.2))
+    assert isinstance(s.pop(1), nn.LeakyReLU) and len(s) == 3
+    with pytest.raises(IndexError, match="index 5 is out of range for a Sequential of 3 modules"):
+        s[5] = nn.ReLU()

@@ -6,7 +6,7 @@ The scripts (read, not copied):
 
 * pytorch/examples ``dcgan/main.py`` (current and the 2017 ``Variable`` version)
 * the official PyTorch DCGAN tutorial (``beginner_source/dcgan_faces_tutorial.py``)
-* eriklindernoren/PyTorch-GAN ``implementations/{cgan,wgan,wgan_gp,dcgan,cyclegan,srgan}``
+* eriklindernoren/PyTorch-GAN ``implementations/{cgan,wgan,wgan_gp,dcgan,cyclegan,srgan,pix2pix}``
 * christiancosgrove/pytorch-spectral-normalization-gan (its own ``SpectralNorm`` wrapper, hinge loss),
   and the same critic with ``nn.utils.spectral_norm``
 * mit-han-lab/data-efficient-gans ``DiffAugment_pytorch.py`` (color, translation, cutout), verbatim
@@ -987,3 +987,134 @@ def test_diffaugment_reaches_the_generator_through_every_augmentation():
     assert ((cut == x) | (cut == 0)).all().item() and 0 < (cut == 0).sum().item() <= 2 * 3 * 16  # a 4×4 hole, cut by the border
     cut.sum().backward()
     assert torch.equal(xg.grad, (cut != 0).float())                            # no gradient through the hole
+
+
+# ---- PyTorch-GAN pix2pix: a U-Net with skip connections (torch.cat), dropout, a conditional PatchGAN ------------
+class UNetDown(nn.Module):
+    def __init__(self, in_size, out_size, normalize=True, dropout=0.0):
+        super(UNetDown, self).__init__()
+        layers = [nn.Conv2d(in_size, out_size, 4, 2, 1, bias=False)]
+        if normalize:
+            layers.append(nn.InstanceNorm2d(out_size))
+        layers.append(nn.LeakyReLU(0.2))
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.model(x)
+
+
+class UNetUp(nn.Module):
+    def __init__(self, in_size, out_size, dropout=0.0):
+        super(UNetUp, self).__init__()
+        layers = [
+            nn.ConvTranspose2d(in_size, out_size, 4, 2, 1, bias=False),
+            nn.InstanceNorm2d(out_size),
+            nn.ReLU(inplace=True),
+        ]
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x, skip_input):
+        x = self.model(x)
+        x = torch.cat((x, skip_input), 1)
+        return x
+
+
+class GeneratorUNet(nn.Module):
+    def __init__(self, in_channels=3, out_channels=3, k=64):  # k: the script's 64 (its widths are k·1 ... k·8)
+        super(GeneratorUNet, self).__init__()
+        self.down1 = UNetDown(in_channels, k, normalize=False)
+        self.down2 = UNetDown(k, 2 * k)
+        self.down3 = UNetDown(2 * k, 4 * k)
+        self.down4 = UNetDown(4 * k, 8 * k, dropout=0.5)
+        self.down5 = UNetDown(8 * k, 8 * k, dropout=0.5)
+        self.down6 = UNetDown(8 * k, 8 * k, dropout=0.5)
+        self.down7 = UNetDown(8 * k, 8 * k, dropout=0.5)
+        self.down8 = UNetDown(8 * k, 8 * k, normalize=False, dropout=0.5)
+        self.up1 = UNetUp(8 * k, 8 * k, dropout=0.5)
+        self.up2 = UNetUp(16 * k, 8 * k, dropout=0.5)
+        self.up3 = UNetUp(16 * k, 8 * k, dropout=0.5)
+        self.up4 = UNetUp(16 * k, 8 * k, dropout=0.5)
+        self.up5 = UNetUp(16 * k, 4 * k)
+        self.up6 = UNetUp(8 * k, 2 * k)
+        self.up7 = UNetUp(4 * k, k)
+        self.final = nn.Sequential(
+            nn.Upsample(scale_factor=2),
+            nn.ZeroPad2d((1, 0, 1, 0)),
+            nn.Conv2d(2 * k, out_channels, 4, padding=1),
+            nn.Tanh(),
+        )
+
+    def forward(self, x):
+        d1 = self.down1(x)
+        d2 = self.down2(d1)
+        d3 = self.down3(d2)
+        d4 = self.down4(d3)
+        d5 = self.down5(d4)
+        d6 = self.down6(d5)
+        d7 = self.down7(d6)
+        d8 = self.down8(d7)
+        u1 = self.up1(d8, d7)
+        u2 = self.up2(u1, d6)
+        u3 = self.up3(u2, d5)
+        u4 = self.up4(u3, d4)
+        u5 = self.up5(u4, d3)
+        u6 = self.up6(u5, d2)
+        u7 = self.up7(u6, d1)
+        return self.final(u7)
+
+
+class Pix2PixDiscriminator(nn.Module):
+    """pix2pix's critic: cyclegan's PatchGAN (above, the same blocks in the script) on the image pair, its last
+    convolution without a bias."""
+
+    def __init__(self, in_channels=3, k=64):
+        super(Pix2PixDiscriminator, self).__init__()
+        self.model = PatchDiscriminator((in_channels * 2, 256, 256), base=k).model
+        self.model[-1] = nn.Conv2d(8 * k, 1, 4, padding=1, bias=False)
+
+    def forward(self, img_A, img_B):
+        img_input = torch.cat((img_A, img_B), 1)
+        return self.model(img_input)
+
+
+def test_pytorch_gan_pix2pix():
+    torch.manual_seed(0)
+    generator, discriminator = GeneratorUNet(k=2), Pix2PixDiscriminator(k=2)  # 256×256 images: eight halvings
+    generator.apply(weights_init_normal)
+    discriminator.apply(weights_init_normal)
+    criterion_GAN, criterion_pixelwise = torch.nn.MSELoss(), torch.nn.L1Loss()
+    lambda_pixel = 100
+    patch = (1, 256 // 2 ** 4, 256 // 2 ** 4)
+    optimizer_G = torch.optim.Adam(generator.parameters(), lr=0.01, betas=(0.5, 0.999))
+    optimizer_D = torch.optim.Adam(discriminator.parameters(), lr=0.01, betas=(0.5, 0.999))
+    Tensor = torch.FloatTensor
+    before = snapshot(generator, discriminator)
+    real_A = Variable((torch.rand(1, 3, 256, 256) * 2 - 1).type(Tensor))
+    real_B = Variable((torch.rand(1, 3, 256, 256) * 2 - 1).type(Tensor))
+    valid = Variable(Tensor(np.ones((real_A.size(0), *patch))), requires_grad=False)
+    fake = Variable(Tensor(np.zeros((real_A.size(0), *patch))), requires_grad=False)
+    optimizer_G.zero_grad()
+    fake_B = generator(real_A)
+    pred_fake = discriminator(fake_B, real_A)
+    loss_GAN = criterion_GAN(pred_fake, valid)
+    loss_pixel = criterion_pixelwise(fake_B, real_B)
+    loss_G = loss_GAN + lambda_pixel * loss_pixel
+    loss_G.backward()
+    optimizer_G.step()
+    optimizer_D.zero_grad()
+    pred_real = discriminator(real_B, real_A)
+    loss_real = criterion_GAN(pred_real, valid)
+    pred_fake = discriminator(fake_B.detach(), real_A)
+    loss_fake = criterion_GAN(pred_fake, fake)
+    loss_D = 0.5 * (loss_real + loss_fake)
+    loss_D.backward()
+    optimizer_D.step()
+    assert_finite(loss_G.item(), loss_D.item())
+    assert fake_B.shape == (1, 3, 256, 256) and pred_real.shape == (1, *patch)
+    assert_all_changed(before[0], generator)  # the U-Net's convolutions have no biases: all of them learn
+    assert_all_changed(before[1], discriminator, skip=[f"{n}.bias" for n, m in discriminator.named_modules()
+                                                       if isinstance(m, nn.Conv2d)][1:-1])

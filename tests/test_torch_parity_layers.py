@@ -545,3 +545,20 @@ def test_grid_sample_reads_zeros_for_nan_and_far_points_and_warns_without_align_
     with pytest.warns(UserWarning):
         want = TF.grid_sample(torch.tensor(x), torch.tensor(grid))
     np.testing.assert_allclose(np.nan_to_num(tn(got), nan=-7), np.nan_to_num(tn(want), nan=-7), rtol=1e-12)
+
+
+def test_sequential_editing_keeps_torchs_names():
+    results = []
+    for nn in (tnn, snn):
+        s = nn.Sequential(nn.Linear(1, 2), nn.ReLU(), nn.Linear(2, 3), nn.Tanh())
+        steps = [list(s[2:4].state_dict()), list(s[::2].state_dict())]
+        s[1] = nn.Sigmoid()
+        del s[0]
+        s.insert(-1, nn.ReLU())
+        popped = s.pop(0)
+        s.insert(3, nn.Identity())
+        s.extend([nn.ReLU()])
+        del s[1:3]
+        steps += [type(popped).__name__, list(s.state_dict()), [type(m).__name__ for m in s], repr(s)]
+        results.append(steps)
+    assert results[1] == results[0]

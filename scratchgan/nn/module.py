@@ -394,11 +394,32 @@ class Sequential(Module):
             x = m(x)
         return x
 
+    def _key(self, i: int) -> str:
+        keys = list(self._modules)
+        if not -len(keys) <= i < len(keys):
+            raise IndexError(f"index {i} is out of range for a Sequential of {len(keys)} modules")
+        return keys[i]
+
     def __getitem__(self, i):
+        if isinstance(i, slice):  # a slice keeps its modules' names, so its state_dict keys match the whole's
+            return Sequential(OrderedDict(list(self._modules.items())[i]))
+        return self._modules[self._key(i)]
+
+    def __setitem__(self, i: int, module) -> None:
+        self.add_module(self._key(i), module)
+
+    def __delitem__(self, i) -> None:
+        keys = list(self._modules)[i] if isinstance(i, slice) else [self._key(i)]
+        for k in keys:
+            del self._modules[k]
+        self._renumber()
+
+    def _renumber(self):
+        """Names "0", "1", ... again after a deletion or insertion, as torch does."""
         mods = list(self._modules.values())
-        if isinstance(i, slice):
-            return Sequential(*mods[i])
-        return mods[i]
+        self._modules.clear()
+        for j, m in enumerate(mods):
+            self._modules[str(j)] = m
 
     def __len__(self):
         return len(self._modules)
@@ -409,6 +430,27 @@ class Sequential(Module):
     def append(self, module):
         self.add_module(str(len(self)), module)
         return self
+
+    def extend(self, modules):
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index: int, module):
+        n = len(self)
+        if not -n <= index <= n:
+            raise IndexError(f"Index out of range: {index}")
+        mods = list(self._modules.values())
+        mods.insert(index, module)  # list.insert's meaning of a negative index, as torch's
+        self._modules.clear()
+        for j, m in enumerate(mods):
+            self.add_module(str(j), m)
+        return self
+
+    def pop(self, i: int):
+        module = self[i]
+        del self[i]
+        return module
 
 
 class ModuleList(Module):
