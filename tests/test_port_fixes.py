@@ -646,3 +646,22 @@ def test_a_sequential_is_edited_in_place_and_its_slices_keep_their_names():
     assert isinstance(s.pop(1), nn.LeakyReLU) and len(s) == 3
     with pytest.raises(IndexError, match="index 5 is out of range for a Sequential of 3 modules"):
         s[5] = nn.ReLU()
+
+
+def test_more_activations_follow_torch_at_their_corners_and_differentiate_twice():
+    # gradients at the corners written out from torch 2.13
+    x = sg.tensor([-3.0, 0.0, 3.0, 6.0], dtype=sg.float64, requires_grad=True)
+    for fn, want in [(F.hardswish, [0.0, 0.5, 1.0, 1.0]), (F.relu6, [0.0, 0.0, 1.0, 0.0]),
+                     (F.hardsigmoid, [0.0, 1 / 6, 0.0, 0.0]), (F.hardtanh, [0.0, 1.0, 0.0, 0.0])]:
+        x.grad = None
+        fn(x).sum().backward()
+        assert x.grad.tolist() == pytest.approx(want), fn.__name__
+    assert nn.GLU(1)(sg.ones(2, 4)).shape == (2, 2)
+    with pytest.raises(RuntimeError, match="glu: halving dimension must be even"):
+        F.glu(sg.ones(3), 0)
+    y = sg.tensor(np.linspace(-2.5, 2.5, 8), dtype=sg.float64, requires_grad=True)  # no point on the kink at 0
+    for fn in (F.mish, F.selu, F.celu, F.softsign, lambda t: F.glu(t[:6]), lambda t: F.softmin(t, 0)):
+        assert sg.autograd.gradcheck(fn, (y,)) and sg.autograd.gradgradcheck(fn, (y,))
+    p = nn.ParameterList([sg.zeros(2)]).append(sg.ones(3))
+    assert [q.shape for q in p] == [(2,), (3,)] and all(q.requires_grad for q in p)
+    assert nn.InstanceNorm1d(2)(sg.randn(4, 2, 5)).shape == (4, 2, 5)

@@ -562,3 +562,47 @@ def test_sequential_editing_keeps_torchs_names():
         steps += [type(popped).__name__, list(s.state_dict()), [type(m).__name__ for m in s], repr(s)]
         results.append(steps)
     assert results[1] == results[0]
+
+
+KINKS = np.array([[-7.0, -3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0, 6.0, 7.0], [-2.2, -0.1, 0.1, 0.3, 2.5, -6.0, 5.9, 6.1, -3.1, 2.9]])
+
+
+@pytest.mark.parametrize("build", [
+    lambda nn: nn.Hardtanh(), lambda nn: nn.Hardtanh(-2.0, 0.5), lambda nn: nn.ReLU6(), lambda nn: nn.Hardsigmoid(),
+    lambda nn: nn.Hardswish(), lambda nn: nn.SELU(), lambda nn: nn.CELU(0.7), lambda nn: nn.Mish(), lambda nn: nn.Softsign(),
+    lambda nn: nn.Tanhshrink(), lambda nn: nn.LogSigmoid(), lambda nn: nn.Hardshrink(), lambda nn: nn.Softshrink(0.3),
+    lambda nn: nn.Threshold(0.1, 20.0), lambda nn: nn.GLU(), lambda nn: nn.GLU(0), lambda nn: nn.Softmin(1),
+])
+def test_more_activations_at_their_kinks(build):
+    # the values and gradients at the corners (−3, 0, 3, 6, ±λ) follow torch's conventions; float32 tolerances,
+    # since torch's double kernels of hardsigmoid and celu use float constants (1.0f / 6.0f)
+    tm, sm = build(tnn), build(snn)
+    check_fn(lambda t: tm(t), lambda s: sm(s), KINKS, what=repr(tm), dtype=F32)
+    assert repr(sm) == repr(tm)
+
+
+@pytest.mark.parametrize("build", [lambda nn: nn.ReLU6(inplace=True), lambda nn: nn.SELU(inplace=True),
+                                   lambda nn: nn.Hardtanh(inplace=True), lambda nn: nn.Mish(inplace=True),
+                                   lambda nn: nn.Threshold(0.0, -1.0, inplace=True), lambda nn: nn.CELU(inplace=True)])
+def test_in_place_activations_write_into_a_non_leaf(build):
+    tm, sm = build(tnn), build(snn)
+    check_fn(lambda t: tm(t * 1.0), lambda s: sm(s * 1.0), KINKS, what=repr(tm))
+
+
+def test_instance_norm1d_upsampling_bilinear2d_and_parameter_containers():
+    x = np.random.default_rng(16).standard_normal((2, 3, 7))
+    for build in (lambda nn: nn.InstanceNorm1d(3), lambda nn: nn.InstanceNorm1d(3, affine=True)):
+        tm, sm = pair(build, F64)
+        run_both(tm, sm, x, F64, repr(tm))
+        run_both(tm, sm, x[0], F64, repr(tm) + " unbatched")
+    img = np.random.default_rng(17).standard_normal((1, 2, 3, 4))
+    run_both(tnn.UpsamplingBilinear2d(scale_factor=2), snn.UpsamplingBilinear2d(scale_factor=2), img, F64, "bilinear2d")
+    tl = tnn.ParameterList([tnn.Parameter(torch.zeros(2)), tnn.Parameter(torch.ones(3))])
+    sl = snn.ParameterList([sg.zeros(2), sg.ones(3)])
+    assert list(sl.state_dict()) == list(tl.state_dict()) and repr(sl) == repr(tl)
+    td, sd = tnn.ParameterDict({"a": tnn.Parameter(torch.zeros(1))}), snn.ParameterDict({"a": sg.zeros(1)})
+    assert list(sd.state_dict()) == list(td.state_dict()) and repr(sd) == repr(td)
+    with pytest.warns(UserWarning, match="upsample_bilinear. is deprecated"):
+        got = SF.upsample_bilinear(sg.tensor(img), scale_factor=2)
+    np.testing.assert_allclose(tn(got), tn(TF.interpolate(torch.tensor(img), scale_factor=2, mode="bilinear",
+                                                          align_corners=True)), rtol=1e-12)

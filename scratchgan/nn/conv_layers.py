@@ -13,7 +13,7 @@ from .module import Module, new_parameter
 
 __all__ = ["Conv2d", "ConvTranspose2d", "Upsample", "UpsamplingNearest2d", "AvgPool2d", "MaxPool2d",
            "AdaptiveAvgPool2d", "ZeroPad2d", "ConstantPad2d", "ReflectionPad2d", "ReplicationPad2d", "PixelShuffle",
-           "PixelUnshuffle"]
+           "PixelUnshuffle", "UpsamplingBilinear2d"]
 
 
 class _ConvNd(Module):
@@ -168,6 +168,13 @@ class Upsample(Module):
 class UpsamplingNearest2d(Upsample):
     def __init__(self, size=None, scale_factor=None):
         super().__init__(size, scale_factor, "nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """Bilinear with aligned corners (torch's old default for this layer)."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, "bilinear", align_corners=True)
 
 
 class AvgPool2d(Module):

@@ -20,7 +20,7 @@ from ..ops import embedding as _embedding
 from ..ops import (leaky_relu_, linear, log_softmax, logsigmoid, normalize, one_hot, pad, relu_, sigmoid, softmax,
                   tanh)
 from ..tensor import Tensor
-from ..conv import avg_pool2d, conv2d, conv_transpose2d, interpolate, upsample_nearest
+from ..conv import avg_pool2d, conv2d, conv_transpose2d, interpolate
 from ..math_ops import expm1
 from ..norm import batch_norm, group_norm, instance_norm, layer_norm
 from ..pooling import adaptive_avg_pool2d, max_pool2d
@@ -29,11 +29,13 @@ from ..sampling import affine_grid, grid_sample
 __all__ = [
     "linear", "relu", "relu_", "leaky_relu", "leaky_relu_", "tanh", "sigmoid", "softplus", "logsigmoid", "dropout",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss",
-    "conv2d", "conv_transpose2d", "batch_norm", "interpolate", "upsample_nearest",
+    "conv2d", "conv_transpose2d", "batch_norm", "interpolate",
     "layer_norm", "instance_norm", "group_norm", "avg_pool2d", "l1_loss", "nll_loss", "cross_entropy",
     "softmax", "log_softmax", "one_hot", "pad", "normalize", "embedding",
     "elu", "silu", "gelu", "prelu", "pixel_shuffle", "pixel_unshuffle", "max_pool2d", "adaptive_avg_pool2d",
     "smooth_l1_loss", "huber_loss", "kl_div", "cosine_similarity", "pairwise_distance", "affine_grid", "grid_sample",
+    "hardtanh", "relu6", "selu", "celu", "mish", "softsign", "hardswish", "hardsigmoid", "softmin", "threshold", "glu",
+    "tanhshrink", "hardshrink", "softshrink", "dropout2d", "upsample", "upsample_bilinear", "upsample_nearest",
 ]
 
 
@@ -102,6 +104,130 @@ def _shuffle_check(x: Tensor, who: str, channels_divisor: int, spatial_divisor: 
     if c % channels_divisor or h % spatial_divisor or w % spatial_divisor:
         raise ValueError(f"{who}: input of shape {x.shape} does not divide: channels by {channels_divisor}, "
                          f"height and width by {spatial_divisor}")
+
+
+# ---- more activations: compositions, each with torch's gradient at its kinks (written beside it) ------------
+def _inside(x: Tensor, lo, hi) -> Tensor:
+    """x where lo < x < hi, else x clipped to the edge as a constant: the gradient passes strictly inside only
+    (torch's hardtanh family is exclusive at its corners, where ``clamp`` is inclusive)."""
+    xp = B.get_array_module(x.array)
+    inside = Tensor((x.array > lo) & (x.array < hi))
+    return ops.where(inside, x, Tensor(xp.clip(x.array, lo, hi)))
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
+    out = _inside(input.clone() if inplace else input, min_val, max_val)
+    return input.copy_(out) if inplace else out
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """relu6(x + 3)/6; the gradient 1/6 strictly inside (−3, 3)."""
+    out = _inside(input.clone() if inplace else input, -3.0, 3.0) * (1.0 / 6.0) + 0.5
+    return input.copy_(out) if inplace else out
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x·relu6(x + 3)/6; torch's gradient: 0 up to −3, x/3 + ½ strictly between, 1 from 3 on."""
+    x = input.clone() if inplace else input
+    out = ops.where(x <= -3.0, x * 0.0, ops.where(x < 3.0, x * (x + 3.0) * (1.0 / 6.0), x))
+    return input.copy_(out) if inplace else out
+
+
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """scale·elu(x, α) with the self-normalising constants of Klambauer et al. (2017)."""
+    out = elu(input.clone() if inplace else input, _SELU_ALPHA) * _SELU_SCALE
+    return input.copy_(out) if inplace else out
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x for x > 0, α(e^(x/α) − 1) for x ≤ 0."""
+    x = input.clone() if inplace else input
+    negative = x <= 0
+    out = ops.where(negative, expm1(ops.where(negative, x, 0.0) * (1.0 / alpha)) * alpha, x)
+    return input.copy_(out) if inplace else out
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x·tanh(softplus(x))."""
+    x = input.clone() if inplace else input
+    out = x * ops.tanh(ops.softplus(x))
+    return input.copy_(out) if inplace else out
+
+
+def softsign(input: Tensor) -> Tensor:  # noqa: A002
+    return input / (input.abs() + 1.0)
+
+
+def tanhshrink(input: Tensor) -> Tensor:  # noqa: A002
+    return input - ops.tanh(input)
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
+    return ops.where(input.abs() > lambd, input, input * 0.0)
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
+    return ops.where(input > lambd, input - lambd, ops.where(input < -lambd, input + lambd, input * 0.0))
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x where x > threshold, else value."""
+    x = input.clone() if inplace else input
+    out = ops.where(x > threshold, x, value)
+    return input.copy_(out) if inplace else out
+
+
+def softmin(input: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:  # noqa: A002
+    return softmax(-input, dim, _stacklevel, dtype)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:  # noqa: A002
+    """a·σ(b), a and b the two halves of ``input`` along dim (the gated linear unit of FastGAN's generator)."""
+    if input.shape[dim] % 2:
+        raise RuntimeError(f"glu: halving dimension must be even, but dimension {dim} is size {input.shape[dim]}")
+    a, b = ops.chunk(input, 2, dim)
+    return a * ops.sigmoid(b)
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
+    """Zeroes whole channels: one keep/drop draw per (sample, channel) of an (N, C, H, W) or (C, H, W) input,
+    the kept channels scaled by 1/(1−p), so that E[mask] = 1 keeps the expected activation."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout2d: probability has to be between 0 and 1, got {p}")
+    if input.ndim not in (3, 4):
+        raise ValueError(f"Dropout2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape {input.shape}")
+    if not training or p == 0.0:
+        return input
+    # one draw per channel, broadcast over H and W
+    mask = dropout(Tensor(B.get_array_module(input.array).ones(input.shape[:-2] + (1, 1), dtype=input.dtype)), p, True)
+    return input.mul_(mask) if inplace else input * mask
+
+
+def upsample(input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None) -> Tensor:  # noqa: A002
+    """Deprecated in torch for ``interpolate`` (with a warning), and here too."""
+    warnings.warn("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input: Tensor, size=None, scale_factor=None) -> Tensor:  # noqa: A002
+    """torch's deprecated form of ``interpolate(mode="nearest")`` (the engine's op by integer factors is
+    ``scratchgan.conv.upsample_nearest``)."""
+    warnings.warn("`nn.functional.upsample_nearest` is deprecated. Use `nn.functional.interpolate` instead.",
+                  stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input: Tensor, size=None, scale_factor=None) -> Tensor:  # noqa: A002
+    warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use `nn.functional.interpolate` instead.",
+                  stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
 
 
 def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:  # noqa: A002

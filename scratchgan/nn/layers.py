@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from . import functional as F
 from .. import backend as _B
-from ..creation import ones
 from ..ops import flatten, unflatten
 from ..tensor import Tensor
 from .init import default_layer_init_, normal_
@@ -185,13 +184,7 @@ class Dropout2d(Module):
         self.p, self.inplace = p, inplace
 
     def forward(self, x):
-        if x.ndim not in (3, 4):
-            raise ValueError(f"Dropout2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape {x.shape}")
-        if not self.training or self.p == 0.0:
-            return x
-        # one draw per channel, broadcast over H and W: E[mask] = 1 keeps the expected activation
-        mask = F.dropout(ones(*x.shape[:-2], 1, 1, dtype=x.dtype, device=x.device), self.p, True)
-        return x.mul_(mask) if self.inplace else x * mask
+        return F.dropout2d(x, self.p, self.training, self.inplace)
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
@@ -308,3 +301,113 @@ class PairwiseDistance(Module):
 
     def forward(self, x1, x2):
         return F.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
+
+
+# ---- more activations, each a thin layer over its functional form (nn/functional.py has the math) ------------
+class _Activation(Module):
+    """A pointwise layer whose constructor arguments are its functional form's keyword arguments."""
+
+    _fn = None
+    _shown = ()  # the arguments torch's repr prints
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        self._kwargs = kwargs
+        for k, v in kwargs.items():
+            object.__setattr__(self, k, v)
+
+    def forward(self, x):
+        return type(self)._fn(x, **self._kwargs)
+
+    def extra_repr(self):
+        return ", ".join(f"{k}={getattr(self, k)}" for k in self._shown)
+
+
+class Hardtanh(_Activation):
+    _fn, _shown = F.hardtanh, ("min_val", "max_val")
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+        super().__init__(min_val=min_val, max_val=max_val, inplace=inplace)
+
+
+class ReLU6(_Activation):
+    _fn = F.relu6
+
+    def __init__(self, inplace: bool = False):
+        super().__init__(inplace=inplace)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+
+class Hardsigmoid(_Activation):
+    _fn = F.hardsigmoid
+
+    def __init__(self, inplace: bool = False):
+        super().__init__(inplace=inplace)
+
+
+class Hardswish(Hardsigmoid):
+    _fn = F.hardswish
+
+
+class SELU(ReLU6):
+    _fn = F.selu
+
+
+class CELU(_Activation):
+    _fn, _shown = F.celu, ("alpha",)
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__(alpha=alpha, inplace=inplace)
+
+
+class Mish(ReLU6):
+    _fn = F.mish
+
+
+class Softsign(_Activation):
+    _fn = F.softsign
+
+
+class Tanhshrink(_Activation):
+    _fn = F.tanhshrink
+
+
+class LogSigmoid(_Activation):
+    _fn = F.logsigmoid
+
+
+class Hardshrink(_Activation):
+    _fn = F.hardshrink
+
+    def __init__(self, lambd: float = 0.5):
+        super().__init__(lambd=lambd)
+
+    def extra_repr(self):
+        return f"{self.lambd}"
+
+
+class Softshrink(Hardshrink):
+    _fn = F.softshrink
+
+
+class Threshold(_Activation):
+    _fn, _shown = F.threshold, ("threshold", "value")
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False):
+        super().__init__(threshold=threshold, value=value, inplace=inplace)
+
+
+class GLU(_Activation):
+    _fn, _shown = F.glu, ("dim",)
+
+    def __init__(self, dim: int = -1):
+        super().__init__(dim=dim)
+
+
+class Softmin(_Activation):
+    _fn, _shown = F.softmin, ("dim",)
+
+    def __init__(self, dim=None):
+        super().__init__(dim=dim)

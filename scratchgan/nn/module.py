@@ -370,11 +370,14 @@ class Module:
         return ""
 
     def __repr__(self):
-        lines = [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in self._modules.items()]
-        head = f"{type(self).__name__}({self.extra_repr()}"
-        if not lines:
-            return head + ")"
-        return head + "\n  " + "\n  ".join(lines) + "\n)"
+        # torch's layout: a one-line extra_repr without children stays inline; otherwise every extra line and
+        # every child on its own line, indented by two
+        extra = self.extra_repr().split("\n") if self.extra_repr() else []
+        children = [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in self._modules.items()]
+        if len(extra) == 1 and not children:
+            return f"{type(self).__name__}({extra[0]})"
+        lines = extra + children
+        return f"{type(self).__name__}(" + ("\n  " + "\n  ".join(lines) + "\n" if lines else "") + ")"
 
 
 class Sequential(Module):
@@ -550,3 +553,91 @@ class ModuleDict(Module):
         pairs = modules.items() if hasattr(modules, "items") else modules
         for key, m in pairs:
             self[key] = m
+
+
+class ParameterList(Module):
+    """A list of Parameters registered as "0", "1", ... (learnable per-layer scalars, noise strengths)."""
+
+    def __init__(self, values=None):
+        super().__init__()
+        for v in values or ():
+            self.append(v)
+
+    def _key(self, i: int) -> str:
+        n = len(self._parameters)
+        if not -n <= i < n:
+            raise IndexError(f"index {i} is out of range for a ParameterList of {n}")
+        return str(i % n)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return ParameterList(list(self._parameters.values())[i])
+        return self._parameters[self._key(i)]
+
+    def __setitem__(self, i: int, param) -> None:
+        self.register_parameter(self._key(i), param if isinstance(param, Parameter) else Parameter(param))
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters.values())
+
+    def append(self, value):
+        self.register_parameter(str(len(self)), value if isinstance(value, Parameter) else Parameter(value))
+        return self
+
+    def extend(self, values):
+        for v in values:
+            self.append(v)
+        return self
+
+    def extra_repr(self):  # as torch's, indentation included
+        return "\n".join(f"  ({k}): Parameter containing: [torch.{p.dtype} of size {'x'.join(map(str, p.shape))}]"
+                          for k, p in self._parameters.items())
+
+
+class ParameterDict(Module):
+    """An ordered dict of Parameters registered under their keys."""
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key: str):
+        return self._parameters[key]
+
+    def __setitem__(self, key: str, param) -> None:
+        self.register_parameter(key, param if isinstance(param, Parameter) else Parameter(param))
+
+    def __delitem__(self, key: str) -> None:
+        del self._parameters[key]
+        object.__delattr__(self, key)
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters)
+
+    def __contains__(self, key):
+        return key in self._parameters
+
+    def keys(self):
+        return self._parameters.keys()
+
+    def items(self):
+        return self._parameters.items()
+
+    def values(self):
+        return self._parameters.values()
+
+    def update(self, parameters):
+        pairs = parameters.items() if hasattr(parameters, "items") else parameters
+        for key, p in pairs:
+            self[key] = p
+
+    def extra_repr(self):  # torch's (the legacy type name here)
+        return "\n".join(f"  ({k}): Parameter containing: [{p.type()} of size {'x'.join(map(str, p.shape))}]"
+                          for k, p in self._parameters.items())

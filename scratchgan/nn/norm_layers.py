@@ -179,6 +179,18 @@ class InstanceNorm2d(_NormBase):
                              0.0 if self.momentum is None else self.momentum, self.eps)
 
 
+class InstanceNorm1d(InstanceNorm2d):
+    """InstanceNorm2d's statistics over the one spatial dim of (N, C, L) or unbatched (C, L) input."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim not in (2, 3):
+            raise ValueError(f"{self!r}: expected 2-D (C, L) or 3-D (N, C, L) input, got {x.ndim}-D input "
+                             f"of shape {x.shape}")
+        batched = x if x.ndim == 3 else unsqueeze(x, 0)
+        out = squeeze(InstanceNorm2d.forward(self, unsqueeze(batched, -1)), -1)  # (N, C, L, 1): the same statistics
+        return out if x.ndim == 3 else squeeze(out, 0)
+
+
 class GroupNorm(Module):
     """Standardise each sample over groups of C/G channels (Wu & He, 2018), then a per-channel
     y = x̂·weight[c] + bias[c].  GroupNorm(1, C) is a LayerNorm over (C, H, W) with per-channel affine
