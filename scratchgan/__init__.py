@@ -6,7 +6,7 @@
 Start reading at ``tensor.py`` (the autograd engine), then ``ops.py``.
 """
 from ._unsupported import module_getattr as _module_getattr
-from . import autograd, backend, backends, cuda, losses, nn, optim, utils  # noqa: F401
+from . import autograd, backend, backends, cuda, linalg, losses, nn, optim, utils  # noqa: F401
 from .backend import device
 from .creation import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor, arange,
                        as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like, is_tensor, linspace,
@@ -16,15 +16,15 @@ from .logical import (all, allclose, any, bitwise_and, bitwise_not, bitwise_or, 
                       isclose, isfinite, isinf, isnan, logical_and, logical_not, logical_or)
 from .ops import (abs, add, argmax, argmin, bmm, cat, chunk, clamp, clone, div, dot, eq, exp, flatten, ge, gt, le, lerp,
                   log, log1p, logsigmoid, logsumexp, lt, masked_fill, matmul, max, maximum, mean, min, minimum, mul, mv,
-                  ne, neg, norm, permute, pow, relu, repeat_interleave, reshape, rsqrt, sigmoid, sign, softplus, split,
+                  ne, neg, permute, pow, relu, repeat_interleave, reshape, rsqrt, sigmoid, sign, softplus, split,
                   sqrt, square, squeeze, stack, std, sub, sum, t, tanh, transpose, unsqueeze, var, where)
 from .generator import Generator, get_rng_state, initial_seed, seed, set_rng_state
 from .kernels import get_num_threads, set_num_threads
 from .nn import functional  # noqa: F401 - its old place: scratchgan.functional is nn.functional
 from .index_ops import (argsort, cumsum, flip, gather, index_select, masked_select, meshgrid, movedim, narrow, nonzero,
                         roll, scatter, scatter_add, sort, topk, tril, triu, unbind, unique)
-from .math_ops import (addcdiv, addcmul, addmm, cos, diagonal, expm1, log2, log10, mm, outer, prod, reciprocal, sin,
-                       std_mean, trace, var_mean)
+from .math_ops import (addcdiv, addcmul, addmm, cos, diagonal, expm1, log2, log10, mm, norm, outer, prod, reciprocal,
+                       sin, std_mean, trace, var_mean)
 from .ops import amax, amin, broadcast_to, ceil, floor, log_softmax, nan_to_num, round, softmax  # noqa: A004
 from .serialization import load, save
 from .tensor import Tensor, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled

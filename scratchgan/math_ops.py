@@ -10,12 +10,14 @@ from __future__ import annotations
 import math
 
 from . import backend as B
-from .ops import (_expand_back, _floating, _norm_dims, _reduce_dims, _unary_, _xp, add_, getitem, matmul, mean,
-                  permute, std, to, unsqueeze, var)
+from . import ops
+from .ops import (_expand_back, _floating, _norm_dims, _reduce_dims, _unary_, _xp, add_, amax, amin, getitem, matmul,
+                  mean, permute, std, to, unsqueeze, var)
 from .tensor import OUTPUT, Tensor, apply_op
 
 __all__ = ["prod", "mm", "outer", "addmm", "addcmul", "addcdiv", "addcmul_", "addcdiv_", "diagonal", "trace",
-           "reciprocal", "reciprocal_", "expm1", "log2", "log10", "sin", "cos", "var_mean", "std_mean"]
+           "reciprocal", "reciprocal_", "expm1", "log2", "log10", "sin", "cos", "var_mean", "std_mean", "vector_norm",
+           "norm"]
 
 
 # ---- products ---------------------------------------------------------------------------------------------
@@ -166,6 +168,51 @@ def cos(x: Tensor) -> Tensor:
     return apply_op(_xp(x).cos(x.array), (x,), lambda g, out: (-(g * sin(x)),), "cos", saved=(x,))
 
 
+# ---- p-norms ---------------------------------------------------------------------------------------------------
+def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A002
+    """‖x‖_p over dim (all of x by default), ``torch.linalg.vector_norm``: p = 2 (ops.norm), 1 (Σ|x|), ±inf
+    (the largest/smallest |x|; ties share the gradient, as torch), 0 (the count of nonzeros: no gradient), any
+    other p > 0 as (Σ|x|ᵖ)^(1/p).  At a zero vector the gradient is 0, torch's subgradient."""
+    if dtype is not None:
+        x = to(x, dtype)
+    if ord == 2:
+        return ops.norm(x, 2, dim, keepdim)
+    if ord in (math.inf, -math.inf):
+        return (amax if ord > 0 else amin)(x.abs(), () if dim is None else dim, keepdim)
+    if ord == 0:  # piecewise constant: a zero gradient, as torch's
+        data = (x.array != 0).astype(x.dtype).sum(axis=_reduce_dims(dim, x.ndim), keepdims=keepdim)
+        return apply_op(data, (x,), lambda g, out: (Tensor(_xp(x).zeros(x.shape, dtype=x.dtype)),), "norm0", saved=())
+    if ord == 1:
+        return x.abs().sum(dim=dim, keepdim=keepdim)
+    if not ord > 0:
+        raise NotImplementedError(f"vector_norm: ord must be > 0, ±inf or 0, got {ord!r}")
+    return _p_norm(x, float(ord), _reduce_dims(dim, x.ndim), keepdim)
+
+
+def _p_norm(x: Tensor, p: float, dims, keepdim: bool) -> Tensor:
+    xp = _xp(x)
+    a = xp.abs(x.array)
+    data = (a ** p).sum(axis=dims, keepdims=keepdim) ** (1.0 / p)
+
+    def backward(g, out):  # d‖x‖_p = sign(x)·|x|^(p−1) / ‖x‖_p^(p−1) · dx; 0 at x_i = 0 and where the norm is 0
+        n = _expand_back(out, x, dims, keepdim)
+        zero = Tensor((n.array == 0).astype(x.dtype))
+        # |x|^(p−1) with 1 in place of a zero entry, whose sign(x) = 0 then zeroes it (no 0^(p−1) = inf for p < 1)
+        base = x.abs() + Tensor((x.array == 0).astype(x.dtype))
+        return (_expand_back(g, x, dims, keepdim) * x.sign() * base ** (p - 1.0) * (1.0 - zero)
+                / (n + zero) ** (p - 1.0),)
+
+    return apply_op(data, (x,), backward, "p_norm", saved=(x, OUTPUT))
+
+
+def norm(x: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
+    """``torch.norm`` / ``Tensor.norm``: "fro" and 2 are the 2-norm over dim (all of x by default), a number
+    is ``vector_norm``'s p; the nuclear norm needs an SVD, which scratchgan does not have."""
+    if p == "nuc":
+        raise NotImplementedError("norm: p='nuc' (the nuclear norm) is not implemented in scratchgan: it needs an SVD")
+    return vector_norm(x, 2 if p in ("fro", None) else p, dim, keepdim, dtype=dtype)
+
+
 # ---- moments together -----------------------------------------------------------------------------------------
 def var_mean(x: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None) -> tuple:
     """(variance, mean), as torch.var_mean (two graph nodes, each with its own backward)."""
@@ -181,7 +228,7 @@ def std_mean(x: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, 
 
 def _bind():
     for name in ("prod", "mm", "outer", "addmm", "addcmul", "addcdiv", "addcmul_", "addcdiv_", "diagonal", "trace",
-                 "reciprocal", "reciprocal_", "expm1", "log2", "log10", "sin", "cos"):
+                 "reciprocal", "reciprocal_", "expm1", "log2", "log10", "sin", "cos", "norm"):
         setattr(Tensor, name, globals()[name])
     Tensor.ger = outer
 

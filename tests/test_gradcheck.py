@@ -219,6 +219,10 @@ OPS = {
     "log10": (lambda x, d: sg.log10(x), lambda r: [_u(r, (4,), 0.2, 3.0)]),
     "sin": (lambda x, d: sg.sin(x), lambda r: [_u(r, (4,))]),
     "cos": (lambda x, d: sg.cos(x), lambda r: [_u(r, (4,))]),
+    "vector_norm": (lambda x, d: sg.linalg.vector_norm(x, 3, dim=1) + sg.linalg.vector_norm(x, 1)
+                    + sg.linalg.vector_norm(x, float("inf"), dim=0).sum() + sg.linalg.vector_norm(x, 0.5),
+                    lambda r: [_distinct(r, (3, 4)) - 0.55]),
+    "math_ops.norm": (lambda x, d: x.norm(3, dim=0, keepdim=True).sum() + sg.norm(x, "fro"), lambda r: [_away(r, (2, 3))]),
     "var_mean": (lambda x, d: sg.var_mean(x, 1)[0] * sg.var_mean(x, 1)[1], lambda r: [_u(r, (2, 4))]),
     "std_mean": (lambda x, d: sg.std_mean(x, 0, keepdim=True)[0] + sg.std_mean(x)[1], lambda r: [_u(r, (3, 2))]),
     # max pooling: distinct values (no ties at the finite-difference step), windows that overlap and pad

@@ -665,3 +665,20 @@ def test_more_activations_follow_torch_at_their_corners_and_differentiate_twice(
     p = nn.ParameterList([sg.zeros(2)]).append(sg.ones(3))
     assert [q.shape for q in p] == [(2,), (3,)] and all(q.requires_grad for q in p)
     assert nn.InstanceNorm1d(2)(sg.randn(4, 2, 5)).shape == (4, 2, 5)
+
+
+def test_p_norms_and_linalg_as_in_gradient_penalties():
+    # newer WGAN-GP code: torch.linalg.vector_norm(grad.flatten(1), dim=1); values from torch 2.13
+    g = sg.tensor([[3.0, -4.0], [0.0, 0.0]], requires_grad=True)
+    norms = sg.linalg.vector_norm(g, dim=1)
+    assert norms.tolist() == [5.0, 0.0]
+    ((norms - 1) ** 2).sum().backward()
+    np.testing.assert_allclose(g.grad.numpy(), [[4.8, -6.4], [0.0, 0.0]], rtol=1e-6)  # 0 at the zero row, as torch
+    x = sg.tensor([[1.0, -2.0, 2.0]])
+    assert x.norm(1).item() == 5.0 and sg.linalg.vector_norm(x, float("inf")).item() == 2.0
+    assert sg.linalg.vector_norm(x, 0).item() == 3.0 and sg.linalg.norm(x, "fro").item() == 3.0
+    assert x.norm(3).item() == pytest.approx(17 ** (1 / 3))
+    with pytest.raises(NotImplementedError, match="the nuclear norm"):
+        x.norm("nuc")
+    with pytest.raises(NotImplementedError, match="linalg.svd is not implemented in scratchgan"):
+        sg.linalg.svd(x)
