@@ -23,8 +23,8 @@ from .kernels import get_num_threads, set_num_threads
 from .nn import functional  # noqa: F401 - its old place: scratchgan.functional is nn.functional
 from .index_ops import (argsort, cumsum, flip, gather, index_select, masked_select, meshgrid, movedim, narrow, nonzero,
                         roll, scatter, scatter_add, sort, topk, tril, triu, unbind, unique)
-from .math_ops import (addcdiv, addcmul, addmm, cos, diagonal, expm1, log2, log10, mm, norm, outer, prod, reciprocal,
-                       sin, std_mean, trace, var_mean)
+from .math_ops import (addcdiv, addcmul, addmm, cos, diagonal, erf, erfc, expm1, log2, log10, mm, norm, outer, prod,
+                       reciprocal, sin, std_mean, trace, var_mean)
 from .ops import amax, amin, broadcast_to, ceil, floor, log_softmax, nan_to_num, round, softmax  # noqa: A004
 from .serialization import load, save
 from .tensor import Tensor, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
@@ -61,7 +61,6 @@ __getattr__ = _module_getattr(__name__, {
     "compile": "there is nothing to compile: the ops are NumPy/CuPy calls; drop the call",
     "autocast": "mixed precision is not supported: everything runs in float32 (float64 in gradient checks)",
     "einsum": "write the contraction with matmul/bmm, permute and reshape",
-    "erf": "NumPy has no erf; GELU is left out too (see README, Porting PyTorch GAN code)",
     "float16": "mixed precision is not supported: everything runs in float32 (float64 in gradient checks)",
     "bfloat16": "mixed precision is not supported: everything runs in float32 (float64 in gradient checks)",
     "jit": "TorchScript is not supported",

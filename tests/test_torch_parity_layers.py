@@ -606,3 +606,12 @@ def test_instance_norm1d_upsampling_bilinear2d_and_parameter_containers():
         got = SF.upsample_bilinear(sg.tensor(img), scale_factor=2)
     np.testing.assert_allclose(tn(got), tn(TF.interpolate(torch.tensor(img), scale_factor=2, mode="bilinear",
                                                           align_corners=True)), rtol=1e-12)
+
+
+def test_exact_gelu_and_erf():
+    x = np.concatenate([np.linspace(-6.0, 6.0, 49), [-30.0, 30.0, 1e-8]]).reshape(1, -1)
+    check_fn(lambda t: TF.gelu(t), lambda s: SF.gelu(s), x, what="gelu exact")
+    check_fn(lambda t: torch.erf(t) + torch.erfc(t * 0.5), lambda s: sg.erf(s) + sg.erfc(s * 0.5), x, what="erf, erfc")
+    tm, sm = pair(lambda nn: nn.Sequential(nn.Linear(3, 4), nn.GELU()), F64)
+    run_both(tm, sm, np.random.default_rng(19).standard_normal((5, 3)), F64, "Linear + GELU")
+    assert repr(sm) == repr(tm)

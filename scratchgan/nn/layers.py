@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 from . import functional as F
-from .. import backend as _B
 from ..ops import flatten, unflatten
 from ..tensor import Tensor
 from .init import default_layer_init_, normal_
 from .module import Module, Parameter, new_parameter
 
-_np = _B.numpy
 
 
 class Linear(Module):
@@ -103,12 +101,12 @@ class SiLU(Module):
 
 
 class GELU(Module):
-    """Only ``approximate='tanh'`` (see ``F.gelu``): ``GELU()`` says so when it is built."""
+    """x·Φ(x), exact (with ``math_ops.erf``) or ``approximate='tanh'`` (see ``F.gelu``)."""
 
     def __init__(self, approximate: str = "none"):
         super().__init__()
-        if approximate != "tanh":
-            F.gelu(Tensor(_np.zeros(1, dtype=_np.float32)), approximate)  # raises, naming the fix
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
     def forward(self, x):
