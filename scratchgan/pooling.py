@@ -12,7 +12,6 @@ Both are compositions of ops that already have their backward, so double backpro
 """
 from __future__ import annotations
 
-
 from . import backend as B
 from .conv import _pair, _PoolGeometry, _taps
 from .index_ops import gather
