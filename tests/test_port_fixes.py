@@ -699,3 +699,21 @@ def test_erf_matches_pythons_math_erf_and_gelu_is_exact():
     F.gelu(x).sum().backward()                                                  # values and slopes from torch 2.13
     np.testing.assert_allclose(F.gelu(x).detach().numpy(), [-0.15865525393145702, 0.0, 0.34573123063700656], rtol=1e-14)
     np.testing.assert_allclose(x.grad.numpy(), [-0.08331547058768635, 0.5, 0.8674951246561629], rtol=1e-13)
+
+
+def test_make_grid_and_save_image_lay_out_images_as_torchvision(tmp_path):
+    from PIL import Image
+
+    from scratchgan.utils import make_grid, save_image
+
+    imgs = sg.tensor(np.arange(5 * 2 * 2, dtype=np.float32).reshape(5, 1, 2, 2))
+    grid = make_grid(imgs, nrow=2, padding=1, pad_value=-1.0)
+    assert grid.shape == (3, 3 * 3 + 1, 2 * 3 + 1)                              # 3 rows of 2, RGB from 1 channel
+    g = grid.numpy()[0]
+    assert g[1:3, 1:3].tolist() == [[0.0, 1.0], [2.0, 3.0]] and g[1:3, 4:6].tolist() == [[4.0, 5.0], [6.0, 7.0]]
+    assert (g[7:9, 4:6] == -1.0).all() and (g[0] == -1.0).all()                 # the empty last cell and the pad
+    normed = make_grid(imgs, normalize=True).numpy()
+    assert normed.min() == 0.0 and normed.max() == 1.0
+    save_image(imgs, tmp_path / "grid.png", nrow=5, normalize=True)
+    im = Image.open(tmp_path / "grid.png")
+    assert im.mode == "RGB" and im.size == (5 * 4 + 2, 4 + 2) and not list(tmp_path.glob(".*"))  # no temp left

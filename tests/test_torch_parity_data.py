@@ -126,3 +126,43 @@ def test_saved_state_dict_loads_into_torch_and_back(tmp_path):
     tmodel.eval()
     np.testing.assert_allclose(smodel(sg.from_numpy(x)).detach().numpy(),
                                tmodel(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+# ---- torchvision's make_grid and save_image (its utils.py loaded alone: the package's C ops need not match torch) ----
+def _torchvision_utils():
+    import importlib.util
+    import sys
+
+    for root in sys.path:
+        path = f"{root}/torchvision/utils.py"
+        try:
+            spec = importlib.util.spec_from_file_location("torchvision_utils_alone", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module
+        except (FileNotFoundError, ImportError):
+            continue
+    pytest.skip("torchvision is not installed beside torch")
+
+
+@pytest.mark.parametrize("shape, kw", [
+    ((25, 1, 6, 5), dict(nrow=5, normalize=True)), ((7, 3, 4, 4), dict(nrow=3, padding=1, pad_value=0.5)),
+    ((6, 3, 4, 4), dict(normalize=True, value_range=(-1, 1))), ((5, 3, 3, 3), dict(normalize=True, scale_each=True)),
+    ((1, 1, 4, 4), dict()), ((3, 4, 4), dict()), ((1, 4, 4), dict()), ((4, 4), dict()), ((2, 2, 3, 3), dict(nrow=1)),
+])
+def test_make_grid_and_save_image_match_torchvision(shape, kw, tmp_path):
+    tv = _torchvision_utils()
+    from scratchgan.utils import make_grid, save_image
+
+    x = np.random.default_rng(20).standard_normal(shape).astype(np.float32)
+    want = tv.make_grid(torch.tensor(x), **kw).numpy()
+    got = make_grid(sg.tensor(x), **kw).numpy()
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    if len(shape) == 4 and shape[1] in (1, 3):
+        from PIL import Image
+
+        tv.save_image(torch.tensor(x), tmp_path / "torch.png", **kw)
+        save_image(sg.tensor(x), tmp_path / "scratchgan.png", **kw)
+        a, b = Image.open(tmp_path / "torch.png"), Image.open(tmp_path / "scratchgan.png")
+        assert a.mode == b.mode and np.array_equal(np.asarray(a), np.asarray(b))
