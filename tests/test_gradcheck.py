@@ -10,7 +10,6 @@ import pytest
 
 import scratchgan as sg
 from scratchgan.nn import functional as F
-from scratchgan import ops as O
 from scratchgan.autograd import GradcheckError, gradcheck, gradgradcheck
 from scratchgan.conv import avg_pool2d, conv2d, conv2d_weight, conv_transpose2d, interpolate, upsample_nearest
 from scratchgan.norm import (batch_norm, channel_affine, channel_dot, channel_sum, group_norm, instance_norm, layer_norm,

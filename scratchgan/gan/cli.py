@@ -260,8 +260,6 @@ def _sample_labels(config, klass, n: int, seed: int):
 
 
 def _cmd_evaluate(args) -> int:
-    import numpy as np  # noqa: PLC0415
-
     from . import datasets  # noqa: PLC0415
     from . import metrics  # noqa: PLC0415
     from .train import evaluate_samples, generate, models_from_checkpoint  # noqa: PLC0415
