@@ -1,5 +1,15 @@
-"""``scratchgan.cuda.is_available()``, as ``torch.cuda.is_available()``."""
+"""``scratchgan.cuda``: the parts of ``torch.cuda`` training scripts call (``is_available``, ``device_count``,
+``synchronize`` around a timer, ``empty_cache`` between runs, ``memory_allocated`` in a log line), on CuPy."""
 from .backend import cuda_is_available as is_available
+
+
+def _cupy(what: str):
+    """CuPy, or torch's error on a machine without CUDA."""
+    if not is_available():
+        raise RuntimeError(f"cuda.{what}: no CUDA device is available (scratchgan.cuda.is_available() is False)")
+    from .backend import get_backend  # noqa: PLC0415
+
+    return get_backend("cuda").xp
 
 
 def device_count() -> int:
@@ -8,6 +18,42 @@ def device_count() -> int:
     from .backend import get_backend  # noqa: PLC0415
 
     return int(get_backend("cuda").xp.cuda.runtime.getDeviceCount())
+
+
+def synchronize(device=None) -> None:
+    """Wait for the GPU's queued work (time a step only after it)."""
+    _cupy("synchronize").cuda.Device().synchronize()
+
+
+def current_device() -> int:
+    _cupy("current_device")
+    return 0
+
+
+def get_device_name(device=None) -> str:
+    props = _cupy("get_device_name").cuda.runtime.getDeviceProperties(0)
+    name = props["name"]
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
+def memory_allocated(device=None) -> int:
+    """Bytes held by live arrays (CuPy's memory pool in use); 0 before CUDA is used or without it, as torch."""
+    if not is_available():
+        return 0
+    return int(_cupy("memory_allocated").get_default_memory_pool().used_bytes())
+
+
+def max_memory_allocated(device=None) -> int:
+    """CuPy's pool does not track a peak: the bytes it holds now (in use or cached), a bound on the peak."""
+    if not is_available():
+        return 0
+    return int(_cupy("max_memory_allocated").get_default_memory_pool().total_bytes())
+
+
+def empty_cache() -> None:
+    """Give cached, unused GPU memory back to the driver; a no-op without CUDA, as torch's."""
+    if is_available():
+        _cupy("empty_cache").get_default_memory_pool().free_all_blocks()
 
 
 def manual_seed(seed: int) -> None:
@@ -55,4 +101,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'scratchgan.cuda' has no attribute {name!r}")
 
 
-__all__ = ["is_available", "device_count", "manual_seed", "manual_seed_all", "set_device"]
+__all__ = ["is_available", "device_count", "manual_seed", "manual_seed_all", "set_device", "synchronize",
+           "current_device", "get_device_name", "memory_allocated", "max_memory_allocated", "empty_cache"]

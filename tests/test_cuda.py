@@ -235,3 +235,13 @@ def test_scratchgan_train_device_cuda_runs_a_short_dcgan(tmp_path):
                      "--device", "cpu", "--seed", "0"]) == 0
     samples = np.load(tmp_path / "s.npy")
     assert samples.shape[0] == 8 and np.isfinite(samples).all()
+
+
+@pytest.mark.skipif(EMULATED, reason="torch.cuda's memory and timing calls need CuPy itself")
+def test_the_torch_cuda_calls_of_a_training_script_work_on_cupy():
+    x = sg.randn(1024, 1024, device=GPU)
+    sg.cuda.synchronize()                                                        # time a step after it
+    assert sg.cuda.current_device() == 0 and isinstance(sg.cuda.get_device_name(), str)
+    assert sg.cuda.memory_allocated() >= x.nbytes and sg.cuda.max_memory_allocated() >= sg.cuda.memory_allocated()
+    del x
+    sg.cuda.empty_cache()

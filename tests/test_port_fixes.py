@@ -717,3 +717,11 @@ def test_make_grid_and_save_image_lay_out_images_as_torchvision(tmp_path):
     save_image(imgs, tmp_path / "grid.png", nrow=5, normalize=True)
     im = Image.open(tmp_path / "grid.png")
     assert im.mode == "RGB" and im.size == (5 * 4 + 2, 4 + 2) and not list(tmp_path.glob(".*"))  # no temp left
+
+
+@pytest.mark.skipif(sg.cuda.is_available(), reason="checks the CPU-only answers")
+def test_torch_cuda_calls_without_a_gpu_answer_as_torch_does():
+    assert sg.cuda.memory_allocated() == 0 and sg.cuda.max_memory_allocated() == 0
+    sg.cuda.empty_cache()                                                        # a no-op, as torch's
+    with pytest.raises(RuntimeError, match=r"cuda.synchronize: no CUDA device is available"):
+        sg.cuda.synchronize()
