@@ -142,9 +142,9 @@ def test_log1p_rsqrt_sign_bmm_values_and_gradients(device):
 
 
 # ---- names deliberately left out raise NotImplementedError naming them -----------------------------------------------
-@pytest.mark.parametrize("owner,name", [("nn", "Conv1d"), ("nn", "LSTM"), ("nn", "SyncBatchNorm"),
+@pytest.mark.parametrize("owner,name", [("nn", "Conv3d"), ("nn", "LSTM"), ("nn", "SyncBatchNorm"),
                                         ("sg", "compile"), ("sg", "autocast"), ("sg", "einsum"),
-                                        ("cuda", "amp"), ("F", "conv1d")])
+                                        ("cuda", "amp"), ("F", "conv3d")])
 def test_unsupported_names_say_so(owner, name):
     module = {"nn": nn, "sg": sg, "cuda": sg.cuda, "F": nn.functional}[owner]
     with pytest.raises(NotImplementedError, match=f"{name}.* is not implemented in scratchgan"):
@@ -725,3 +725,20 @@ def test_torch_cuda_calls_without_a_gpu_answer_as_torch_does():
     sg.cuda.empty_cache()                                                        # a no-op, as torch's
     with pytest.raises(RuntimeError, match=r"cuda.synchronize: no CUDA device is available"):
         sg.cuda.synchronize()
+
+
+
+def test_one_dimensional_layers_are_their_two_dimensional_ops_with_a_flat_kernel(device):
+    # audio GANs (MelGAN, HiFi-GAN): conv1d is conv2d on (N, C, 1, L) with a (1, k) kernel, gradients included
+    rng = np.random.default_rng(23)
+    x, w = rng.standard_normal((2, 3, 12)), rng.standard_normal((4, 3, 5))
+    got = F.conv1d(sg.tensor(x, device=device), sg.tensor(w, device=device), stride=2, padding=2, dilation=1)
+    want = F.conv2d(sg.tensor(x[:, :, None]), sg.tensor(w[:, :, None]), stride=(1, 2), padding=(0, 2))
+    np.testing.assert_allclose(got.to("cpu").numpy(), want.numpy()[:, :, 0], rtol=1e-12)
+    check_backward(lambda x, w: F.conv1d(x, w, stride=2, padding=2), [x, w], device)
+    check_double_backward(lambda x, w: F.conv_transpose1d(x, w.transpose(0, 1), stride=3) ** 2, [x[:, :, :6], w], device)
+    conv = nn.Conv1d(3, 4, 5, padding=2, padding_mode="reflect")
+    assert conv.weight.shape == (4, 3, 5) and conv(sg.randn(2, 3, 10)).shape == (2, 4, 10)
+    assert nn.MaxPool1d(2)(sg.tensor([[[1.0, 3.0, 2.0, 0.0]]])).tolist() == [[[3.0, 2.0]]]
+    with pytest.raises(ValueError, match=r"expected 2-D \(C, L\) or 3-D \(N, C, L\) input"):
+        nn.Conv1d(3, 4, 5)(sg.randn(1, 3, 4, 4))

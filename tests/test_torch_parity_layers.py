@@ -615,3 +615,36 @@ def test_exact_gelu_and_erf():
     tm, sm = pair(lambda nn: nn.Sequential(nn.Linear(3, 4), nn.GELU()), F64)
     run_both(tm, sm, np.random.default_rng(19).standard_normal((5, 3)), F64, "Linear + GELU")
     assert repr(sm) == repr(tm)
+
+
+@pytest.mark.parametrize("build, shape", [
+    (lambda nn: nn.Conv1d(2, 4, 3), (2, 2, 11)), (lambda nn: nn.Conv1d(2, 4, 5, 2, 2, dilation=2), (2, 2, 16)),
+    (lambda nn: nn.Conv1d(4, 4, 3, padding="same", groups=2, bias=False), (3, 4, 9)),
+    (lambda nn: nn.Conv1d(2, 3, 7, padding=3, padding_mode="reflect"), (2, 2, 12)),
+    (lambda nn: nn.ConvTranspose1d(4, 2, 4, 2, 1), (2, 4, 6)), (lambda nn: nn.ConvTranspose1d(4, 2, 16, 8, 4), (1, 4, 5)),
+    (lambda nn: nn.ConvTranspose1d(2, 4, 3, 2, 1, output_padding=1, groups=2), (2, 2, 5)),
+    (lambda nn: nn.AvgPool1d(4, 2, 1, count_include_pad=False), (2, 3, 13)), (lambda nn: nn.MaxPool1d(3, 2, 1), (2, 3, 10)),
+    (lambda nn: nn.ReflectionPad1d(3), (2, 3, 7)), (lambda nn: nn.ReplicationPad1d((1, 2)), (2, 3, 5)),
+    (lambda nn: nn.ConstantPad1d((2, 0), 0.5), (2, 3, 5)), (lambda nn: nn.ZeroPad1d(1), (2, 3, 5)),
+    (lambda nn: nn.Conv1d(3, 2, 3), (3, 8)),  # unbatched (C, L)
+])
+def test_one_dimensional_layers(build, shape):
+    tm, sm = pair(build, F64)
+    run_both(tm, sm, np.random.default_rng(21).standard_normal(shape), F64, repr(tm))
+    assert repr(sm) == repr(tm)
+
+
+def test_a_melgan_style_block_with_weight_norm_matches_torch():
+    # MelGAN's generator: ReflectionPad1d + weight-normed Conv1d, LeakyReLU, a ConvTranspose1d upsampling, and a
+    # dilated residual stack; its discriminator downsamples with AvgPool1d(4, 2, 1, count_include_pad=False)
+    def build(nn):
+        wn = nn.utils.weight_norm
+        return nn.Sequential(
+            nn.ReflectionPad1d(3), wn(nn.Conv1d(4, 8, 7)), nn.LeakyReLU(0.2),
+            wn(nn.ConvTranspose1d(8, 4, 8, 4, 2)), nn.LeakyReLU(0.2),
+            nn.ReflectionPad1d(3), wn(nn.Conv1d(4, 4, 3, dilation=3)), nn.Tanh(),
+            nn.AvgPool1d(4, 2, 1, count_include_pad=False))
+
+    with pytest.warns(FutureWarning):
+        tm, sm = pair(build, F64)
+    run_both(tm, sm, np.random.default_rng(22).standard_normal((2, 4, 10)), F64, "MelGAN block")

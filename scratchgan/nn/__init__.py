@@ -9,6 +9,8 @@ from .layers import (CELU, ELU, GELU, GLU, SELU, CosineSimilarity, Dropout, Drop
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
 from .module import Module, ModuleDict, ModuleList, Parameter, ParameterDict, ParameterList, Sequential
+from .conv1d_layers import (AvgPool1d, ConstantPad1d, Conv1d, ConvTranspose1d, MaxPool1d, ReflectionPad1d,
+                            ReplicationPad1d, ZeroPad1d)
 from .conv_layers import (AdaptiveAvgPool2d, AvgPool2d, ConstantPad2d, Conv2d, ConvTranspose2d, MaxPool2d, PixelShuffle,
                           PixelUnshuffle, ReflectionPad2d, ReplicationPad2d, Upsample, UpsamplingBilinear2d,
                           UpsamplingNearest2d, ZeroPad2d)
@@ -27,10 +29,12 @@ __all__ += ["ELU", "SiLU", "GELU", "PReLU", "MaxPool2d", "AdaptiveAvgPool2d", "Z
             "ReflectionPad2d", "ReplicationPad2d", "PixelShuffle", "PixelUnshuffle", "SmoothL1Loss", "HuberLoss",
             "KLDivLoss", "CosineSimilarity", "PairwiseDistance", "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish",
             "SELU", "CELU", "Mish", "Softsign", "Tanhshrink", "LogSigmoid", "Hardshrink", "Softshrink", "Threshold",
-            "GLU", "Softmin", "ParameterList", "ParameterDict", "UpsamplingBilinear2d", "InstanceNorm1d"]
+            "GLU", "Softmin", "ParameterList", "ParameterDict", "UpsamplingBilinear2d", "InstanceNorm1d", "Conv1d",
+            "ConvTranspose1d", "AvgPool1d", "MaxPool1d", "ReflectionPad1d", "ReplicationPad1d", "ConstantPad1d",
+            "ZeroPad1d"]
 
 __getattr__ = module_getattr(__name__, {
-    "Conv1d": _NOT_A_GAN_LAYER, "Conv3d": _NOT_A_GAN_LAYER, "LSTM": _NOT_A_GAN_LAYER,
+    "Conv3d": _NOT_A_GAN_LAYER, "LSTM": _NOT_A_GAN_LAYER,
     "GRU": _NOT_A_GAN_LAYER, "MultiheadAttention": _NOT_A_GAN_LAYER,
     "SyncBatchNorm": "one device only: use BatchNorm2d",
 })

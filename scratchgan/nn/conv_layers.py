@@ -17,9 +17,23 @@ __all__ = ["Conv2d", "ConvTranspose2d", "Upsample", "UpsamplingNearest2d", "AvgP
 
 
 class _ConvNd(Module):
-    """What Conv2d and ConvTranspose2d share: hyper-parameters, weight/bias, init and repr."""
+    """What Conv2d and ConvTranspose2d (and the 1-D layers, ``_dims = 1``) share: hyper-parameters,
+    weight/bias, init and repr."""
 
     _transposed = False
+    _dims = 2  # spatial dims: the hyper-parameters are tuples of this length, as torch's
+
+    def _tuple(self, v, name: str) -> tuple:
+        if self._dims == 2:
+            return C._pair(v, name, type(self).__name__)
+        v = tuple(v) if isinstance(v, (tuple, list)) else (v,)
+        if len(v) != 1:
+            raise ValueError(f"{type(self).__name__}: {name} must be an int or a 1-tuple, got {v!r}")
+        return (int(v[0]),)
+
+    def _as_2d(self, t: tuple, fill: int) -> tuple:
+        """A 1-D layer's hyper-parameter as its 2-D op's: a height of 1 (kernel, stride, dilation) or 0 (padding)."""
+        return t if self._dims == 2 else (fill,) + t
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, output_padding,
                  groups, bias, padding_mode, device, dtype):
@@ -29,16 +43,17 @@ class _ConvNd(Module):
             raise ValueError(f"{name}: in_channels and out_channels must be positive, got "
                              f"{in_channels} and {out_channels}")
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = C._pair(kernel_size, "kernel_size", name)
-        self.stride = C._pair(stride, "stride", name)
-        self.padding = C._pair(padding, "padding", name)
-        self.dilation = C._pair(dilation, "dilation", name)
-        self.output_padding = C._pair(output_padding, "output_padding", name)
+        self.kernel_size = self._tuple(kernel_size, "kernel_size")
+        self.stride = self._tuple(stride, "stride")
+        self.padding = self._tuple(padding, "padding")
+        self.dilation = self._tuple(dilation, "dilation")
+        self.output_padding = self._tuple(output_padding, "output_padding")
         self.groups, self.padding_mode = groups, padding_mode
         if min(self.kernel_size) < 1:
             raise ValueError(f"{name}: kernel_size must be positive, got {self.kernel_size}")
         # a Geometry validates stride/padding/dilation with the layer's name in the message
-        self._geom = C._Geometry(self.kernel_size, self.stride, self.padding, self.dilation, name)
+        self._geom = C._Geometry(self._as_2d(self.kernel_size, 1), self._as_2d(self.stride, 1),
+                                 self._as_2d(self.padding, 0), self._as_2d(self.dilation, 1), name)
         C._check_groups(groups, name)
         if in_channels % groups:
             raise ValueError(f"{name}: in_channels must be divisible by groups, got {in_channels} and {groups}")
@@ -66,12 +81,13 @@ class _ConvNd(Module):
         default_layer_init_(self.weight, self.bias)
 
     def extra_repr(self) -> str:
+        zeros, ones = (0,) * self._dims, (1,) * self._dims
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
+        if self.padding != zeros:
             s += f", padding={self.padding}"
-        if self.dilation != (1, 1):
+        if self.dilation != ones:
             s += f", dilation={self.dilation}"
-        if self.output_padding != (0, 0):
+        if self.output_padding != zeros:
             s += f", output_padding={self.output_padding}"
         if self.groups != 1:
             s += f", groups={self.groups}"
@@ -92,15 +108,21 @@ class Conv2d(_ConvNd):
                  groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
         name = padding if isinstance(padding, str) else None
         if name is not None:  # "valid" / "same": resolved to numbers here, shown by name as PyTorch does
-            padding = C.string_padding(padding, kernel_size, stride, dilation, "Conv2d")
+            padding = self._string_padding(padding, kernel_size, stride, dilation)
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, 0, groups, bias,
                          padding_mode, device, dtype)
         self._padding_name = name
 
+    def _string_padding(self, padding, kernel_size, stride, dilation):
+        if self._dims == 2:
+            return C.string_padding(padding, kernel_size, stride, dilation, type(self).__name__)
+        one = lambda v: (1,) + self._tuple(v, "size")  # noqa: E731 - a height of 1 for the 2-D rule
+        return C.string_padding(padding, one(kernel_size), one(stride), one(dilation), type(self).__name__)[1:]
+
     def extra_repr(self) -> str:
         s = super().extra_repr()
         if getattr(self, "_padding_name", None) is not None:
-            numeric = f", padding={self.padding}" if self.padding != (0, 0) else ""
+            numeric = f", padding={self.padding}" if self.padding != (0,) * self._dims else ""
             head, _, tail = s.partition(f"stride={self.stride}")
             s = head + f"stride={self.stride}, padding={self._padding_name}" + tail.replace(numeric, "", 1)
         return s
@@ -128,7 +150,7 @@ class ConvTranspose2d(_ConvNd):
                  dtype=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, output_padding,
                          groups, bias, padding_mode, device, dtype)
-        C._check_output_padding(self.output_padding, self._geom, self)
+        C._check_output_padding(self._as_2d(self.output_padding, 0), self._geom, self)
 
     def forward(self, x: Tensor, output_size=None) -> Tensor:
         return C._conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,

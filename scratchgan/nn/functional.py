@@ -20,6 +20,7 @@ from ..ops import embedding as _embedding
 from ..ops import (leaky_relu_, linear, log_softmax, logsigmoid, normalize, one_hot, pad, relu_, sigmoid, softmax,
                   tanh)
 from ..tensor import Tensor
+from .. import conv as C
 from ..conv import avg_pool2d, conv2d, conv_transpose2d, interpolate
 from ..math_ops import erf, expm1
 from ..norm import batch_norm, group_norm, instance_norm, layer_norm
@@ -36,6 +37,7 @@ __all__ = [
     "smooth_l1_loss", "huber_loss", "kl_div", "cosine_similarity", "pairwise_distance", "affine_grid", "grid_sample",
     "hardtanh", "relu6", "selu", "celu", "mish", "softsign", "hardswish", "hardsigmoid", "softmin", "threshold", "glu",
     "tanhshrink", "hardshrink", "softshrink", "dropout2d", "upsample", "upsample_bilinear", "upsample_nearest",
+    "conv1d", "conv_transpose1d", "avg_pool1d", "max_pool1d",
 ]
 
 
@@ -231,6 +233,70 @@ def upsample_bilinear(input: Tensor, size=None, scale_factor=None) -> Tensor:  #
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
 
 
+# ---- 1-D convolution and pooling: a signal (N, C, L) is an image (N, C, 1, L) with a kernel of height 1 -------
+def _one(v, name: str, who) -> int:
+    """An int or a 1-tuple, as torch's 1-D layers take them."""
+    if isinstance(v, (tuple, list)):
+        if len(v) != 1:
+            raise ValueError(f"{who}: {name} must be an int or a 1-tuple, got {v!r}")
+        v = v[0]
+    return int(v)
+
+
+def _as_image(x: Tensor, who) -> tuple:
+    """(N, C, 1, L) from (N, C, L) or unbatched (C, L), and how to undo it."""
+    if x.ndim not in (2, 3):
+        raise ValueError(f"{who}: expected 2-D (C, L) or 3-D (N, C, L) input, got {x.ndim}-D input of shape {x.shape}")
+    return ops.unsqueeze(x, -2), (lambda y: ops.squeeze(y, -2))
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,  # noqa: A002
+           groups: int = 1, *, _who="conv1d") -> Tensor:
+    """``F.conv1d``: x (N, C, L), weight (O, C/groups, k): conv2d on (N, C, 1, L) with a (1, k) kernel."""
+    if weight.ndim != 3:
+        raise ValueError(f"{_who}: expected a 3-D weight (O, C/groups, k), got shape {weight.shape}")
+    k, s, d = weight.shape[2], _one(stride, "stride", _who), _one(dilation, "dilation", _who)
+    p = C.string_padding(padding, (1, k), (1, s), (1, d), _who)[1] if isinstance(padding, str) else \
+        _one(padding, "padding", _who)
+    x, back = _as_image(input, _who)
+    return back(C._conv2d(x, ops.unsqueeze(weight, 2), bias, (1, s), (0, p), (1, d), groups, _who=_who))
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,  # noqa: A002
+                     output_padding=0, groups: int = 1, dilation=1, *, output_size=None,
+                     _who="conv_transpose1d") -> Tensor:
+    """``F.conv_transpose1d``: x (N, C, L), weight (C, O/groups, k): conv_transpose2d with a (1, k) kernel."""
+    if weight.ndim != 3:
+        raise ValueError(f"{_who}: expected a 3-D weight (C, O/groups, k), got shape {weight.shape}")
+    x, back = _as_image(input, _who)
+    size = None if output_size is None else (1, tuple(output_size)[-1])
+    return back(C._conv_transpose2d(x, ops.unsqueeze(weight, 2), bias, (1, _one(stride, "stride", _who)),
+                                    (0, _one(padding, "padding", _who)),
+                                    (0, _one(output_padding, "output_padding", _who)), groups,
+                                    (1, _one(dilation, "dilation", _who)), output_size=size, _who=_who))
+
+
+def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,  # noqa: A002
+               count_include_pad: bool = True, *, _who="avg_pool1d") -> Tensor:
+    k = _one(kernel_size, "kernel_size", _who)
+    s = k if stride is None or stride == [] else _one(stride, "stride", _who)
+    x, back = _as_image(input, _who)
+    return back(C._avg_pool2d(x, (1, k), (1, s), (0, _one(padding, "padding", _who)), ceil_mode, count_include_pad,
+                              _who=_who))
+
+
+def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,  # noqa: A002
+               return_indices: bool = False, *, _who="max_pool1d"):
+    k = _one(kernel_size, "kernel_size", _who)
+    s = k if stride is None or stride == [] else _one(stride, "stride", _who)
+    x, back = _as_image(input, _who)
+    out = max_pool2d(x, (1, k), (1, s), (0, _one(padding, "padding", _who)), (1, _one(dilation, "dilation", _who)),
+                     ceil_mode, return_indices, _who=_who)
+    if return_indices:  # positions in the (1, L) plane are positions along L
+        return back(out[0]), Tensor(out[1].array[..., 0, :])
+    return back(out)
+
+
 def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:  # noqa: A002
     """(*, C·r², H, W) -> (*, C, H·r, W·r): each group of r² channels becomes an r×r block of pixels.  A
     reshape and a permute, so its backward is their inverse (sub-pixel convolution upsampling, SRGAN)."""
@@ -379,5 +445,5 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
 
 # The functional forms of the layers nn leaves out (nn/__init__.py) say so by name, as the layers do.
 __getattr__ = _module_getattr(__name__, {
-    "conv1d": _NOT_A_GAN_LAYER, "conv3d": _NOT_A_GAN_LAYER,
+    "conv3d": _NOT_A_GAN_LAYER,
 })
