@@ -40,6 +40,9 @@ SN_LAYERS = {
     "linear": (lambda nn: nn.Linear(6, 5), (4, 6)),
     "conv": (lambda nn: nn.Conv2d(3, 4, 3, stride=2, padding=1), (2, 3, 7, 7)),
     "conv_transpose": (lambda nn: nn.ConvTranspose2d(3, 4, 4, stride=2, padding=1), (2, 3, 5, 5)),
+    # HiFi-GAN's scale discriminator and MelGAN's: spectral/weight norm on 1-D convolutions
+    "conv1d": (lambda nn: nn.Conv1d(3, 4, 5, stride=2, padding=2, groups=1), (2, 3, 11)),
+    "conv_transpose1d": (lambda nn: nn.ConvTranspose1d(3, 4, 4, stride=2, padding=1), (2, 3, 6)),
 }
 
 
