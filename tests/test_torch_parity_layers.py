@@ -648,3 +648,71 @@ def test_a_melgan_style_block_with_weight_norm_matches_torch():
     with pytest.warns(FutureWarning):
         tm, sm = pair(build, F64)
     run_both(tm, sm, np.random.default_rng(22).standard_normal((2, 4, 10)), F64, "MelGAN block")
+
+
+def test_hifigan_style_discriminators_match_torch():
+    # HiFi-GAN's period discriminator (a signal folded into (T/p, p) and read by (k, 1) kernels, reflect-padded
+    # to a multiple of the period) and its scale discriminator (grouped Conv1d, AvgPool1d), with the feature
+    # matching and least-squares losses: written once, run in both frameworks from the same weights
+    def build(nn):
+        wn, sn = nn.utils.weight_norm, nn.utils.spectral_norm
+
+        class DiscriminatorP(nn.Module):
+            def __init__(self, period):
+                super().__init__()
+                self.period = period
+                self.convs = nn.ModuleList([wn(nn.Conv2d(1, 4, (5, 1), (3, 1), padding=(2, 0))),
+                                            wn(nn.Conv2d(4, 8, (5, 1), (3, 1), padding=(2, 0)))])
+                self.conv_post = wn(nn.Conv2d(8, 1, (3, 1), 1, padding=(1, 0)))
+
+            def forward(self, x, F):
+                b, c, t = x.shape
+                if t % self.period != 0:
+                    x = F.pad(x, (0, self.period - (t % self.period)), "reflect")
+                    t = x.shape[-1]
+                x = x.view(b, c, t // self.period, self.period)
+                fmap = []
+                for layer in self.convs:
+                    x = F.leaky_relu(layer(x), 0.1)
+                    fmap.append(x)
+                return self.conv_post(x).flatten(1, -1), fmap
+
+        class DiscriminatorS(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.convs = nn.ModuleList([sn(nn.Conv1d(1, 8, 15, 1, padding=7)),
+                                            sn(nn.Conv1d(8, 8, 41, 2, groups=4, padding=20))])
+                self.pool = nn.AvgPool1d(4, 2, padding=2)
+
+            def forward(self, x, F):
+                fmap = []
+                x = self.pool(x)
+                for layer in self.convs:
+                    x = F.leaky_relu(layer(x), 0.1)
+                    fmap.append(x)
+                return x.flatten(1, -1), fmap
+
+        return nn.ModuleList([DiscriminatorP(2), DiscriminatorP(3), DiscriminatorS()])
+
+    def losses(fw, F, discs, real, fake):
+        total = 0
+        for d in discs:
+            dr, fr = d(real, F)
+            dg, fg = d(fake, F)
+            total = total + fw.mean((1 - dg) ** 2) + sum(fw.mean(fw.abs(a - b)) for a, b in zip(fr, fg))
+        return total
+
+    with pytest.warns(FutureWarning):
+        tm, sm = pair(build, F64)
+    rng = np.random.default_rng(24)
+    real, fake = rng.standard_normal((2, 1, 64)), rng.standard_normal((2, 1, 64))
+    tf = torch.tensor(fake, requires_grad=True)
+    sf = sg.tensor(fake, requires_grad=True)
+    lt, ls = losses(torch, TF, tm, torch.tensor(real), tf), losses(sg, SF, sm, sg.tensor(real), sf)
+    close(ls, lt, F64, "HiFi-GAN losses")
+    lt.backward()
+    ls.backward()
+    close(sf.grad, tf.grad, F64, "d/d(fake audio)")
+    for (k, p), (k2, q) in zip(tm.named_parameters(), sm.named_parameters()):
+        assert k == k2
+        close(q.grad, p.grad, F64, f"d/d{k}")
