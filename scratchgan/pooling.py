@@ -31,7 +31,7 @@ def _batched(x: Tensor, who: str):
     return (unsqueeze(x, 0), True) if x.ndim == 3 else (x, False)
 
 
-def _argmax_positions(a, pg: _PoolGeometry):
+def _argmax_positions(a, pg: _PoolGeometry, kernel: tuple, dilation: tuple):
     """For each window, the flat index (row · W + col) into the input of its largest entry: a running max over
     the kh·kw offsets (one vectorised pass each).  A later entry wins if strictly larger (ties go to the first)
     or if it is NaN (the last NaN, as torch's CPU kernel); padding never wins (it is not a position of x)."""
@@ -41,12 +41,12 @@ def _argmax_positions(a, pg: _PoolGeometry):
     where = xp.full((n, c, pg.ho, pg.wo), -1, dtype=_np.int64)
     rows0 = xp.arange(pg.ho) * pg.sh - pg.ph  # input row of each window's first row
     cols0 = xp.arange(pg.wo) * pg.sw - pg.pw
-    for i in range(pg.kh):
-        r = rows0 + i
+    for i in range(kernel[0]):
+        r = rows0 + i * dilation[0]
         r_ok = (r >= 0) & (r < h)
         rc = xp.clip(r, 0, h - 1)
-        for j in range(pg.kw):
-            col = cols0 + j
+        for j in range(kernel[1]):
+            col = cols0 + j * dilation[1]
             ok = r_ok[:, None] & ((col >= 0) & (col < w))[None, :]
             cc = xp.clip(col, 0, w - 1)
             v = a[:, :, rc[:, None], cc[None, :]]  # (N, C, Ho, Wo): entry (i, j) of every window
@@ -59,13 +59,16 @@ def _argmax_positions(a, pg: _PoolGeometry):
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,  # noqa: A002
                return_indices: bool = False, *, _who="max_pool2d"):
     """The largest entry of each window of (N, C, H, W) or (C, H, W); stride defaults to kernel_size, padding
-    counts as -inf.  With ``return_indices``, also each maximum's flat position h·W + w in its input plane."""
-    if _pair(dilation, "dilation", _who) != (1, 1):
-        raise NotImplementedError(f"{_who}: dilation > 1 is not implemented in scratchgan (got {dilation})")
+    counts as -inf, a dilated window reads every dilation-th entry.  With ``return_indices``, also each
+    maximum's flat position h·W + w in its input plane."""
     x, added = _batched(input, _who)
-    pg = _PoolGeometry(x.shape[2:], kernel_size, stride, padding, ceil_mode, _who)
+    k, d = _pair(kernel_size, "kernel_size", _who), _pair(dilation, "dilation", _who)
+    if min(d) < 1:
+        raise ValueError(f"{_who}: dilation must be positive, got {dilation}")
+    span = tuple(di * (ki - 1) + 1 for ki, di in zip(k, d))  # the window's extent: its geometry is a span's
+    pg = _PoolGeometry(x.shape[2:], span, k if stride is None or stride == [] else stride, padding, ceil_mode, _who)
     n, c, h, w = x.shape
-    where = _argmax_positions(x.array, pg)
+    where = _argmax_positions(x.array, pg, k, d)
     out = reshape(gather(reshape(x, (n, c, h * w)), 2, where.reshape(n, c, pg.ho * pg.wo)), (n, c, pg.ho, pg.wo))
     if added:
         out, where = squeeze(out, 0), where[0]

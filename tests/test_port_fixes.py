@@ -465,8 +465,8 @@ def test_max_pool_sends_the_gradient_to_the_first_maximum_and_returns_torchs_ind
     padded = nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True)(x)            # padding never wins
     assert padded.tolist() == [[[[3.0, 4.0, 4.0], [5.0, 5.0, 4.0]]]]  # 2×3 windows (ceil_mode)
     assert np.isnan(F.max_pool2d(sg.tensor([[[1.0, float("nan")]]]), (1, 2)).item())  # NaN propagates
-    with pytest.raises(NotImplementedError, match="dilation > 1 is not implemented"):
-        F.max_pool2d(x, 2, dilation=2)
+    dilated = F.max_pool2d(sg.arange(16.0).view(1, 1, 4, 4), 2, 1, dilation=2)   # reads rows/cols 0 and 2, 1 and 3
+    assert dilated.tolist() == [[[[10.0, 11.0], [14.0, 15.0]]]]
 
 
 def test_adaptive_average_pooling_uses_torchs_overlapping_bins():

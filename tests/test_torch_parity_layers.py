@@ -716,3 +716,20 @@ def test_hifigan_style_discriminators_match_torch():
     for (k, p), (k2, q) in zip(tm.named_parameters(), sm.named_parameters()):
         assert k == k2
         close(q.grad, p.grad, F64, f"d/d{k}")
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=2, stride=2, padding=1, dilation=2),
+                                dict(kernel_size=3, stride=1, padding=1, dilation=2, ceil_mode=True),
+                                dict(kernel_size=(2, 3), stride=(1, 2), padding=(1, 0), dilation=(3, 1)),
+                                dict(kernel_size=3, dilation=2, return_indices=True)])
+def test_dilated_max_pool2d(kw):
+    x = np.random.default_rng(25).standard_normal((2, 3, 9, 8))
+    x[..., ::3, :] = np.round(x[..., ::3, :])  # ties
+    tm, sm = tnn.MaxPool2d(**kw), snn.MaxPool2d(**kw)
+    if kw.get("return_indices"):
+        (yt, it), (ys, is_) = tm(torch.tensor(x)), sm(sg.tensor(x))
+        np.testing.assert_array_equal(tn(is_), tn(it))
+        close(ys, yt, F64, "values")
+        return
+    run_both(tm, sm, x, F64, f"MaxPool2d({kw})")
+    assert repr(sm) == repr(tm)
