@@ -67,12 +67,13 @@ def affine_grid(theta: Tensor, size, align_corners=None) -> Tensor:
 def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mode: str = "zeros",  # noqa: A002
                 align_corners=None) -> Tensor:
     """input (N, C, H, W) read at grid (N, Ho, Wo, 2) = normalised (x, y) points: (N, C, Ho, Wo).  Points
-    outside read zeros ("zeros") or the nearest edge pixel ("border")."""
+    outside read zeros ("zeros"), the nearest edge pixel ("border") or the image mirrored at its edges
+    ("reflection")."""
     align_corners = _align(align_corners)
     if mode not in ("bilinear", "nearest"):
         raise NotImplementedError(f"grid_sample: mode {mode!r} is not implemented (bilinear, nearest)")
-    if padding_mode not in ("zeros", "border"):
-        raise NotImplementedError(f"grid_sample: padding_mode {padding_mode!r} is not implemented (zeros, border)")
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(f"grid_sample: padding_mode must be 'zeros', 'border' or 'reflection', got {padding_mode!r}")
     if input.ndim != 4 or grid.ndim != 4 or grid.shape[-1] != 2 or grid.shape[0] != input.shape[0]:
         raise ValueError(f"grid_sample: expected input (N, C, H, W) and grid (N, Ho, Wo, 2), got {input.shape} "
                          f"and {grid.shape}")
@@ -98,16 +99,33 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mod
 
 
 def _pixel(coord: Tensor, size: int, align_corners: bool, padding_mode: str) -> Tensor:
-    """Normalised coordinates → pixel positions (0 … size − 1 at the centres); "border" clamps into the image,
-    and, as torch, a point on or past the edge has no gradient in that coordinate (only 0 < pos < size − 1
-    passes it: torch's clip is exclusive where ``clamp``'s is not)."""
+    """Normalised coordinates → pixel positions (0 … size − 1 at the centres); "border" clamps into the image
+    ("reflection" mirrors first), and, as torch, a point on or past the edge has no gradient in that coordinate
+    (only 0 < pos < size − 1 passes it: torch's clip is exclusive where ``clamp``'s is not)."""
     # torch's order of operations, to the bit (see _positions)
     pos = (coord + 1.0) / 2.0 * (size - 1) if align_corners else ((coord + 1.0) * size - 1.0) / 2.0
-    if padding_mode != "border":
+    if padding_mode == "zeros":
         return pos
+    if padding_mode == "reflection":
+        pos = _reflect(pos, 0.0 if align_corners else -0.5, size - 1.0 if align_corners else size - 0.5)
     xp = B.get_array_module(pos.array)
     strictly_inside = Tensor((pos.array > 0) & (pos.array < size - 1))
     return where(strictly_inside, pos, Tensor(xp.clip(pos.array, 0, size - 1)))
+
+
+def _reflect(pos: Tensor, low: float, high: float) -> Tensor:
+    """pos mirrored back into [low, high] as often as it takes (torch's reflect_coordinates): the distance t
+    from low, folded by the span; an even number of folds keeps the direction, an odd one reverses it (and the
+    gradient's sign).  The fold count and the side are constants, as the floor in them is."""
+    span = high - low
+    if span <= 0:  # a one-pixel image with aligned corners: every point reads it
+        return pos * 0.0 + low
+    xp = B.get_array_module(pos.array)
+    side = Tensor(xp.where(pos.array - low < 0, -1.0, 1.0).astype(pos.dtype))  # |pos − low|, slope +1 at low
+    t = (pos - low) * side
+    folds = xp.floor(t.array / span)
+    extra = t - Tensor((folds * span).astype(pos.dtype))
+    return where(Tensor(folds % 2 == 0), extra + low, (extra * -1.0) + (span + low))
 
 
 def _read(flat: Tensor, x, y, h: int, w: int, c: int) -> Tensor:

@@ -235,7 +235,8 @@ OPS = {
     "affine_grid": (lambda t, d: affine_grid(t, (2, 1, 3, 4), align_corners=False), lambda r: [_u(r, (2, 2, 3))]),
     # points away from pixel boundaries (the weights are piecewise smooth); some outside the image (zeros)
     "grid_sample": (lambda x, g, d: grid_sample(x, g, align_corners=False) + grid_sample(x, g * 0.5, padding_mode="border",
-                                                                                      align_corners=True),
+                                                                                      align_corners=True)
+                    + grid_sample(x, g * 1.7, padding_mode="reflection", align_corners=False),
                     lambda r: [_u(r, (2, 2, 3, 4)), _u(r, (2, 3, 2, 2), -1.2, 1.2)]),
     "elu": (lambda x, d: F.elu(x, 0.7), lambda r: [_away(r, (6,))]),
     "silu": (lambda x, d: F.silu(x), lambda r: [_u(r, (6,))]),

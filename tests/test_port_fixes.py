@@ -626,8 +626,12 @@ def test_grid_sample_errors_and_its_default_warning():
     x, grid = sg.zeros(1, 1, 3, 3), sg.zeros(1, 2, 2, 2)
     with pytest.warns(UserWarning, match="align_corners=False since 1.3.0"):
         F.grid_sample(x, grid)
-    with pytest.raises(NotImplementedError, match="padding_mode 'reflection' is not implemented"):
-        F.grid_sample(x, grid, padding_mode="reflection", align_corners=False)
+    with pytest.raises(ValueError, match="padding_mode must be 'zeros', 'border' or 'reflection', got 'mirror'"):
+        F.grid_sample(x, grid, padding_mode="mirror", align_corners=False)
+    # pixels 0, 1, 2 at x = −1, 0, 1: x = 2 mirrors at 1 to x = 0 (value 1), x = 3 folds twice back to −1 (value 0)
+    img = sg.arange(3.0).view(1, 1, 1, 3)
+    far = sg.tensor([[[[2.0, 0.0], [3.0, 0.0], [1.5, 0.0]]]])
+    assert F.grid_sample(img, far, padding_mode="reflection", align_corners=True).tolist() == [[[[1.0, 0.0, 1.5]]]]
     with pytest.raises(ValueError, match=r"expected input \(N, C, H, W\) and grid \(N, Ho, Wo, 2\)"):
         F.grid_sample(x, sg.zeros(1, 2, 2, 3), align_corners=False)
     with pytest.raises(ValueError, match=r"expected theta of shape \(N, 2, 3\)"):

@@ -523,7 +523,7 @@ def test_unbatched_convolutions():
 
 
 @pytest.mark.parametrize("align_corners", [False, True])
-@pytest.mark.parametrize("padding_mode", ["zeros", "border"])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
 @pytest.mark.parametrize("mode", ["bilinear", "nearest"])
 def test_affine_grid_and_grid_sample(align_corners, padding_mode, mode):
     # a random affine map per image (rotation, scale, shift, some points outside), the spatial transformer
@@ -733,3 +733,14 @@ def test_dilated_max_pool2d(kw):
         return
     run_both(tm, sm, x, F64, f"MaxPool2d({kw})")
     assert repr(sm) == repr(tm)
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_grid_sample_reflection_folds_far_points_as_torch(align_corners):
+    # points up to four image-widths out (several folds), some exactly on an edge or a pixel
+    x = np.random.default_rng(26).standard_normal((1, 2, 4, 5))
+    g = np.stack(np.meshgrid(np.linspace(-4.1, 3.7, 9), np.linspace(-3.3, 4.2, 7)), axis=-1)[None]
+    g[0, 0, :3] = [[-1.0, -1.0], [1.0, 1.0], [0.0, 0.5]]
+    check_fn(lambda x, g: TF.grid_sample(x, g, padding_mode="reflection", align_corners=align_corners),
+             lambda x, g: SF.grid_sample(x, g, padding_mode="reflection", align_corners=align_corners),
+             x, g, what=f"reflection {align_corners}")
