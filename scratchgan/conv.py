@@ -369,8 +369,8 @@ def interpolate(x: Tensor, size=None, scale_factor=None, mode: str = "nearest", 
     """``F.interpolate`` on (N, C, H, W), mode 'nearest' (source index ⌊dst·in/out⌋, PyTorch's legacy
     'nearest'; integer factors take a fast repeat path, other sizes gather by index) or 'bilinear'
     (``interpolate_bilinear``: two taps per output pixel along each axis)."""
-    if mode not in ("nearest", "bilinear"):
-        raise NotImplementedError(f"interpolate: mode {mode!r} is not implemented (only 'nearest' and 'bilinear')")
+    if mode not in ("nearest", "bilinear", "bicubic"):
+        raise NotImplementedError(f"interpolate: mode {mode!r} is not implemented (nearest, bilinear, bicubic)")
     if align_corners is not None and mode == "nearest":
         raise ValueError("interpolate: align_corners only applies to linear modes, not 'nearest'")
     if antialias:
@@ -390,9 +390,10 @@ def interpolate(x: Tensor, size=None, scale_factor=None, mode: str = "nearest", 
             return _upsample_nearest_op(x, int(sf[0]), int(sf[1]))
     if oh < 1 or ow < 1:
         raise ValueError(f"interpolate: output size {(oh, ow)} must be positive")
-    if mode == "bilinear":
+    if mode in ("bilinear", "bicubic"):
+        resize = interpolate_bilinear if mode == "bilinear" else interpolate_bicubic
         given = scale_factor is not None and not recompute_scale_factor  # torch then uses 1/scale_factor
-        return interpolate_bilinear(x, (oh, ow), (scale_h, scale_w) if given else (None, None), bool(align_corners))
+        return resize(x, (oh, ow), (scale_h, scale_w) if given else (None, None), bool(align_corners))
     if oh % h == 0 and ow % w == 0 and size is not None:
         return _upsample_nearest_op(x, oh // h, ow // w)
     xp = B.get_array_module(x.array)
@@ -433,12 +434,43 @@ def _linear_taps(n_in: int, n_out: int, scale: float | None, align_corners: bool
     return _np.stack([i0, _np.minimum(i0 + 1, n_in - 1)], axis=1), _np.stack([1.0 - lam, lam], axis=1)
 
 
+def _cubic_taps(n_in: int, n_out: int, scale: float | None, align_corners: bool):
+    """The (n_out, 4) taps of cubic convolution (Keys' kernel with a = −0.75, as torch): source positions as
+    linear's but not clamped at 0; output o mixes inputs ⌊src⌋ − 1 … ⌊src⌋ + 2 (indices clamped to the image,
+    so the edge pixel repeats) with the kernel's weights at distances 1 + t, t, 1 − t, 2 − t (t = src − ⌊src⌋).
+    Host NumPy, as _linear_taps."""
+    a = -0.75
+    o = _np.arange(n_out, dtype=_np.float64)
+    if align_corners:
+        src = o * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
+    else:
+        src = (o + 0.5) * (n_in / n_out if scale is None else scale) - 0.5
+    i0 = _np.floor(src).astype(_np.int64)
+    t = src - i0
+
+    def near(d):  # |d| <= 1: (a + 2)|d|³ − (a + 3)|d|² + 1
+        return ((a + 2) * d - (a + 3)) * d * d + 1
+
+    def far(d):  # 1 < |d| < 2: a|d|³ − 5a|d|² + 8a|d| − 4a
+        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+
+    index = _np.clip(i0[:, None] + _np.arange(-1, 3), 0, n_in - 1)
+    return index, _np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], axis=1)
+
+
 def interpolate_bilinear(x: Tensor, out_hw, scales=(None, None), align_corners: bool = False) -> Tensor:
     """(N, C, H, W) resized to ``out_hw`` by bilinear interpolation, as torch's ``mode="bilinear"``: linear
     along H, then along W (two taps each), the same weights torch applies pixel by pixel."""
     (h, w), (oh, ow) = x.shape[2:], out_hw
     y = _taps(x, 2, *_linear_taps(h, oh, scales[0], align_corners))
     return _taps(y, 3, *_linear_taps(w, ow, scales[1], align_corners))
+
+
+def interpolate_bicubic(x: Tensor, out_hw, scales=(None, None), align_corners: bool = False) -> Tensor:
+    """(N, C, H, W) resized by cubic convolution, torch's ``mode="bicubic"``: four taps along H, then along W."""
+    (h, w), (oh, ow) = x.shape[2:], out_hw
+    y = _taps(x, 2, *_cubic_taps(h, oh, scales[0], align_corners))
+    return _taps(y, 3, *_cubic_taps(w, ow, scales[1], align_corners))
 
 
 # ---- average pooling ---------------------------------------------------------------------------

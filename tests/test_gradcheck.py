@@ -16,7 +16,7 @@ from scratchgan.norm import (batch_norm, channel_affine, channel_dot, channel_su
                              standardize)
 from scratchgan import ops
 from scratchgan.ops import apply_view, index_add_zeros, sum_to, to
-from scratchgan.conv import interpolate_bilinear
+from scratchgan.conv import interpolate_bicubic, interpolate_bilinear
 from scratchgan.pooling import adaptive_avg_pool2d, max_pool2d
 from scratchgan.sampling import affine_grid, grid_sample
 from scratchgan.tensor import Tensor, apply_op
@@ -238,6 +238,8 @@ OPS = {
                                                                                       align_corners=True)
                     + grid_sample(x, g * 1.7, padding_mode="reflection", align_corners=False),
                     lambda r: [_u(r, (2, 2, 3, 4)), _u(r, (2, 3, 2, 2), -1.2, 1.2)]),
+    "interpolate_bicubic": (lambda x, d: interpolate_bicubic(x * x, (5, 7)) + interpolate_bicubic(x, (5, 7), (None, 0.6), True),
+                            lambda r: [_u(r, (1, 2, 3, 4))]),
     "elu": (lambda x, d: F.elu(x, 0.7), lambda r: [_away(r, (6,))]),
     "silu": (lambda x, d: F.silu(x), lambda r: [_u(r, (6,))]),
     "gelu": (lambda x, d: F.gelu(x, approximate="tanh"), lambda r: [_u(r, (6,))]),

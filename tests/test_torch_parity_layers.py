@@ -454,6 +454,7 @@ EXTREME_IMAGES = {"inf": [[[[1e4, -1e4, 3.0], [np.inf, -np.inf, 0.0], [2.0, 2.0,
     lambda F, t: F.max_pool2d(t, 2, 1), lambda F, t: F.max_pool2d(t, 3, 2, 1, ceil_mode=True),
     lambda F, t: F.adaptive_avg_pool2d(t, (2, 2)), lambda F, t: F.interpolate(t, scale_factor=2, mode="bilinear"),
     lambda F, t: F.interpolate(t, size=(5, 4), mode="bilinear", align_corners=True), lambda F, t: F.elu(t),
+    lambda F, t: F.interpolate(t, scale_factor=2, mode="bicubic"),
     lambda F, t: F.prelu(t, t.new_full((1,), 0.2)), lambda F, t: F.gelu(t, approximate="tanh"),
     lambda F, t: F.pad(t, (1, 1, 1, 1), mode="reflect"),
 ])
@@ -744,3 +745,14 @@ def test_grid_sample_reflection_folds_far_points_as_torch(align_corners):
     check_fn(lambda x, g: TF.grid_sample(x, g, padding_mode="reflection", align_corners=align_corners),
              lambda x, g: SF.grid_sample(x, g, padding_mode="reflection", align_corners=align_corners),
              x, g, what=f"reflection {align_corners}")
+
+
+
+@pytest.mark.parametrize("kw", [dict(scale_factor=2), dict(scale_factor=1.5), dict(size=(7, 4)), dict(size=(2, 9)),
+                                dict(scale_factor=2, align_corners=True), dict(size=(5, 11), align_corners=True),
+                                dict(scale_factor=(0.6, 1.7)), dict(size=1)])
+def test_bicubic_interpolation(kw):
+    x = np.random.default_rng(27).standard_normal((2, 3, 4, 6))
+    check_fn(lambda t: TF.interpolate(t, mode="bicubic", **kw), lambda s: SF.interpolate(s, mode="bicubic", **kw),
+             x, what=f"bicubic {kw}")
+    assert repr(snn.Upsample(mode="bicubic", **kw)) == repr(tnn.Upsample(mode="bicubic", **kw))

@@ -168,8 +168,8 @@ class Upsample(Module):
     def __init__(self, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
                  recompute_scale_factor=None):
         super().__init__()
-        if mode not in ("nearest", "bilinear"):
-            raise NotImplementedError(f"Upsample: mode {mode!r} is not implemented (only 'nearest' and 'bilinear')")
+        if mode not in ("nearest", "bilinear", "bicubic"):
+            raise NotImplementedError(f"Upsample: mode {mode!r} is not implemented (nearest, bilinear, bicubic)")
         if (size is None) == (scale_factor is None):
             raise ValueError("Upsample: give exactly one of size and scale_factor")
         self.size, self.mode, self.align_corners = size, mode, align_corners
