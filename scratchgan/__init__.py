@@ -23,8 +23,8 @@ from .kernels import get_num_threads, set_num_threads
 from .nn import functional  # noqa: F401 - its old place: scratchgan.functional is nn.functional
 from .index_ops import (argsort, cumsum, flip, gather, index_select, masked_select, meshgrid, movedim, narrow, nonzero,
                         roll, scatter, scatter_add, sort, topk, tril, triu, unbind, unique)
-from .math_ops import (addcdiv, addcmul, addmm, cos, diagonal, erf, erfc, expm1, log2, log10, mm, norm, outer, prod,
-                       reciprocal, sin, std_mean, trace, var_mean)
+from .math_ops import (addcdiv, addcmul, addmm, cdist, cos, diagonal, erf, erfc, expm1, log2, log10, mm, norm, outer,
+                       prod, reciprocal, sin, std_mean, trace, var_mean)
 from .ops import amax, amin, broadcast_to, ceil, floor, log_softmax, nan_to_num, round, softmax  # noqa: A004
 from .serialization import load, save
 from .tensor import Tensor, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled

@@ -17,7 +17,7 @@ from .tensor import OUTPUT, Tensor, apply_op
 
 __all__ = ["prod", "mm", "outer", "addmm", "addcmul", "addcdiv", "addcmul_", "addcdiv_", "diagonal", "trace",
            "reciprocal", "reciprocal_", "expm1", "log2", "log10", "sin", "cos", "erf", "erfc", "var_mean", "std_mean",
-           "vector_norm", "norm"]
+           "vector_norm", "norm", "cdist"]
 
 
 # ---- products ---------------------------------------------------------------------------------------------
@@ -248,6 +248,16 @@ def _p_norm(x: Tensor, p: float, dims, keepdim: bool) -> Tensor:
                 / (n + zero) ** (p - 1.0),)
 
     return apply_op(data, (x,), backward, "p_norm", saved=(x, OUTPUT))
+
+
+def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode=None) -> Tensor:
+    """out[..., i, j] = ‖x1[..., i, :] − x2[..., j, :]‖_p for (…, P, M) and (…, R, M) (batch dims broadcast): the
+    differences of every pair, then a p-norm, so the gradient is the norm's (0 where two rows coincide).  The
+    memory is P·R·M per batch; torch's "use_mm" shortcut for large sets is not taken (exact, not faster)."""
+    if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(f"cdist: expected (..., P, M) and (..., R, M) with the same M, got {x1.shape} and {x2.shape}")
+    diff = unsqueeze(x1, -2) - unsqueeze(x2, -3)  # (..., P, R, M)
+    return vector_norm(diff, p, dim=-1)
 
 
 def norm(x: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:

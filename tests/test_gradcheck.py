@@ -225,6 +225,7 @@ OPS = {
                     + sg.linalg.vector_norm(x, float("inf"), dim=0).sum() + sg.linalg.vector_norm(x, 0.5),
                     lambda r: [_distinct(r, (3, 4)) - 0.55]),
     "math_ops.norm": (lambda x, d: x.norm(3, dim=0, keepdim=True).sum() + sg.norm(x, "fro"), lambda r: [_away(r, (2, 3))]),
+    "cdist": (lambda a, b, d: sg.cdist(a, b) + sg.cdist(a, b, p=1.0), lambda r: [_u(r, (2, 3, 4)), _u(r, (2, 5, 4))]),
     "var_mean": (lambda x, d: sg.var_mean(x, 1)[0] * sg.var_mean(x, 1)[1], lambda r: [_u(r, (2, 4))]),
     "std_mean": (lambda x, d: sg.std_mean(x, 0, keepdim=True)[0] + sg.std_mean(x)[1], lambda r: [_u(r, (3, 2))]),
     # max pooling: distinct values (no ties at the finite-difference step), windows that overlap and pad

@@ -746,3 +746,12 @@ def test_one_dimensional_layers_are_their_two_dimensional_ops_with_a_flat_kernel
     assert nn.MaxPool1d(2)(sg.tensor([[[1.0, 3.0, 2.0, 0.0]]])).tolist() == [[[3.0, 2.0]]]
     with pytest.raises(ValueError, match=r"expected 2-D \(C, L\) or 3-D \(N, C, L\) input"):
         nn.Conv1d(3, 4, 5)(sg.randn(1, 3, 4, 4))
+
+
+
+def test_cdist_gives_pairwise_distances():
+    a, b = sg.tensor([[0.0, 0.0], [3.0, 4.0]]), sg.tensor([[0.0, 0.0], [6.0, 8.0], [3.0, 0.0]])
+    assert sg.cdist(a, b).tolist() == [[0.0, 10.0, 3.0], [5.0, 5.0, 4.0]]
+    assert sg.cdist(a, b, p=1.0).tolist() == [[0.0, 14.0, 3.0], [7.0, 7.0, 4.0]]
+    with pytest.raises(RuntimeError, match="cdist: expected"):
+        sg.cdist(a, sg.ones(2, 3))

@@ -950,3 +950,20 @@ def test_torch_norm_and_linalg_norm_forms_match_torch():
                lambda m, t: m.linalg.norm(t, dim=1), lambda m, t: m.linalg.norm(t, ord=float("inf"), dim=0),
                lambda m, t: m.linalg.matrix_norm(t), lambda m, t: m.linalg.norm(t, "fro")):
         np.testing.assert_allclose(fn(sg, sg.tensor(x)).numpy(), fn(torch, torch.tensor(x)).numpy(), rtol=1e-12)
+
+
+
+@pytest.mark.parametrize("p", [2.0, 1.0, 3.0, float("inf")])
+def test_cdist_matches_torch(p):
+    rng = np.random.default_rng(28)
+    a, b = rng.standard_normal((2, 4, 3)), rng.standard_normal((2, 5, 3))
+    b[0, 1] = a[0, 2]  # a pair at distance 0: its gradient is 0
+    ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    sa, sb = sg.tensor(a, requires_grad=True), sg.tensor(b, requires_grad=True)
+    yt, ys = torch.cdist(ta, tb, p=p, compute_mode="donot_use_mm_for_euclid_dist"), sg.cdist(sa, sb, p=p)
+    np.testing.assert_allclose(ys.detach().numpy(), yt.detach().numpy(), rtol=1e-12, atol=1e-14)
+    w = rng.standard_normal(yt.shape)
+    (yt * torch.tensor(w)).sum().backward()
+    (ys * sg.tensor(w)).sum().backward()
+    np.testing.assert_allclose(sa.grad.numpy(), ta.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(sb.grad.numpy(), tb.grad.numpy(), rtol=1e-10, atol=1e-12)
