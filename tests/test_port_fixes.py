@@ -744,6 +744,11 @@ def test_one_dimensional_layers_are_their_two_dimensional_ops_with_a_flat_kernel
     conv = nn.Conv1d(3, 4, 5, padding=2, padding_mode="reflect")
     assert conv.weight.shape == (4, 3, 5) and conv(sg.randn(2, 3, 10)).shape == (2, 4, 10)
     assert nn.MaxPool1d(2)(sg.tensor([[[1.0, 3.0, 2.0, 0.0]]])).tolist() == [[[3.0, 2.0]]]
+    # as in torch, a 1-D layer is not its 2-D sibling: `for m in model.modules(): if isinstance(m, nn.Conv2d)`
+    # initialisation loops leave a Conv1d alone
+    for one, two in ((nn.Conv1d(1, 1, 1), nn.Conv2d), (nn.ConvTranspose1d(1, 1, 1), nn.ConvTranspose2d),
+                     (nn.MaxPool1d(2), nn.MaxPool2d), (nn.ReflectionPad1d(1), nn.ReflectionPad2d)):
+        assert not isinstance(one, two)
     with pytest.raises(ValueError, match=r"expected 2-D \(C, L\) or 3-D \(N, C, L\) input"):
         nn.Conv1d(3, 4, 5)(sg.randn(1, 3, 4, 4))
 

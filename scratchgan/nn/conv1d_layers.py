@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..tensor import Tensor
 from . import functional as F
-from .conv_layers import Conv2d, ConvTranspose2d, MaxPool2d, _PadNd
+from .conv_layers import ConstantPad2d, _Conv, _ConvTranspose, _MaxPoolNd, _PadNd
 from .functional import _one
 from .module import Module
 
@@ -16,28 +16,19 @@ __all__ = ["Conv1d", "ConvTranspose1d", "AvgPool1d", "MaxPool1d", "ReflectionPad
            "ConstantPad1d", "ZeroPad1d"]
 
 
-class Conv1d(Conv2d):
-    """y = conv1d(x, W) + b on (N, C_in, L); weight (out, in/groups, k), bias (out,); Conv2d's hyper-parameter
-    checks, init and repr on 1-tuples."""
+class Conv1d(_Conv):
+    """y = conv1d(x, W) + b on (N, C_in, L); weight (out, in/groups, k), bias (out,); Conv2d's constructor,
+    checks, init and repr on 1-tuples (a Conv1d is not a Conv2d, as in torch: they share ``_Conv``)."""
 
     _dims = 1
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.padding_mode != "zeros":  # pad by mirroring (MelGAN), repeating or wrapping, then convolve
-            p = self.padding[0]
-            x = F.pad(x, (p, p), mode=self.padding_mode)
-            return F.conv1d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups, _who=self)
-        return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups, _who=self)
+    _conv = F.conv1d
 
 
-class ConvTranspose1d(ConvTranspose2d):
+class ConvTranspose1d(_ConvTranspose):
     """The adjoint of Conv1d on (N, C_in, L); weight (in, out/groups, k), bias (out,)."""
 
     _dims = 1
-
-    def forward(self, x: Tensor, output_size=None) -> Tensor:
-        return F.conv_transpose1d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
-                                  self.groups, self.dilation, output_size=output_size, _who=self)
+    _conv = F.conv_transpose1d
 
 
 class AvgPool1d(Module):
@@ -57,50 +48,33 @@ class AvgPool1d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class MaxPool1d(MaxPool2d):
-    def forward(self, x: Tensor):
-        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-                            self.return_indices, _who=self)
+class MaxPool1d(_MaxPoolNd):
+    _pool = F.max_pool1d
 
 
-class _Pad1d(_PadNd):
-    """Pads the last dim: an int for both sides, or (left, right)."""
-
-    def __init__(self, padding, value: float = 0.0):
-        Module.__init__(self)
-        self.padding = (padding,) * 2 if isinstance(padding, int) else tuple(padding)
-        if len(self.padding) != 2:
-            raise ValueError(f"{type(self).__name__}: padding must be an int or 2 numbers (left, right), "
-                             f"got {padding!r}")
-        self.value = value
-
-    def forward(self, x: Tensor) -> Tensor:
-        if x.ndim not in (2, 3):
-            raise ValueError(f"{self!r}: expected 2-D (C, L) or 3-D (N, C, L) input, got shape {x.shape}")
-        return F.pad(x, self.padding, self.mode, self.value if self.mode == "constant" else None)
-
-
-class ReflectionPad1d(_Pad1d):
+class ReflectionPad1d(_PadNd):
     """Mirror padding of a signal (MelGAN pads before its wide convolutions with it)."""
 
-    mode = "reflect"
+    mode, _dims = "reflect", 1
 
     def __init__(self, padding):
         super().__init__(padding)
 
 
-class ReplicationPad1d(_Pad1d):
-    mode = "replicate"
+class ReplicationPad1d(_PadNd):
+    mode, _dims = "replicate", 1
 
     def __init__(self, padding):
         super().__init__(padding)
 
 
-class ConstantPad1d(_Pad1d):
-    def extra_repr(self) -> str:
-        return f"padding={self.padding}, value={self.value}"
+class ConstantPad1d(_PadNd):
+    _dims = 1
+    extra_repr = ConstantPad2d.extra_repr
 
 
-class ZeroPad1d(_Pad1d):
+class ZeroPad1d(_PadNd):
+    _dims = 1
+
     def __init__(self, padding):
         super().__init__(padding, 0.0)

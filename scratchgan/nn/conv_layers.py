@@ -26,10 +26,7 @@ class _ConvNd(Module):
     def _tuple(self, v, name: str) -> tuple:
         if self._dims == 2:
             return C._pair(v, name, type(self).__name__)
-        v = tuple(v) if isinstance(v, (tuple, list)) else (v,)
-        if len(v) != 1:
-            raise ValueError(f"{type(self).__name__}: {name} must be an int or a 1-tuple, got {v!r}")
-        return (int(v[0]),)
+        return (F._one(v, name, type(self).__name__),)
 
     def _as_2d(self, t: tuple, fill: int) -> tuple:
         """A 1-D layer's hyper-parameter as its 2-D op's: a height of 1 (kernel, stride, dilation) or 0 (padding)."""
@@ -98,11 +95,9 @@ class _ConvNd(Module):
         return s
 
 
-class Conv2d(_ConvNd):
-    """y = conv2d(x, W) + b on (N, C_in, H, W); weight (out, in, kh, kw), bias (out,).
-
-    ``padding`` may also be "valid" (0) or "same" (stride 1, symmetric padding only).
-    """
+class _Conv(_ConvNd):
+    """What Conv2d and Conv1d share: torch's constructor (``padding`` may also be "valid" (0) or "same"
+    (stride 1, symmetric padding only)), the repr of a named padding, and a forward through ``_conv``."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
                  groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
@@ -129,15 +124,21 @@ class Conv2d(_ConvNd):
 
     def forward(self, x: Tensor) -> Tensor:
         # the layer itself is the name in error messages (formatted only when one is raised)
-        if self.padding_mode != "zeros":  # pad by mirroring (CycleGAN-style), repeating or wrapping, then convolve
-            ph, pw = self.padding
-            return C._conv2d(F.pad(x, (pw, pw, ph, ph), mode=self.padding_mode), self.weight, self.bias, self.stride,
-                             0, self.dilation, self.groups, _who=self)
-        return C._conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups, _who=self)
+        padding = self.padding
+        if self.padding_mode != "zeros":  # pad by mirroring (CycleGAN, MelGAN), repeating or wrapping, then convolve
+            x = F.pad(x, tuple(p for p in reversed(self.padding) for _ in (0, 1)), mode=self.padding_mode)
+            padding = 0
+        return type(self)._conv(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups, _who=self)
 
 
-class ConvTranspose2d(_ConvNd):
-    """The adjoint of Conv2d on (N, C_in, H, W); weight (in, out, kh, kw), bias (out,).
+class Conv2d(_Conv):
+    """y = conv2d(x, W) + b on (N, C_in, H, W); weight (out, in/groups, kh, kw), bias (out,)."""
+
+    _conv = C._conv2d
+
+
+class _ConvTranspose(_ConvNd):
+    """What ConvTranspose2d and ConvTranspose1d share: torch's constructor and a forward through ``_conv``.
 
     Output size (H − 1)·stride − 2·padding + dilation·(k − 1) + output_padding + 1;
     ``forward(x, output_size=(H, W))`` picks output_padding from a wanted size, as in PyTorch.
@@ -153,12 +154,18 @@ class ConvTranspose2d(_ConvNd):
         C._check_output_padding(self._as_2d(self.output_padding, 0), self._geom, self)
 
     def forward(self, x: Tensor, output_size=None) -> Tensor:
-        return C._conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
-                                   self.groups, self.dilation, output_size=output_size, _who=self)
+        return type(self)._conv(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                                self.groups, self.dilation, output_size=output_size, _who=self)
+
+
+class ConvTranspose2d(_ConvTranspose):
+    """The adjoint of Conv2d on (N, C_in, H, W); weight (in, out/groups, kh, kw), bias (out,)."""
+
+    _conv = C._conv_transpose2d
 
 
 class Upsample(Module):
-    """Nearest-neighbour or bilinear upsampling of (N, C, H, W), PyTorch's ``nn.Upsample(size, scale_factor, mode)``.
+    """Nearest, bilinear or bicubic upsampling of (N, C, H, W), PyTorch's ``nn.Upsample(size, scale_factor, mode)``.
 
     ``Upsample(scale_factor=2)`` followed by a 3×3 Conv2d is the resize-convolution generator block:
     unlike a stride-2 transposed convolution, every output pixel sees the same number of kernel taps,
@@ -221,21 +228,25 @@ class AvgPool2d(Module):
 
 # ---- padding, pixel shuffle, max and adaptive pooling: the layers of image-to-image and super-resolution GANs ----
 class _PadNd(Module):
-    """Pads the last two dims by ``padding``: an int for all four sides, or (left, right, top, bottom)."""
+    """Pads the last ``_dims`` dims by ``padding``: an int for every side, or (left, right[, top, bottom])."""
 
     mode = "constant"
+    _dims = 2
+    _SIDES = {1: "2 numbers (left, right)", 2: "4 numbers (left, right, top, bottom)"}
+    _INPUTS = {1: "2-D (C, L) or 3-D (N, C, L)", 2: "3-D (C, H, W) or 4-D (N, C, H, W)"}
 
     def __init__(self, padding, value: float = 0.0):
         super().__init__()
-        self.padding = (padding,) * 4 if isinstance(padding, int) else tuple(padding)
-        if len(self.padding) != 4:
-            raise ValueError(f"{type(self).__name__}: padding must be an int or 4 numbers (left, right, top, bottom), "
+        n = 2 * self._dims
+        self.padding = (padding,) * n if isinstance(padding, int) else tuple(padding)
+        if len(self.padding) != n:
+            raise ValueError(f"{type(self).__name__}: padding must be an int or {self._SIDES[self._dims]}, "
                              f"got {padding!r}")
         self.value = value
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.ndim not in (3, 4):
-            raise ValueError(f"{self!r}: expected 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape {x.shape}")
+        if x.ndim not in (self._dims + 1, self._dims + 2):
+            raise ValueError(f"{self!r}: expected {self._INPUTS[self._dims]} input, got shape {x.shape}")
         return F.pad(x, self.padding, self.mode, self.value if self.mode == "constant" else None)
 
     def extra_repr(self) -> str:
@@ -293,7 +304,9 @@ class PixelUnshuffle(Module):
         return f"downscale_factor={self.downscale_factor}"
 
 
-class MaxPool2d(Module):
+class _MaxPoolNd(Module):
+    """What MaxPool2d and MaxPool1d share: torch's constructor and repr, a forward through ``_pool``."""
+
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
                  ceil_mode: bool = False):
         super().__init__()
@@ -303,12 +316,16 @@ class MaxPool2d(Module):
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
     def forward(self, x: Tensor):
-        return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-                          self.return_indices, _who=self)
+        return type(self)._pool(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                                self.return_indices, _who=self)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class MaxPool2d(_MaxPoolNd):
+    _pool = max_pool2d
 
 
 class AdaptiveAvgPool2d(Module):

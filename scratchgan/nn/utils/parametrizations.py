@@ -15,7 +15,6 @@ from __future__ import annotations
 from ... import backend as B
 from ...ops import matmul, normalize
 from ...tensor import Tensor, no_grad
-from ..conv_layers import ConvTranspose2d
 from ..module import Module
 from .parametrize import register_parametrization
 from .spectral_norm import normalize_array, random_unit_vectors, weight_to_matrix
@@ -66,7 +65,7 @@ def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int 
     if weight is None:
         raise ValueError(f"spectral_norm: {type(module).__name__} has no parameter {name!r}")
     if dim is None:
-        dim = 1 if isinstance(module, ConvTranspose2d) else 0
+        dim = 1 if getattr(module, "_transposed", False) else 0  # (in, out, k...) weights
     register_parametrization(module, name, _SpectralNorm(weight, n_power_iterations, dim, eps))
     return module
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 from ... import backend as B
 from ...ops import matmul
 from ...tensor import Tensor, no_grad
-from ..conv_layers import ConvTranspose2d
 from ..module import Module, Parameter
 
 __all__ = ["SpectralNorm", "spectral_norm", "remove_spectral_norm"]
@@ -118,10 +117,10 @@ def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int 
                   dim: int | None = None) -> Module:
     """Spectrally normalise ``module.<name>`` in place and return ``module`` (``torch.nn.utils.spectral_norm``).
 
-    ``dim`` defaults to 0, and to 1 for ConvTranspose2d, whose weight is (in, out, kh, kw).
+    ``dim`` defaults to 0, and to 1 for the transposed convolutions, whose weight is (in, out, k...).
     """
     if dim is None:
-        dim = 1 if isinstance(module, ConvTranspose2d) else 0
+        dim = 1 if getattr(module, "_transposed", False) else 0  # (in, out, k...) weights
     SpectralNorm.apply(module, name, n_power_iterations, dim, eps)
     return module
 
