@@ -13,8 +13,8 @@ from .. import backend as B
 from .._unsupported import NOT_A_GAN_LAYER as _NOT_A_GAN_LAYER
 from .._unsupported import module_getattr as _module_getattr
 from .. import losses as L
-from ..losses import _check_same_shape, bce, bce_with_logits, reduce
-from ..losses import reduce as reduce_loss  # the name ``reduce`` is also torch's legacy argument below
+from ..losses import _check_same_shape, bce, bce_with_logits
+from ..losses import reduce as reduce_loss  # ``reduce`` is also the name of torch's legacy loss argument
 from .. import ops
 from ..ops import embedding as _embedding
 from ..ops import (leaky_relu_, linear, log_softmax, logsigmoid, normalize, one_hot, pad, relu_, sigmoid, softmax,
@@ -60,21 +60,26 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     return ops.where(bx > threshold, input, soft)
 
 
+def _maybe_inplace(fn, input: Tensor, inplace: bool) -> Tensor:
+    """fn(input), or with ``inplace`` its result written into input (autograd's in-place rules); the graph
+    then reads a clone of input, which the write leaves alone."""
+    return input.copy_(fn(input.clone())) if inplace else fn(input)
+
+
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
     """x for x > 0, α(eˣ − 1) for x ≤ 0 (there the gradient is αeˣ, α at 0, as torch).  expm1 reads x only
     where x ≤ 0 and 0 elsewhere: no overflow for large x, no NaN from the branch a NaN does not take (whose
     gradient would be 0·NaN), and the digits of small negative x."""
-    x = input.clone() if inplace else input  # the graph reads the clone, which the write below leaves alone
-    negative = x <= 0
-    out = ops.where(negative, expm1(ops.where(negative, x, 0.0)) * alpha, x)
-    return input.copy_(out) if inplace else out
+    def f(x):
+        negative = x <= 0
+        return ops.where(negative, expm1(ops.where(negative, x, 0.0)) * alpha, x)
+
+    return _maybe_inplace(f, input, inplace)
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """x·σ(x) (swish)."""
-    x = input.clone() if inplace else input
-    out = x * ops.sigmoid(x)
-    return input.copy_(out) if inplace else out
+    return _maybe_inplace(lambda x: x * ops.sigmoid(x), input, inplace)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
@@ -119,8 +124,7 @@ def _inside(x: Tensor, lo, hi) -> Tensor:
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
-    out = _inside(input.clone() if inplace else input, min_val, max_val)
-    return input.copy_(out) if inplace else out
+    return _maybe_inplace(lambda x: _inside(x, min_val, max_val), input, inplace)
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
@@ -129,15 +133,13 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """relu6(x + 3)/6; the gradient 1/6 strictly inside (−3, 3)."""
-    out = _inside(input.clone() if inplace else input, -3.0, 3.0) * (1.0 / 6.0) + 0.5
-    return input.copy_(out) if inplace else out
+    return _maybe_inplace(lambda x: _inside(x, -3.0, 3.0) * (1.0 / 6.0) + 0.5, input, inplace)
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """x·relu6(x + 3)/6; torch's gradient: 0 up to −3, x/3 + ½ strictly between, 1 from 3 on."""
-    x = input.clone() if inplace else input
-    out = ops.where(x <= -3.0, x * 0.0, ops.where(x < 3.0, x * (x + 3.0) * (1.0 / 6.0), x))
-    return input.copy_(out) if inplace else out
+    return _maybe_inplace(lambda x: ops.where(x <= -3.0, x * 0.0, ops.where(x < 3.0, x * (x + 3.0) * (1.0 / 6.0), x)),
+                          input, inplace)
 
 
 _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
@@ -145,23 +147,21 @@ _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """scale·elu(x, α) with the self-normalising constants of Klambauer et al. (2017)."""
-    out = elu(input.clone() if inplace else input, _SELU_ALPHA) * _SELU_SCALE
-    return input.copy_(out) if inplace else out
+    return _maybe_inplace(lambda x: elu(x, _SELU_ALPHA) * _SELU_SCALE, input, inplace)
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
     """x for x > 0, α(e^(x/α) − 1) for x ≤ 0."""
-    x = input.clone() if inplace else input
-    negative = x <= 0
-    out = ops.where(negative, expm1(ops.where(negative, x, 0.0) * (1.0 / alpha)) * alpha, x)
-    return input.copy_(out) if inplace else out
+    def f(x):
+        negative = x <= 0
+        return ops.where(negative, expm1(ops.where(negative, x, 0.0) * (1.0 / alpha)) * alpha, x)
+
+    return _maybe_inplace(f, input, inplace)
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """x·tanh(softplus(x))."""
-    x = input.clone() if inplace else input
-    out = x * ops.tanh(ops.softplus(x))
-    return input.copy_(out) if inplace else out
+    return _maybe_inplace(lambda x: x * ops.tanh(ops.softplus(x)), input, inplace)
 
 
 def softsign(input: Tensor) -> Tensor:  # noqa: A002
@@ -182,9 +182,7 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:  # noqa: A002
     """x where x > threshold, else value."""
-    x = input.clone() if inplace else input
-    out = ops.where(x > threshold, x, value)
-    return input.copy_(out) if inplace else out
+    return _maybe_inplace(lambda x: ops.where(x > threshold, x, value), input, inplace)
 
 
 def softmin(input: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:  # noqa: A002
@@ -350,7 +348,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None, reducti
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
     _check_same_shape("mse_loss", input, target)
     d = input - target
-    return reduce(d * d, reduction)
+    return reduce_loss(d * d, reduction)
 
 
 def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm=None, norm_type: float = 2.0,  # noqa: A002
