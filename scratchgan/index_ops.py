@@ -133,6 +133,11 @@ def unbind(x: Tensor, dim: int = 0) -> tuple:
 # torch's rule: out[..., i, ...] = x[..., index[..., i, ...], ...] along ``dim``; in every other dim the
 # index may be shorter than x, and only that many leading entries take part (NumPy's take_along_axis /
 # put_along_axis want them equal: the views below cut x to the index's extent first).
+def _block(index) -> tuple:
+    """The key of the leading index.shape block of another array (the part of src a scatter writes or adds)."""
+    return tuple(slice(0, n) for n in index.shape)
+
+
 def _along(a, index, dim: int):
     """The view of array ``a`` cut to ``index``'s extent in every dim but ``dim``."""
     return a[tuple(slice(None) if d == dim else slice(0, n) for d, n in enumerate(index.shape))]
@@ -164,7 +169,7 @@ def scatter_add(x: Tensor, dim: int, index, src: Tensor) -> Tensor:
     """x with src added at index along dim, repeats adding up; d x = dout, d src = gather(dout)."""
     (dim,) = _norm_dims(dim, x.ndim)
     idx = _index_array(index)
-    part = src if tuple(src.shape) == tuple(idx.shape) else getitem(src, tuple(slice(0, n) for n in idx.shape))
+    part = src if tuple(src.shape) == tuple(idx.shape) else getitem(src, _block(idx))
     return x + _scatter_add(part, dim, idx, x.shape)
 
 
@@ -173,8 +178,8 @@ def scatter_add_(x: Tensor, dim: int, index, src: Tensor) -> Tensor:
     def update(a):
         (d,) = _norm_dims(dim, x.ndim)
         idx = _index_array(index)
-        values = src.array[tuple(slice(0, n) for n in idx.shape)]
-        B.scatter_add(B.get_array_module(a), a, _grids(B.get_array_module(a), d, idx), values)
+        xp = B.get_array_module(a)
+        B.scatter_add(xp, a, _grids(xp, d, idx), src.array[_block(idx)])
 
     return inplace(x, "scatter_add_", update, lambda s: scatter_add(s, dim, index, src), _needs_grad(src))
 
@@ -189,7 +194,7 @@ def _scatter_args(x: Tensor, dim: int, index, src, value):
     idx = _index_array(index)
     xp = _xp(x)
     # of src, the leading index.shape block is what is written
-    values = xp.asarray(value, dtype=x.dtype) if src is None else src.array[tuple(slice(0, n) for n in idx.shape)]
+    values = xp.asarray(value, dtype=x.dtype) if src is None else src.array[_block(idx)]
     return dim, idx, src, values
 
 
@@ -224,7 +229,7 @@ def _pad_zeros(t: Tensor, pad) -> Tensor:
     """t with zeros after it in each dim (pad: [(0, n), ...]); the backward cuts them off again."""
     xp = _xp(t)
     data = xp.pad(t.array, pad)
-    region = tuple(slice(0, n) for n in t.shape)
+    region = _block(t)
     return apply_op(data, (t,), lambda g, out: (getitem(g, region),), "pad_zeros", saved=())
 
 
@@ -252,7 +257,7 @@ def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = Fals
     if descending:
         # a stable ascending sort of x reversed, read backwards: largest first, ties in their order, NaN
         # first (torch's), and right for bool and unsigned dtypes, which a sort of -x would get wrong
-        n = x.shape[d] if x.ndim else 1
+        n = x.shape[d]
         idx = (n - 1) - xp.flip(xp.argsort(xp.flip(x.array, axis=d), axis=d, kind="stable"), axis=d)
     else:
         idx = xp.argsort(x.array, axis=d, kind="stable")

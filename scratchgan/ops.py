@@ -577,7 +577,7 @@ def _extreme(x: Tensor, dim, keepdim, largest: bool):
 
 
 def _amax(x: Tensor, dim, keepdim: bool, largest: bool) -> Tensor:
-    dims = None if dim is None or dim == () else _reduce_dims(dim, x.ndim)
+    dims = _reduce_dims(dim, x.ndim)  # () is every dim, as None
     red = x.array.max(axis=dims, keepdims=True) if largest else x.array.min(axis=dims, keepdims=True)
     data = red if keepdim else (red.reshape(()) if dims is None else red.squeeze(axis=dims))
 
@@ -1270,6 +1270,8 @@ def _random_(name: str, draw):
 
 normal_ = _random_("normal_", lambda rng, shape, mean=0.0, std=1.0: rng.normal(mean, std, size=shape))
 uniform_ = _random_("uniform_", lambda rng, shape, a=0.0, b=1.0: rng.uniform(a, b, size=shape))
+
+
 def _integers(rng, shape, lo=None, hi=None):
     """torch's random_: random_(to) draws from [0, to), random_(from, to) from [from, to), and random_() from
     [0, 2^24], the integers float32 holds exactly."""
