@@ -47,9 +47,14 @@ def set_rng_state(new_state) -> None:
     B.set_rng_state(_state_dict(new_state))
 
 
+def _fresh_seed() -> int:
+    """A seed from fresh OS entropy, in torch's range (a non-negative int64)."""
+    return int(np.random.SeedSequence().entropy % (2 ** 63))
+
+
 def seed() -> int:
     """Seed the global generator from fresh OS entropy; returns the seed (``torch.seed``)."""
-    s = int(np.random.SeedSequence().entropy % (2 ** 63))
+    s = _fresh_seed()
     B.manual_seed(s)
     return s
 
@@ -62,8 +67,7 @@ def initial_seed() -> int:
 class Generator:
     def __init__(self, device="cpu"):
         self.device = B.device(device) if isinstance(device, str) else device
-        self._seed = int(np.random.SeedSequence().entropy % (2 ** 63))
-        self._rng = np.random.default_rng(self._seed)
+        self.manual_seed(_fresh_seed())
 
     def manual_seed(self, seed: int) -> "Generator":
         """Restart the stream from ``seed``; returns self (``g = Generator().manual_seed(0)``)."""
@@ -73,7 +77,7 @@ class Generator:
 
     def seed(self) -> int:
         """Re-seed from fresh OS entropy; returns the new seed."""
-        self.manual_seed(int(np.random.SeedSequence().entropy % (2 ** 63)))
+        self.manual_seed(_fresh_seed())
         return self._seed
 
     def initial_seed(self) -> int:
