@@ -662,6 +662,9 @@ def test_more_activations_follow_torch_at_their_corners_and_differentiate_twice(
     assert nn.GLU(1)(sg.ones(2, 4)).shape == (2, 2)
     with pytest.raises(RuntimeError, match="glu: halving dimension must be even"):
         F.glu(sg.ones(3), 0)
+    assert not isinstance(nn.SELU(), nn.ReLU6) and not isinstance(nn.Softshrink(), nn.Hardshrink)  # siblings, as torch
+    assert repr(nn.Hardtanh(inplace=True)) == "Hardtanh(min_val=-1.0, max_val=1.0, inplace=True)"
+    assert repr(nn.Hardsigmoid(inplace=True)) == "Hardsigmoid()"                # torch prints no arguments
     y = sg.tensor(np.linspace(-2.5, 2.5, 8), dtype=sg.float64, requires_grad=True)  # no point on the kink at 0
     for fn in (F.mish, F.selu, F.celu, F.softsign, lambda t: F.glu(t[:6]), lambda t: F.softmin(t, 0)):
         assert sg.autograd.gradcheck(fn, (y,)) and sg.autograd.gradgradcheck(fn, (y,))

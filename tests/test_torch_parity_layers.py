@@ -584,10 +584,12 @@ def test_more_activations_at_their_kinks(build):
 
 @pytest.mark.parametrize("build", [lambda nn: nn.ReLU6(inplace=True), lambda nn: nn.SELU(inplace=True),
                                    lambda nn: nn.Hardtanh(inplace=True), lambda nn: nn.Mish(inplace=True),
-                                   lambda nn: nn.Threshold(0.0, -1.0, inplace=True), lambda nn: nn.CELU(inplace=True)])
+                                   lambda nn: nn.Threshold(0.0, -1.0, inplace=True), lambda nn: nn.CELU(inplace=True),
+                                   lambda nn: nn.Hardswish(inplace=True)])
 def test_in_place_activations_write_into_a_non_leaf(build):
     tm, sm = build(tnn), build(snn)
     check_fn(lambda t: tm(t * 1.0), lambda s: sm(s * 1.0), KINKS, what=repr(tm))
+    assert repr(sm) == repr(tm)
 
 
 def test_instance_norm1d_upsampling_bilinear2d_and_parameter_containers():

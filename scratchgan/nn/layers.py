@@ -303,10 +303,12 @@ class PairwiseDistance(Module):
 
 # ---- more activations, each a thin layer over its functional form (nn/functional.py has the math) ------------
 class _Activation(Module):
-    """A pointwise layer whose constructor arguments are its functional form's keyword arguments."""
+    """A pointwise layer whose constructor arguments are its functional form's keyword arguments.  Siblings
+    share bases below, never each other (a SELU is not a ReLU6, as in torch)."""
 
     _fn = None
-    _shown = ()  # the arguments torch's repr prints
+    _shown = ()  # the arguments torch's repr prints, then ", inplace=True" when it is
+    _shows_inplace = True  # Hardsigmoid and Hardswish print nothing at all, as torch's
 
     def __init__(self, **kwargs):
         super().__init__()
@@ -318,7 +320,25 @@ class _Activation(Module):
         return type(self)._fn(x, **self._kwargs)
 
     def extra_repr(self):
-        return ", ".join(f"{k}={getattr(self, k)}" for k in self._shown)
+        parts = [f"{k}={getattr(self, k)}" for k in self._shown]
+        if self._shows_inplace and self._kwargs.get("inplace"):
+            parts.append("inplace=True")
+        return ", ".join(parts)
+
+
+class _InplaceOnly(_Activation):
+    """The layers whose one argument is ``inplace``."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__(inplace=inplace)
+
+
+class _Shrink(_Activation):
+    def __init__(self, lambd: float = 0.5):
+        super().__init__(lambd=lambd)
+
+    def extra_repr(self):
+        return f"{self.lambd}"
 
 
 class Hardtanh(_Activation):
@@ -328,28 +348,19 @@ class Hardtanh(_Activation):
         super().__init__(min_val=min_val, max_val=max_val, inplace=inplace)
 
 
-class ReLU6(_Activation):
+class ReLU6(_InplaceOnly):
     _fn = F.relu6
 
-    def __init__(self, inplace: bool = False):
-        super().__init__(inplace=inplace)
 
-    def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
+class Hardsigmoid(_InplaceOnly):
+    _fn, _shows_inplace = F.hardsigmoid, False
 
 
-class Hardsigmoid(_Activation):
-    _fn = F.hardsigmoid
-
-    def __init__(self, inplace: bool = False):
-        super().__init__(inplace=inplace)
+class Hardswish(_InplaceOnly):
+    _fn, _shows_inplace = F.hardswish, False
 
 
-class Hardswish(Hardsigmoid):
-    _fn = F.hardswish
-
-
-class SELU(ReLU6):
+class SELU(_InplaceOnly):
     _fn = F.selu
 
 
@@ -360,7 +371,7 @@ class CELU(_Activation):
         super().__init__(alpha=alpha, inplace=inplace)
 
 
-class Mish(ReLU6):
+class Mish(_InplaceOnly):
     _fn = F.mish
 
 
@@ -376,17 +387,11 @@ class LogSigmoid(_Activation):
     _fn = F.logsigmoid
 
 
-class Hardshrink(_Activation):
+class Hardshrink(_Shrink):
     _fn = F.hardshrink
 
-    def __init__(self, lambd: float = 0.5):
-        super().__init__(lambd=lambd)
 
-    def extra_repr(self):
-        return f"{self.lambd}"
-
-
-class Softshrink(Hardshrink):
+class Softshrink(_Shrink):
     _fn = F.softshrink
 
 
