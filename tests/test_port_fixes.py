@@ -670,7 +670,8 @@ def test_more_activations_follow_torch_at_their_corners_and_differentiate_twice(
         assert sg.autograd.gradcheck(fn, (y,)) and sg.autograd.gradgradcheck(fn, (y,))
     p = nn.ParameterList([sg.zeros(2)]).append(sg.ones(3))
     assert [q.shape for q in p] == [(2,), (3,)] and all(q.requires_grad for q in p)
-    assert nn.InstanceNorm1d(2)(sg.randn(4, 2, 5)).shape == (4, 2, 5)
+    assert nn.InstanceNorm1d(2)(sg.randn(4, 2, 5)).shape == (4, 2, 5) and nn.InstanceNorm1d(2)(sg.randn(2, 5)).shape == (2, 5)
+    assert not isinstance(nn.InstanceNorm1d(2), nn.InstanceNorm2d)
 
 
 def test_p_norms_and_linalg_as_in_gradient_penalties():

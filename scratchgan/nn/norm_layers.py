@@ -150,21 +150,25 @@ class LayerNorm(Module):
                 f"bias={self.bias is not None}")
 
 
-class InstanceNorm2d(_NormBase):
-    """Standardise each (sample, channel) image over its H·W values (Ulyanov et al., 2016); input
-    (N, C, H, W) or unbatched (C, H, W).  PyTorch's defaults: no affine parameters, no running
-    statistics (so .eval() changes nothing).  With track_running_stats=True, training updates
-    running_mean/running_var and .eval() uses them.  state_dict keys as BatchNorm2d's when enabled."""
+class _InstanceNorm(_NormBase):
+    """Standardise each (sample, channel) over its own spatial values (Ulyanov et al., 2016); batched or one
+    unbatched input.  PyTorch's defaults: no affine parameters, no running statistics (so .eval() changes
+    nothing).  With track_running_stats=True, training updates running_mean/running_var and .eval() uses
+    them.  state_dict keys as BatchNorm2d's when enabled.  InstanceNorm2d and InstanceNorm1d differ only in
+    ``_dims`` (and are not each other's subclass, as in torch)."""
+
+    _dims = 2
+    _INPUTS = {1: "2-D (C, L) or 3-D (N, C, L)", 2: "3-D (C, H, W) or 4-D (N, C, H, W)"}
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
                  track_running_stats: bool = False, device=None, dtype=None, *, bias: bool = True):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.ndim not in (3, 4):
-            raise ValueError(f"{self!r}: expected 3-D (C, H, W) or 4-D (N, C, H, W) input, got {x.ndim}-D input "
+        if x.ndim not in (self._dims + 1, self._dims + 2):
+            raise ValueError(f"{self!r}: expected {self._INPUTS[self._dims]} input, got {x.ndim}-D input "
                              f"of shape {x.shape}")
-        if x.ndim == 3:
+        if x.ndim == self._dims + 1:
             return squeeze(self.forward(unsqueeze(x, 0)), 0)
         if x.shape[1] != self.num_features:
             msg = (f"{self!r}: expected input's size at dim=1 to match num_features ({self.num_features}), "
@@ -179,16 +183,14 @@ class InstanceNorm2d(_NormBase):
                              0.0 if self.momentum is None else self.momentum, self.eps)
 
 
-class InstanceNorm1d(InstanceNorm2d):
-    """InstanceNorm2d's statistics over the one spatial dim of (N, C, L) or unbatched (C, L) input."""
+class InstanceNorm2d(_InstanceNorm):
+    """Each (sample, channel) image standardised over its H·W values; (N, C, H, W) or unbatched (C, H, W)."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        if x.ndim not in (2, 3):
-            raise ValueError(f"{self!r}: expected 2-D (C, L) or 3-D (N, C, L) input, got {x.ndim}-D input "
-                             f"of shape {x.shape}")
-        batched = x if x.ndim == 3 else unsqueeze(x, 0)
-        out = squeeze(InstanceNorm2d.forward(self, unsqueeze(batched, -1)), -1)  # (N, C, L, 1): the same statistics
-        return out if x.ndim == 3 else squeeze(out, 0)
+
+class InstanceNorm1d(_InstanceNorm):
+    """Each (sample, channel) signal standardised over its L values; (N, C, L) or unbatched (C, L)."""
+
+    _dims = 1
 
 
 class GroupNorm(Module):
