@@ -1,4 +1,4 @@
-"""2-D convolution, transposed convolution, nearest and bilinear upsampling, and average pooling (NCHW;
+"""2-D convolution, transposed convolution, nearest, bilinear and bicubic upsampling, and average pooling (NCHW;
 grouped convolutions are a loop of these over the groups).
 
 Three ops, each the adjoint of the others in one argument.  For a convolution
@@ -30,7 +30,7 @@ from .norm import channel_sum
 from .ops import cat, getitem, squeeze, unsqueeze, where
 from .tensor import Tensor, apply_op
 
-_np = B.numpy  # host NumPy, for the few tap positions and weights of bilinear resizing
+_np = B.numpy  # host NumPy, for the few tap positions and weights of bilinear and bicubic resizing
 
 __all__ = ["conv2d", "conv_transpose2d", "conv2d_weight", "interpolate", "upsample_nearest", "avg_pool2d",
            "conv2d_output_size", "conv_transpose2d_output_size"]
@@ -367,8 +367,8 @@ def _sum_pool_op(g, fh, fw):
 def interpolate(x: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
                 recompute_scale_factor=None, antialias: bool = False) -> Tensor:
     """``F.interpolate`` on (N, C, H, W), mode 'nearest' (source index ⌊dst·in/out⌋, PyTorch's legacy
-    'nearest'; integer factors take a fast repeat path, other sizes gather by index) or 'bilinear'
-    (``interpolate_bilinear``: two taps per output pixel along each axis)."""
+    'nearest'; integer factors take a fast repeat path, other sizes gather by index), 'bilinear' or 'bicubic'
+    (``interpolate_bilinear``/``_bicubic``: two or four taps per output pixel along each axis)."""
     if mode not in ("nearest", "bilinear", "bicubic"):
         raise NotImplementedError(f"interpolate: mode {mode!r} is not implemented (nearest, bilinear, bicubic)")
     if align_corners is not None and mode == "nearest":
@@ -419,32 +419,31 @@ def _taps(x: Tensor, axis: int, index, weight, valid=None) -> Tensor:
     return (picked * w).sum(dim=axis + 1)
 
 
-def _linear_taps(n_in: int, n_out: int, scale: float | None, align_corners: bool):
-    """The (n_out, 2) taps of linear interpolation, torch's source positions: o·(n_in − 1)/(n_out − 1) with
-    align_corners, else (o + ½)·scale − ½ clamped at 0 (scale = n_in/n_out, or 1/scale_factor when given);
-    output o mixes inputs ⌊src⌋ and ⌊src⌋ + 1 (the last one repeated at the edge), weights 1 − λ and λ.
-    Host NumPy: a handful of positions per size, not tensor data."""
+def _source_positions(n_in: int, n_out: int, scale: float | None, align_corners: bool):
+    """torch's source position of each output pixel: o·(n_in − 1)/(n_out − 1) with align_corners, else
+    (o + ½)·scale − ½ (scale = n_in/n_out, or 1/scale_factor when given).  Host NumPy: a handful of
+    positions per size, not tensor data."""
     o = _np.arange(n_out, dtype=_np.float64)
     if align_corners:
-        src = o * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
-    else:
-        src = _np.maximum((o + 0.5) * (n_in / n_out if scale is None else scale) - 0.5, 0.0)
+        return o * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
+    return (o + 0.5) * (n_in / n_out if scale is None else scale) - 0.5
+
+
+def _linear_taps(n_in: int, n_out: int, scale: float | None, align_corners: bool):
+    """The (n_out, 2) taps of linear interpolation: the source position clamped at 0; output o mixes inputs
+    ⌊src⌋ and ⌊src⌋ + 1 (the last one repeated at the edge), weights 1 − λ and λ."""
+    src = _np.maximum(_source_positions(n_in, n_out, scale, align_corners), 0.0)
     i0 = _np.minimum(_np.floor(src).astype(_np.int64), n_in - 1)
     lam = src - i0
     return _np.stack([i0, _np.minimum(i0 + 1, n_in - 1)], axis=1), _np.stack([1.0 - lam, lam], axis=1)
 
 
 def _cubic_taps(n_in: int, n_out: int, scale: float | None, align_corners: bool):
-    """The (n_out, 4) taps of cubic convolution (Keys' kernel with a = −0.75, as torch): source positions as
-    linear's but not clamped at 0; output o mixes inputs ⌊src⌋ − 1 … ⌊src⌋ + 2 (indices clamped to the image,
-    so the edge pixel repeats) with the kernel's weights at distances 1 + t, t, 1 − t, 2 − t (t = src − ⌊src⌋).
-    Host NumPy, as _linear_taps."""
+    """The (n_out, 4) taps of cubic convolution (Keys' kernel with a = −0.75, as torch): the source position
+    not clamped; output o mixes inputs ⌊src⌋ − 1 … ⌊src⌋ + 2 (indices clamped to the image, so the edge pixel
+    repeats) with the kernel's weights at distances 1 + t, t, 1 − t, 2 − t (t = src − ⌊src⌋)."""
     a = -0.75
-    o = _np.arange(n_out, dtype=_np.float64)
-    if align_corners:
-        src = o * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
-    else:
-        src = (o + 0.5) * (n_in / n_out if scale is None else scale) - 0.5
+    src = _source_positions(n_in, n_out, scale, align_corners)
     i0 = _np.floor(src).astype(_np.int64)
     t = src - i0
 
@@ -458,19 +457,22 @@ def _cubic_taps(n_in: int, n_out: int, scale: float | None, align_corners: bool)
     return index, _np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], axis=1)
 
 
+def _resize(x: Tensor, out_hw, taps, scales, align_corners: bool) -> Tensor:
+    """(N, C, H, W) to ``out_hw``: ``taps`` along H, then along W."""
+    (h, w), (oh, ow) = x.shape[2:], out_hw
+    y = _taps(x, 2, *taps(h, oh, scales[0], align_corners))
+    return _taps(y, 3, *taps(w, ow, scales[1], align_corners))
+
+
 def interpolate_bilinear(x: Tensor, out_hw, scales=(None, None), align_corners: bool = False) -> Tensor:
     """(N, C, H, W) resized to ``out_hw`` by bilinear interpolation, as torch's ``mode="bilinear"``: linear
     along H, then along W (two taps each), the same weights torch applies pixel by pixel."""
-    (h, w), (oh, ow) = x.shape[2:], out_hw
-    y = _taps(x, 2, *_linear_taps(h, oh, scales[0], align_corners))
-    return _taps(y, 3, *_linear_taps(w, ow, scales[1], align_corners))
+    return _resize(x, out_hw, _linear_taps, scales, align_corners)
 
 
 def interpolate_bicubic(x: Tensor, out_hw, scales=(None, None), align_corners: bool = False) -> Tensor:
     """(N, C, H, W) resized by cubic convolution, torch's ``mode="bicubic"``: four taps along H, then along W."""
-    (h, w), (oh, ow) = x.shape[2:], out_hw
-    y = _taps(x, 2, *_cubic_taps(h, oh, scales[0], align_corners))
-    return _taps(y, 3, *_cubic_taps(w, ow, scales[1], align_corners))
+    return _resize(x, out_hw, _cubic_taps, scales, align_corners)
 
 
 # ---- average pooling ---------------------------------------------------------------------------
