@@ -645,6 +645,7 @@ def test_a_sequential_is_edited_in_place_and_its_slices_keep_their_names():
     assert isinstance(s[3], nn.Sigmoid)
     del s[1]
     assert [type(m).__name__ for m in s] == ["Linear", "Linear", "Sigmoid"] and list(s._modules) == ["0", "1", "2"]
+    assert all(getattr(s, str(i)) is m for i, m in enumerate(s)) and not hasattr(s, "3")  # no stale attributes
     s.insert(1, nn.LeakyReLU(0.2))
     assert isinstance(s.pop(1), nn.LeakyReLU) and len(s) == 3
     with pytest.raises(IndexError, match="index 5 is out of range for a Sequential of 3 modules"):

@@ -372,12 +372,22 @@ class Module:
     def __repr__(self):
         # torch's layout: a one-line extra_repr without children stays inline; otherwise every extra line and
         # every child on its own line, indented by two
-        extra = self.extra_repr().split("\n") if self.extra_repr() else []
+        extra_repr = self.extra_repr()
+        extra = extra_repr.split("\n") if extra_repr else []
         children = [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in self._modules.items()]
         if len(extra) == 1 and not children:
             return f"{type(self).__name__}({extra[0]})"
         lines = extra + children
         return f"{type(self).__name__}(" + ("\n  " + "\n  ".join(lines) + "\n" if lines else "") + ")"
+
+
+def _renumber(container: Module, mods) -> None:
+    """``mods`` as the container's children "0", "1", ... (after a deletion or insertion, as torch), the old
+    names removed from the registry and the attributes both."""
+    for k in list(container._modules):
+        delattr(container, k)
+    for i, m in enumerate(mods):
+        container.add_module(str(i), m)
 
 
 class Sequential(Module):
@@ -412,17 +422,8 @@ class Sequential(Module):
         self.add_module(self._key(i), module)
 
     def __delitem__(self, i) -> None:
-        keys = list(self._modules)[i] if isinstance(i, slice) else [self._key(i)]
-        for k in keys:
-            del self._modules[k]
-        self._renumber()
-
-    def _renumber(self):
-        """Names "0", "1", ... again after a deletion or insertion, as torch does."""
-        mods = list(self._modules.values())
-        self._modules.clear()
-        for j, m in enumerate(mods):
-            self._modules[str(j)] = m
+        gone = set(list(self._modules)[i] if isinstance(i, slice) else [self._key(i)])
+        _renumber(self, [m for k, m in self._modules.items() if k not in gone])
 
     def __len__(self):
         return len(self._modules)
@@ -445,9 +446,7 @@ class Sequential(Module):
             raise IndexError(f"Index out of range: {index}")
         mods = list(self._modules.values())
         mods.insert(index, module)  # list.insert's meaning of a negative index, as torch's
-        self._modules.clear()
-        for j, m in enumerate(mods):
-            self.add_module(str(j), m)
+        _renumber(self, mods)
         return self
 
     def pop(self, i: int):
@@ -475,13 +474,7 @@ class ModuleList(Module):
     def insert(self, index: int, module):
         mods = list(self._modules.values())
         mods.insert(index, module)
-        self._renumber(mods)
-
-    def _renumber(self, mods):
-        for k in list(self._modules):
-            delattr(self, k)
-        for i, m in enumerate(mods):
-            self.add_module(str(i), m)
+        _renumber(self, mods)
 
     def __getitem__(self, i):
         mods = list(self._modules.values())
@@ -493,7 +486,7 @@ class ModuleList(Module):
     def __delitem__(self, i):
         mods = list(self._modules.values())
         del mods[i]
-        self._renumber(mods)
+        _renumber(self, mods)
 
     def __iadd__(self, modules):
         return self.extend(modules)
